@@ -1,0 +1,40 @@
+"""Shared fixtures: the demo sites on 127.0.0.1, settings pointed at them, a local Ray."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from twin.demo.run import deep_merge
+from twin.demo.site import DemoSite
+from twin.settings import Settings
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
+    """The demo author's sites, served for the whole test session."""
+    site = DemoSite(tmp_path_factory.mktemp("demo-site")).start()
+    yield site
+    site.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, demo_site: DemoSite) -> Settings:
+    """Settings with a fresh home and the platforms pointed at the demo sites."""
+    overrides = deep_merge(demo_site.settings_overrides(),
+                           {"collect": {"retry_backoff_s": 0.05, "http_cache": True}})
+    return Settings(home=tmp_path / "home", **overrides)
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """An in-process Ray for tests of the Ray-parallel stages."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+    yield
+    ray.shutdown()

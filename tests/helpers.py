@@ -1,0 +1,30 @@
+"""Test helpers: collect one source directly, compare texts word for word."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from twin.collect.pipeline import collect_source, parse_sources
+from twin.demo.site import _text_of
+from twin.domain import SourceResult
+from twin.settings import Settings
+
+
+def collect_one(value: str, settings: Settings, *, export: bool = False,
+                author: str = "maya-okafor") -> SourceResult:
+    """Collect one link (or export archive) in this process, as a Ray task would."""
+    (source,) = parse_sources([] if export else [value], [value] if export else [])
+    payload = Path(source.value).read_bytes() if export and Path(source.value).is_file() else None
+    return collect_source(source, author, settings.model_dump(mode="json"), payload)
+
+
+def words(text: str) -> list[str]:
+    """The words of a text, lowercased: markdown punctuation, spacing and code-fence
+    languages (markup, which some platforms drop) do not count."""
+    return re.findall(r"\w+", re.sub(r"```\w+", "```", text).lower())
+
+
+def source_words(body: str) -> list[str]:
+    """Words of a demo piece as the platforms show it (code-fence languages are markup)."""
+    return words(_text_of(body))

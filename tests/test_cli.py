@@ -1,0 +1,60 @@
+"""The `twin` command line: help everywhere, readable output, clean errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from twin.cli import app
+from twin.settings import reset_settings_cache
+
+runner = CliRunner()
+COMMANDS = ["up", "down", "status", "collect", "warehouse", "demo", "demo-site", "settings"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TWIN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TWIN_RAY__PORT", "6499")  # nothing listens there
+    reset_settings_cache()
+    yield
+    reset_settings_cache()
+
+
+def test_top_level_help_lists_every_command() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in COMMANDS:
+        assert command in result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_status_and_empty_warehouse(tmp_path: Path) -> None:
+    status = runner.invoke(app, ["status"])
+    assert status.exit_code == 0 and "stopped" in status.output
+    empty = runner.invoke(app, ["warehouse"])
+    assert empty.exit_code == 0 and "holds no documents" in empty.output
+
+
+def test_collect_without_sources_is_a_usage_error() -> None:
+    result = runner.invoke(app, ["collect", "--author", "Maya"])
+    assert result.exit_code == 2 and "at least one --link or --export" in result.output
+
+
+def test_settings_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWIN_PLATFORMS__GITHUB_TOKEN", "ghp_secret")
+    reset_settings_cache()
+    result = runner.invoke(app, ["settings"])
+    assert result.exit_code == 0 and "ghp_secret" not in result.output and "***" in result.output
+
+
+def test_unknown_service_is_refused() -> None:
+    result = runner.invoke(app, ["up", "--service", "mongodb"])
+    assert result.exit_code == 1 and "unknown service" in result.output

@@ -1,0 +1,111 @@
+"""End to end on real services: `twin up`, `ray job submit`, the Prefect flow, `twin down`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from twin.demo.content import AUTHOR_NAME
+from twin.demo.site import DemoSite
+from twin.settings import Settings
+from twin.warehouse import Warehouse
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+RAY_PORT, DASHBOARD_PORT = 6391, 8267
+
+
+def _twin(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "twin"), *args], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory,
+            demo_site: DemoSite) -> Iterator[dict[str, str]]:
+    """A real local Ray head started with `twin up`, stopped with `twin down`."""
+    import ray
+
+    ray.shutdown()  # no in-process Ray left over from other modules
+    home = tmp_path_factory.mktemp("e2e") / "home"
+    env = {**os.environ, "TWIN_HOME": str(home), "TWIN_RAY__PORT": str(RAY_PORT),
+           "TWIN_RAY__DASHBOARD_PORT": str(DASHBOARD_PORT), "TWIN_RAY__NUM_CPUS": "2"}
+    env.pop("RAY_ADDRESS", None)
+    started = _twin("up", env=env)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "running" in started.stdout
+    again = _twin("up", env=env)  # idempotent
+    assert again.returncode == 0 and "running" in again.stdout
+    yield env
+    stopped = _twin("down", env=env)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    status = _twin("status", env=env)
+    assert "stopped" in status.stdout
+
+
+def _job_env(env: dict[str, str], site: DemoSite) -> dict[str, str]:
+    overrides = site.settings_overrides()
+    return {"TWIN_HOME": env["TWIN_HOME"],
+            "TWIN_PLATFORMS": json.dumps(overrides["platforms"]),
+            "TWIN_COLLECT": json.dumps(overrides["collect"])}
+
+
+def test_ray_job_submit_collects_the_demo_author(cluster: dict[str, str],
+                                                 demo_site: DemoSite) -> None:
+    runtime_env = {"env_vars": _job_env(cluster, demo_site),
+                   "excludes": [".venv", ".twin", ".git"]}
+    args = ["--author", AUTHOR_NAME]
+    for link in demo_site.links():
+        args += ["--link", link]
+    for export in demo_site.exports():
+        args += ["--export", str(export)]
+    # As the README says: Ray's CLI sends the local cluster's token with RAY_AUTH_MODE=token.
+    proc = subprocess.run(
+        [str(BIN / "ray"), "job", "submit", "--address", f"http://127.0.0.1:{DASHBOARD_PORT}",
+         "--working-dir", ".", "--runtime-env-json", json.dumps(runtime_env), "--",
+         "python", "jobs/collect.py", *args],
+        cwd=ROOT, env={**cluster, "RAY_AUTH_MODE": "token"}, capture_output=True, text=True,
+        timeout=500, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    assert "34 found, 34 new, 0 updated" in output
+    assert "succeeded" in output.lower()
+    store = Warehouse(str(Path(cluster["TWIN_HOME"]) / "warehouse"))
+    assert store.read_table().num_rows == 34
+    listing = _twin("warehouse", "--author", AUTHOR_NAME, env=cluster)
+    assert listing.returncode == 0 and "linkedin" in listing.stdout and "34" in listing.stdout
+
+
+def test_prefect_flow_submits_and_follows_the_job(cluster: dict[str, str], demo_site: DemoSite,
+                                                  tmp_path: Path) -> None:
+    env = {**cluster, **_job_env(cluster, demo_site), "PREFECT_HOME": str(tmp_path / "prefect"),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "TWIN_RAY__DASHBOARD_URL": f"http://127.0.0.1:{DASHBOARD_PORT}"}
+    env.pop("PREFECT_API_URL", None)
+    args = [sys.executable, "flows/collect.py", "--author", AUTHOR_NAME]
+    for link in demo_site.links():
+        args += ["--link", link]
+    for export in demo_site.exports():
+        args += ["--export", str(export)]
+    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=500,
+                          check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    # The job above stored everything: this run finds it all unchanged.
+    assert "34 found, 0 new, 0 updated, 34 unchanged, 0 failed" in output
+    assert "Finished in state Completed" in output
+    failing = subprocess.run([sys.executable, "flows/collect.py", "--author", AUTHOR_NAME,
+                              "--link", "not-a-link"], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=300, check=False)
+    assert failing.returncode != 0
+    assert "FAILED" in failing.stdout + failing.stderr
+    assert "not a valid http(s) link" in failing.stdout + failing.stderr
+    store = Warehouse(Settings(home=Path(cluster["TWIN_HOME"])).warehouse_uri)
+    assert store.read_table().num_rows == 34

@@ -1,0 +1,1 @@
+"""LLM Twin: learn to write like one person from their public writing."""

@@ -1,0 +1,243 @@
+"""The `twin` command line: services, stages and the warehouse."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from twin.logs import setup_logging
+from twin.settings import Settings, get_settings, reset_settings_cache
+
+app = typer.Typer(
+    help="LLM Twin: collect one person's public writing and learn to write like them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    setup_logging(settings.log_level)
+    return settings
+
+
+@app.callback()
+def main(
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="TOML settings file (default ./twin.toml when present).",
+        exists=True, dir_okay=False)] = None,
+) -> None:
+    """LLM Twin. Settings come from TWIN_* variables and an optional twin.toml."""
+    if config is not None:
+        # The one place the CLI writes the environment: child processes see the same file.
+        os.environ["TWIN_CONFIG"] = str(config.resolve())
+        reset_settings_cache()
+
+
+@app.command()
+def up(
+    service: Annotated[list[str] | None, typer.Option(
+        "--service", "-s", help="Only this service (repeatable). Default: all.")] = None,
+) -> None:
+    """Start the local services (a Ray head with its dashboard) on 127.0.0.1. Idempotent."""
+    from twin.services import ServiceError
+    from twin.services import up as start
+
+    try:
+        statuses = start(_settings(), service)
+    except ServiceError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    _print_statuses(statuses)
+
+
+@app.command()
+def down(
+    service: Annotated[list[str] | None, typer.Option(
+        "--service", "-s", help="Only this service (repeatable). Default: all.")] = None,
+) -> None:
+    """Stop the local services that `twin up` started."""
+    from twin.services import ServiceError
+    from twin.services import down as stop
+
+    try:
+        statuses = stop(_settings(), service)
+    except ServiceError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    _print_statuses(statuses)
+
+
+@app.command()
+def status() -> None:
+    """Say which services run where (local, external or stopped), and the warehouse."""
+    from twin.services import status as current
+
+    settings = _settings()
+    _print_statuses(current(settings))
+    console.print(f"warehouse: {settings.warehouse_uri}")
+
+
+def _print_statuses(statuses: list) -> None:
+    table = Table(title="Services")
+    for column in ("service", "state", "address", "detail"):
+        table.add_column(column)
+    for s in statuses:
+        colour = {"running": "green", "external": "cyan"}.get(s.state, "yellow")
+        table.add_row(s.name, f"[{colour}]{s.state}[/]", s.address or "", s.detail or "")
+    console.print(table)
+
+
+@app.command()
+def collect(
+    author: Annotated[str, typer.Option(help="The author's name, e.g. 'Maya Okafor'.")],
+    link: Annotated[list[str] | None, typer.Option(
+        help="Profile, feed, post or repository link (repeatable). Prefix with "
+        "'substack=' or 'medium=' for a custom domain.")] = None,
+    export: Annotated[list[Path] | None, typer.Option(
+        help="LinkedIn, Medium or Substack data-export ZIP (repeatable). Prefix the path with "
+        "'linkedin=' etc. to name the platform.")] = None,
+    submit: Annotated[bool, typer.Option(
+        help="Submit as a Ray job to the cluster (like the Prefect flow) instead of running "
+        "the driver here.")] = False,
+) -> None:
+    """Collect an author's writing into the warehouse (one Ray task per source)."""
+    settings = _settings()
+    links = list(link or [])
+    exports = [str(p) for p in (export or [])]
+    if not links and not exports:
+        console.print("[red]error:[/] give at least one --link or --export")
+        raise typer.Exit(2)
+    if submit:
+        from twin.orchestration import run_collect_job as submit_collect
+        from twin.rayjobs import RayJobFailed
+
+        try:
+            submit_collect(author, links, exports, settings, on_line=lambda line: console.print(
+                line, markup=False, highlight=False, soft_wrap=True))
+        except RayJobFailed as exc:
+            console.print(f"[red]job failed:[/] {exc}", markup=False)
+            raise typer.Exit(1) from exc
+        return
+    from twin.collect.runner import run_collect_job
+
+    code = run_collect_job(author, links, exports)
+    raise typer.Exit(code)
+
+
+@app.command()
+def warehouse(
+    author: Annotated[str | None, typer.Option(help="Only this author (id or name).")] = None,
+    platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
+    limit: Annotated[int, typer.Option(help="How many documents to list.")] = 20,
+    show: Annotated[str | None, typer.Option(help="Print one document (id or prefix).")] = None,
+    history: Annotated[bool, typer.Option(help="List table versions and collection runs.")
+                       ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List what the warehouse stores per author and platform: counts, titles, dates."""
+    from twin.domain import slugify
+    from twin.report import documents_table, stats_table
+    from twin.warehouse import Warehouse
+
+    settings = _settings()
+    store = Warehouse.from_settings(settings)
+    author_id = slugify(author) if author else None
+    if show:
+        doc = store.get(show)
+        if doc is None:
+            console.print(f"[red]error:[/] no single document with id {show!r}")
+            raise typer.Exit(1)
+        if as_json:
+            console.print_json(doc.model_dump_json())
+        else:
+            console.print(f"[bold]{doc.title}[/] ({doc.platform.value} {doc.kind.value}, "
+                          f"{doc.published_at:%Y-%m-%d} )" if doc.published_at else doc.title)
+            console.print(doc.url)
+            console.print(doc.text, markup=False, highlight=False)
+        return
+    if history:
+        for version in store.history(limit):
+            console.print(f"version {version.get('version')}: {version.get('operation')} "
+                          f"{json.dumps(version.get('operationMetrics', {}))}")
+        for run in store.runs(author_id, limit):
+            totals = {k: sum(s[k] for s in run["summary"]["sources"])
+                      for k in ("found", "new", "updated", "failed")}
+            console.print(f"run {run['run_id']} {run['finished_at']:%Y-%m-%d %H:%M} "
+                          f"{run['author_id']}: {totals} -> version {run['table_version']}")
+        return
+    docs = store.documents(author_id=author_id, platform=platform)
+    if as_json:
+        console.print_json(json.dumps({"stats": store.stats(author_id), "documents": [
+            {"id": d.id, "platform": d.platform, "kind": d.kind, "title": d.title, "url": d.url,
+             "published_at": d.published_at.isoformat() if d.published_at else None}
+            for d in docs[:limit]]}, default=str))
+        return
+    if not docs:
+        console.print(f"the warehouse at {store.uri} holds no documents"
+                      + (f" for {author_id}" if author_id else ""))
+        return
+    console.print(stats_table(store.stats(author_id)))
+    console.print(documents_table(docs, limit))
+    console.print(f"table version {store.version()} at {store.documents_uri}")
+
+
+@app.command()
+def demo(
+    keep_running: Annotated[bool, typer.Option(
+        help="Leave the Ray head running afterwards (for `ray job submit`).")] = False,
+) -> None:
+    """Collect the bundled demo author end to end: local Ray, demo sites, the collect job."""
+    from twin.demo.run import run_demo
+    from twin.rayjobs import RayJobFailed
+    from twin.services import ServiceError
+
+    try:
+        run_demo(_settings(), keep_running=keep_running, console=console)
+    except (RayJobFailed, ServiceError) as exc:
+        console.print(f"[red]demo failed:[/] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@app.command("demo-site")
+def demo_site() -> None:
+    """Serve the demo author's sites on 127.0.0.1 until Ctrl-C, and print how to collect them."""
+    import time
+
+    from twin.demo.site import DemoSite
+
+    settings = _settings()
+    with DemoSite(settings.home_dir / "demo") as site:
+        console.print("demo sites: " + ", ".join(f"{k} {site.url(k)}" for k in site.servers))
+        console.print("settings to use them (TWIN_* variables):")
+        overrides = site.settings_overrides()
+        for group, values in overrides.items():
+            console.print(f"  TWIN_{group.upper()}='{json.dumps(values)}'", markup=False)
+        console.print("links: " + " ".join(site.links()), markup=False)
+        console.print("exports: " + " ".join(str(p) for p in site.exports()), markup=False)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            console.print("stopped")
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print the effective settings (secrets masked)."""
+    data = get_settings().model_dump(mode="json")
+    if data["platforms"].get("github_token"):
+        data["platforms"]["github_token"] = "***"
+    console.print_json(json.dumps(data))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""The collection stage: dispatcher, collectors, export importers, the Ray pipeline."""

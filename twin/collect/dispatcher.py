@@ -1,0 +1,41 @@
+"""Maps a source to its collector: links by domain and URL shape, exports by content."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from twin.collect.base import LINK_COLLECTORS, CollectError, Collector
+from twin.domain import Source, SourceKind
+from twin.settings import Settings
+
+
+def _load_builtin_collectors() -> None:
+    # Importing the modules registers their collectors; done lazily, not at import time.
+    from twin.collect import exports, github, linkedin, medium, substack, web  # noqa: F401
+
+
+def collector_class_for(source: Source, settings: Settings) -> type[Collector]:
+    """The collector class for a source, or :class:`CollectError` saying why there is none."""
+    _load_builtin_collectors()
+    if source.kind is SourceKind.EXPORT:
+        from twin.collect.exports import ExportCollector
+
+        return ExportCollector
+    url = source.value
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise CollectError(f"not a valid http(s) link: {url!r}")
+    if source.platform_hint is not None:
+        hinted = [c for c in LINK_COLLECTORS if c.platform is source.platform_hint]
+        if not hinted:
+            raise CollectError(f"no collector for platform {source.platform_hint.value}")
+        return max(hinted, key=lambda c: c.priority)
+    matching = [c for c in LINK_COLLECTORS if c.matches(parts, settings)]
+    if not matching:  # pragma: no cover - the web collector matches every http(s) link
+        raise CollectError(f"no collector for link {url}")
+    return max(matching, key=lambda c: c.priority)
+
+
+def collector_for(source: Source, settings: Settings) -> Collector:
+    """An instance of the collector for ``source``."""
+    return collector_class_for(source, settings)(settings)

@@ -1,0 +1,198 @@
+"""Medium: profiles and publications through their RSS feeds, and article pages.
+
+Shapes handled: ``medium.com/@user`` (feed ``medium.com/feed/@user``), ``user.medium.com``
+(feed ``user.medium.com/feed``), ``medium.com/<publication>`` (feed ``medium.com/feed/<pub>``),
+articles ``medium.com/@user/slug-<hex id>``, ``user.medium.com/slug-<id>``,
+``medium.com/<pub>/slug-<id>``, ``medium.com/p/<id>``, and custom domains (settings or the
+``medium=`` prefix).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+from urllib.parse import SplitResult, urljoin, urlsplit
+
+from scrapy.http import Request, Response
+
+from twin.collect.base import ScrapyCollector, host_of, register, relative_path, under_base
+from twin.collect.feeds import looks_like_feed, parse_feed
+from twin.collect.html import (
+    drop_leading_title,
+    extract_article,
+    html_to_markdown,
+    ld_of_type,
+    meta,
+    parse_date,
+)
+from twin.collect.scrapy_support import TwinSpider
+from twin.domain import Kind, Platform, Source
+from twin.settings import Settings
+
+_MEDIUM_ID = re.compile(r"-([0-9a-f]{10,12})$")
+_LIST_ITEM = re.compile(r"^(-|\d+\.) ")
+_ORIGINALLY = re.compile(r"<p>\s*<a [^>]*>.*?</a>\s*was originally published in .*?</p>\s*$",
+                         re.S | re.I)
+
+
+def medium_id(url: str) -> str | None:
+    """The hex post id at the end of a Medium article slug (or of /p/<id>)."""
+    path = urlsplit(url).path.rstrip("/")
+    if "/p/" in path:
+        return path.rsplit("/", 1)[-1]
+    match = _MEDIUM_ID.search(path)
+    return match.group(1) if match else None
+
+
+def feed_url_for(url: str, settings: Settings) -> str | None:
+    """The RSS feed for a profile/publication link, or None for an article link."""
+    parts = urlsplit(url)
+    base = settings.platforms.medium_url
+    root = f"{parts.scheme}://{host_of(parts)}"
+    if under_base(parts, base):
+        segments = [s for s in relative_path(parts, base).split("/") if s]
+        if segments and segments[0] == "feed":
+            return url
+        if len(segments) == 1 and segments[0] != "p":
+            return f"{base.rstrip('/')}/feed/{segments[0]}"
+        return None
+    segments = [s for s in parts.path.split("/") if s]
+    if not segments:
+        return f"{root}/feed"
+    if segments == ["feed"]:
+        return url
+    return None
+
+
+@register
+class MediumCollector(ScrapyCollector):
+    """Medium profiles, publications and articles."""
+
+    name = "medium"
+    platform = Platform.MEDIUM
+    priority = 10
+    spider = "twin.collect.medium:MediumSpider"
+
+    @classmethod
+    def matches(cls, url: SplitResult, settings: Settings) -> bool:
+        host = host_of(url)
+        return (under_base(url, settings.platforms.medium_url)
+                or host.endswith(".medium.com") or host == "medium.com"
+                or host in {d.lower() for d in settings.platforms.medium_domains})
+
+    def spider_options(self, source: Source) -> dict[str, Any]:
+        return {"feed_url": feed_url_for(source.value, self.settings),
+                "min_chars": self.settings.collect.min_text_chars}
+
+
+class MediumSpider(TwinSpider):
+    """Reads a Medium feed (full text from content:encoded) or an article page."""
+
+    name = "medium"
+    platform: ClassVar[Platform] = Platform.MEDIUM
+
+    def first_requests(self) -> list[Request]:
+        feed = self.options.get("feed_url")
+        if feed:
+            return [Request(feed, callback=self.parse_feed, errback=self.fail_source)]
+        return [Request(self.url, callback=self.parse_article, errback=self.fail_source,
+                        cb_kwargs={"entry": True})]
+
+    def parse_feed(self, response: Response) -> Any:
+        if not looks_like_feed(response.text):
+            self.source_failed(f"not an RSS feed: {response.url}")
+            return
+        _generator, entries = parse_feed(response.text)
+        if not entries:
+            self.source_failed(f"the feed at {response.url} has no stories")
+            return
+        for entry in entries:
+            html = _ORIGINALLY.sub("", entry.html)
+            text = html_to_markdown(html)
+            text = drop_leading_title(text, entry.title)
+            if len(text) < self.options.get("min_chars", 40):
+                # Member-only stories carry a preview only: read the page instead.
+                yield Request(entry.link, callback=self.parse_article, errback=self.fail_item)
+                continue
+            yield {
+                "platform": Platform.MEDIUM.value,
+                "kind": Kind.ARTICLE.value,
+                "url": entry.link,
+                "title": entry.title,
+                "text": text,
+                "published_at": entry.published,
+                "metadata": {"medium_id": medium_id(entry.guid or entry.link),
+                             "tags": entry.categories, "byline": entry.author,
+                             "source": "rss"},
+            }
+
+    def parse_article(self, response: Response, entry: bool = False) -> Any:
+        ld = ld_of_type(response, "NewsArticle", "Article", "BlogPosting") or {}
+        title = (response.css('h1[data-testid="storyTitle"]').xpath("string()").get()
+                 or response.css("h1.pw-post-title").xpath("string()").get()
+                 or meta(response, "og:title") or ld.get("headline") or "").strip()
+        subtitle = response.css("h2.pw-subtitle-paragraph").xpath("string()").get()
+        body = _medium_body(response)
+        if not body:
+            body = extract_article(response.text, response.url)["text"]
+        published = parse_date(meta(response, "article:published_time")
+                               or ld.get("datePublished"))
+        author = meta(response, "author") or (ld.get("author") or {}).get("name")
+        canonical = response.css('link[rel="canonical"]::attr(href)').get()
+        url = response.url if not canonical else urljoin(response.url, canonical)
+        if not body.strip():
+            message = f"no article text found at {response.url}"
+            self.source_failed(message) if entry else self.item_failed(message)
+            return
+        yield {
+            "platform": Platform.MEDIUM.value,
+            "kind": Kind.ARTICLE.value,
+            "url": url,
+            "title": title,
+            "text": body,
+            "published_at": published,
+            "metadata": {"medium_id": medium_id(url) or medium_id(response.url),
+                         "subtitle": (subtitle or "").strip() or None, "byline": author,
+                         "source": "page"},
+        }
+
+
+def _medium_body(response: Response) -> str:
+    """Body of a Medium article: the paragraphs Medium marks ``data-selectable-paragraph``."""
+    parts: list[str] = []
+    seen_pre: list[Any] = []  # lxml elements: compared by identity, kept alive here
+    nodes = response.xpath("//article//*[@data-selectable-paragraph]")
+    for node in nodes:
+        root = node.root
+        classes = root.get("class") or ""
+        if root.get("data-testid") == "storyTitle" or "pw-subtitle-paragraph" in classes:
+            continue
+        pre = next((a for a in root.iterancestors() if a.tag == "pre"), None)
+        if pre is not None:
+            if any(pre is seen for seen in seen_pre):
+                continue
+            seen_pre.append(pre)
+            code = "\n".join(s.xpath("string()").get() or ""
+                             for s in node.xpath("ancestor::pre[1]/*"))
+            parts.append(f"```\n{code.rstrip()}\n```")
+            continue
+        html = node.get()
+        if root.tag == "li":
+            parent = root.getparent()
+            if parent is not None and parent.tag == "ol":
+                marker = f"{[c for c in parent if c.tag == 'li'].index(root) + 1}."
+            else:
+                marker = "-"
+            parts.append(f"{marker} {html_to_markdown(html)}")
+        elif any(a.tag == "blockquote" for a in root.iterancestors()):
+            parts.append("> " + html_to_markdown(html))
+        else:
+            parts.append(html_to_markdown(html))
+    # Consecutive list items belong to one list: join them with single newlines.
+    out: list[str] = []
+    for part in parts:
+        if out and _LIST_ITEM.match(part) and _LIST_ITEM.match(out[-1]):
+            out[-1] += "\n" + part
+        else:
+            out.append(part)
+    return "\n\n".join(p for p in out if p.strip())

@@ -1,0 +1,188 @@
+"""What every spider shares: crawl manners, the URL policy, retries with backoff, errors.
+
+Spiders run in a child process (see :mod:`twin.collect.crawl`), one crawl per process, so the
+Twisted reactor is never restarted inside a reused Ray worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, ClassVar
+
+import scrapy
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import (
+    ConnectionRefusedError,
+    DNSLookupError,
+    TCPTimedOutError,
+    TimeoutError,
+)
+from twisted.python.failure import Failure
+
+from twin.domain import Platform
+from twin.net import UnsafeURLError, check_url
+from twin.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 60.0
+
+
+def scrapy_settings(settings: Settings) -> dict[str, Any]:
+    """Scrapy settings from ours: robots.txt, throttling, retries, user agent, HTTP cache."""
+    c = settings.collect
+    return {
+        "BOT_NAME": "llm-twin",
+        "USER_AGENT": c.user_agent,
+        "ROBOTSTXT_OBEY": c.obey_robots,
+        "ROBOTSTXT_USER_AGENT": c.user_agent,
+        "DOWNLOAD_DELAY": c.download_delay_s,
+        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "AUTOTHROTTLE_ENABLED": c.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": max(c.download_delay_s, 0.1),
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(c.concurrent_per_domain),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": c.concurrent_per_domain,
+        "DOWNLOAD_TIMEOUT": c.timeout_s,
+        "RETRY_ENABLED": True,
+        "RETRY_TIMES": c.retry_times,
+        "RETRY_BACKOFF_BASE_S": c.retry_backoff_s,
+        "HTTPCACHE_ENABLED": c.http_cache,
+        "HTTPCACHE_DIR": str(settings.cache_dir / "http"),
+        "HTTPCACHE_EXPIRATION_SECS": c.http_cache_expiration_s,
+        # Honour the sites' own Cache-Control/ETag headers so an edited page is fetched again.
+        "HTTPCACHE_POLICY": "scrapy.extensions.httpcache.RFC2616Policy",
+        "HTTPCACHE_IGNORE_HTTP_CODES": [403, 404, 429, 500, 502, 503, 504, 999],
+        "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+            "twin.collect.scrapy_support.BackoffRetryMiddleware": 550,
+            "twin.collect.scrapy_support.UrlPolicyMiddleware": 50,
+        },
+        "TWIN_ALLOWED_HOSTS": list(c.allowed_hosts),
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_LEVEL": "INFO",
+        "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
+        "CLOSESPIDER_ITEMCOUNT": c.max_items_per_source,
+    }
+
+
+class UrlPolicyMiddleware:
+    """Refuses requests to non-public addresses (redirects and robots.txt included)."""
+
+    def __init__(self, allowed_hosts: Iterable[str]) -> None:
+        self.allowed_hosts = list(allowed_hosts)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> UrlPolicyMiddleware:
+        return cls(crawler.settings.getlist("TWIN_ALLOWED_HOSTS"))
+
+    def process_request(self, request: Request, spider: Any = None) -> None:
+        try:
+            check_url(request.url, self.allowed_hosts)
+        except UnsafeURLError as exc:
+            raise IgnoreRequest(str(exc)) from exc
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retry middleware plus exponential backoff (and ``Retry-After``)."""
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE_S", 1.0)
+
+    def _delay(self, retry: Request, response: Response | None = None) -> float:
+        attempt = retry.meta.get("retry_times", 1)
+        delay = self.backoff_base * (2 ** (attempt - 1))
+        if response is not None:
+            header = response.headers.get(b"Retry-After")
+            if header and header.decode().strip().isdigit():
+                delay = max(delay, float(header.decode().strip()))
+        return min(delay, MAX_BACKOFF_S)
+
+    async def process_response(self, request: Request, response: Response,
+                               spider: Any = None) -> Request | Response:
+        result = super().process_response(request, response)
+        if isinstance(result, Request):
+            await asyncio.sleep(self._delay(result, response))
+        return result
+
+    async def process_exception(self, request: Request, exception: Exception,
+                                spider: Any = None) -> Request | Response | None:
+        result = super().process_exception(request, exception)
+        if isinstance(result, Request):
+            await asyncio.sleep(self._delay(result))
+        return result
+
+
+def describe_failure(failure: Failure) -> str:
+    """One readable line for a failed request."""
+    exc = failure.value
+    request = getattr(failure, "request", None)
+    url = request.url if request is not None else ""
+    if isinstance(exc, HttpError):
+        response = exc.response
+        status = response.status
+        if status == 999:
+            return f"HTTP 999 at {response.url}: the site refused an automated request"
+        if status in (401, 403) and "linkedin.com" in response.url:
+            return f"HTTP {status} at {response.url}: the page needs a login"
+        if status == 429:
+            return f"HTTP 429 at {response.url}: rate limited, try again later"
+        return f"HTTP {status} at {response.url}"
+    if isinstance(exc, IgnoreRequest):
+        message = str(exc) or "request ignored"
+        if "robots.txt" in message.lower() or not str(exc):
+            return f"blocked by robots.txt: {url}"
+        return message
+    if isinstance(exc, DNSLookupError):
+        return f"cannot resolve host for {url}"
+    if isinstance(exc, TimeoutError | TCPTimedOutError):
+        return f"timed out fetching {url}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused fetching {url}"
+    return f"{type(exc).__name__} fetching {url}: {exc}"
+
+
+class TwinSpider(scrapy.Spider):
+    """Base spider: records a whole-source failure and per-item errors for the summary.
+
+    Items are plain dicts with the keyword arguments of :meth:`twin.domain.Document.build`
+    (minus ``author_id``, which the collector adds).
+    """
+
+    platform: ClassVar[Platform]
+
+    def __init__(self, url: str, options: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.url = url
+        self.options = options or {}
+        self.failure: str | None = None
+        self.errors: list[str] = []
+
+    async def start(self) -> AsyncIterator[Any]:
+        for request in self.first_requests():
+            yield request
+
+    def first_requests(self) -> list[Request]:
+        """The requests that start the crawl (their failure fails the source)."""
+        return [Request(self.url, callback=self.parse, errback=self.fail_source)]
+
+    def fail_source(self, failure: Failure) -> None:
+        """Errback for entry requests: the source as a whole failed."""
+        self.failure = describe_failure(failure)
+
+    def fail_item(self, failure: Failure) -> None:
+        """Errback for item requests: one item failed, the rest go on."""
+        self.errors.append(describe_failure(failure))
+
+    def source_failed(self, message: str) -> None:
+        """Record a whole-source failure found while parsing."""
+        self.failure = message
+
+    def item_failed(self, message: str) -> None:
+        """Record a per-item problem found while parsing."""
+        self.errors.append(message)

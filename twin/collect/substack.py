@@ -1,0 +1,162 @@
+"""Substack: a publication through ``/api/v1/archive`` (``/feed`` as fallback) and post pages.
+
+Shapes handled: ``name.substack.com`` (and ``/archive``), ``/p/<slug>`` posts, ``/feed``, on
+``*.substack.com`` or on custom domains (settings or the ``substack=`` prefix).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+from urllib.parse import SplitResult, urlsplit
+
+from scrapy.http import Request, Response
+
+from twin.collect.base import ScrapyCollector, host_of, register
+from twin.collect.feeds import looks_like_feed, parse_feed
+from twin.collect.html import extract_article, html_to_markdown, ld_of_type, meta, parse_date
+from twin.collect.scrapy_support import TwinSpider
+from twin.domain import Kind, Platform, Source
+from twin.settings import Settings
+
+POST_TYPES = {"newsletter"}
+
+
+@register
+class SubstackCollector(ScrapyCollector):
+    """Substack publications and posts."""
+
+    name = "substack"
+    platform = Platform.SUBSTACK
+    priority = 10
+    spider = "twin.collect.substack:SubstackSpider"
+
+    @classmethod
+    def matches(cls, url: SplitResult, settings: Settings) -> bool:
+        host = host_of(url)
+        return (host.endswith(".substack.com")
+                or host in {d.lower() for d in settings.platforms.substack_domains})
+
+    def spider_options(self, source: Source) -> dict[str, Any]:
+        return {"page_size": self.settings.collect.substack_page_size,
+                "max_items": self.settings.collect.max_items_per_source}
+
+
+class SubstackSpider(TwinSpider):
+    """Enumerates a publication's posts and reads each post page."""
+
+    name = "substack"
+    platform: ClassVar[Platform] = Platform.SUBSTACK
+
+    @property
+    def root(self) -> str:
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def first_requests(self) -> list[Request]:
+        path = urlsplit(self.url).path.rstrip("/")
+        if path.startswith("/p/"):
+            return [Request(self.url, callback=self.parse_post, errback=self.fail_source,
+                            cb_kwargs={"entry": True})]
+        if path == "/feed":
+            return [Request(self.url, callback=self.parse_feed, errback=self.fail_source)]
+        if path in ("", "/archive"):
+            return [self._archive_request(0)]
+        self.source_failed(f"not a Substack publication or post link: {self.url} "
+                           "(expected the publication's address or /p/<slug>)")
+        return []
+
+    def _archive_request(self, offset: int) -> Request:
+        size = self.options.get("page_size", 12)
+        url = f"{self.root}/api/v1/archive?sort=new&search=&offset={offset}&limit={size}"
+        return Request(url, callback=self.parse_archive, errback=self.archive_failed,
+                       cb_kwargs={"offset": offset}, headers={"Accept": "application/json"})
+
+    def archive_failed(self, failure: Any) -> Any:
+        """The archive API is not always open (custom setups, blocks): fall back to /feed."""
+        self.item_failed(f"archive API unavailable ({failure.value.__class__.__name__}); "
+                         "used the RSS feed instead")
+        yield Request(f"{self.root}/feed", callback=self.parse_feed, errback=self.fail_source)
+
+    def parse_archive(self, response: Response, offset: int) -> Any:
+        try:
+            posts = json.loads(response.text)
+        except json.JSONDecodeError:
+            yield from self.archive_failed(_Failure(ValueError("not JSON")))
+            return
+        if not isinstance(posts, list):
+            yield from self.archive_failed(_Failure(ValueError("unexpected JSON")))
+            return
+        if offset == 0 and not posts:
+            self.source_failed(f"the publication at {self.root} has no posts")
+            return
+        for post in posts:
+            if post.get("type", "newsletter") not in POST_TYPES:
+                continue
+            url = post.get("canonical_url") or f"{self.root}/p/{post.get('slug')}"
+            yield Request(url, callback=self.parse_post, errback=self.fail_item,
+                          cb_kwargs={"listing": post})
+        size = self.options.get("page_size", 12)
+        next_offset = offset + len(posts)
+        if len(posts) >= size and next_offset < self.options.get("max_items", 500):
+            yield self._archive_request(next_offset)
+
+    def parse_feed(self, response: Response) -> Any:
+        if not looks_like_feed(response.text):
+            self.source_failed(f"not an RSS feed: {response.url}")
+            return
+        _generator, entries = parse_feed(response.text)
+        for entry in entries:
+            text = html_to_markdown(entry.html)
+            if not text:
+                yield Request(entry.link, callback=self.parse_post, errback=self.fail_item)
+                continue
+            yield {
+                "platform": Platform.SUBSTACK.value,
+                "kind": Kind.ARTICLE.value,
+                "url": entry.link,
+                "title": entry.title,
+                "text": text,
+                "published_at": entry.published,
+                "metadata": {"subtitle": entry.summary or None, "source": "rss"},
+            }
+
+    def parse_post(self, response: Response, listing: dict[str, Any] | None = None,
+                   entry: bool = False) -> Any:
+        listing = listing or {}
+        ld = ld_of_type(response, "NewsArticle", "Article", "BlogPosting") or {}
+        title = (response.css("h1.post-title").xpath("string()").get()
+                 or listing.get("title") or ld.get("headline") or meta(response, "og:title")
+                 or "").strip()
+        subtitle = (response.css("h3.subtitle").xpath("string()").get()
+                    or listing.get("subtitle") or "").strip()
+        body_html = response.css("div.available-content div.body.markup").get()
+        text = html_to_markdown(body_html) if body_html else ""
+        if not text:
+            text = extract_article(response.text, response.url)["text"]
+        if not text:
+            message = f"no post text found at {response.url}"
+            self.source_failed(message) if entry else self.item_failed(message)
+            return
+        published = parse_date(listing.get("post_date") or ld.get("datePublished")
+                               or response.css("time::attr(datetime)").get())
+        canonical = response.css('link[rel="canonical"]::attr(href)').get() or response.url
+        yield {
+            "platform": Platform.SUBSTACK.value,
+            "kind": Kind.ARTICLE.value,
+            "url": canonical,
+            "title": title,
+            "text": text,
+            "published_at": published,
+            "metadata": {"subtitle": subtitle or None,
+                         "audience": listing.get("audience") or
+                         ("everyone" if ld.get("isAccessibleForFree", True) else "only_paid"),
+                         "substack_id": listing.get("id"), "source": "page"},
+        }
+
+
+class _Failure:
+    """Stands in for a Twisted failure when the archive answered something unusable."""
+
+    def __init__(self, value: Exception) -> None:
+        self.value = value

@@ -1,0 +1,108 @@
+"""Any blog: an article page (main text by trafilatura), or a blog's home page with a feed.
+
+This is the fallback collector for links no platform collector claims.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from urllib.parse import SplitResult, urljoin, urlsplit
+
+from scrapy.http import Request, Response
+
+from twin.collect.base import ScrapyCollector, register
+from twin.collect.feeds import looks_like_feed, parse_feed
+from twin.collect.html import extract_article, ld_of_type, meta, parse_date
+from twin.collect.scrapy_support import TwinSpider
+from twin.domain import Kind, Platform, Source
+from twin.settings import Settings
+
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml")
+
+
+@register
+class WebCollector(ScrapyCollector):
+    """Blog articles anywhere on the web."""
+
+    name = "web"
+    platform = Platform.WEB
+    priority = -100
+    spider = "twin.collect.web:WebSpider"
+
+    @classmethod
+    def matches(cls, url: SplitResult, settings: Settings) -> bool:
+        return url.scheme in {"http", "https"} and bool(url.hostname)
+
+    def spider_options(self, source: Source) -> dict[str, Any]:
+        return {"max_items": self.settings.collect.max_items_per_source}
+
+
+class WebSpider(TwinSpider):
+    """A single article, or every article a blog's feed lists (same site only)."""
+
+    name = "web"
+    platform: ClassVar[Platform] = Platform.WEB
+
+    def first_requests(self) -> list[Request]:
+        return [Request(self.url, callback=self.parse_entry, errback=self.fail_source)]
+
+    def parse_entry(self, response: Response) -> Any:
+        if looks_like_feed(response.text):
+            yield from self._follow_feed(response)
+            return
+        path = urlsplit(response.url).path
+        feed = None
+        for link_type in _FEED_TYPES:
+            feed = feed or response.css(f'link[rel="alternate"][type="{link_type}"]::attr(href)'
+                                        ).get()
+        if feed and path in ("", "/"):
+            yield Request(urljoin(response.url, feed), callback=self._follow_feed,
+                          errback=self.fail_source)
+            return
+        item = self._article(response)
+        if item is None:
+            self.source_failed(f"no article text found at {response.url}")
+            return
+        yield item
+
+    def _follow_feed(self, response: Response) -> Any:
+        _generator, entries = parse_feed(response.text)
+        if not entries:
+            self.source_failed(f"the feed at {response.url} lists no articles")
+            return
+        site = urlsplit(self.url).netloc
+        for entry in entries[: self.options.get("max_items", 500)]:
+            link = urljoin(response.url, entry.link)
+            if urlsplit(link).netloc != site:
+                self.item_failed(f"skipped {link}: not on {site}")
+                continue
+            yield Request(link, callback=self.parse_article, errback=self.fail_item,
+                          cb_kwargs={"published": entry.published})
+
+    def parse_article(self, response: Response, published: Any = None) -> Any:
+        item = self._article(response, published)
+        if item is None:
+            self.item_failed(f"no article text found at {response.url}")
+            return
+        yield item
+
+    def _article(self, response: Response, published: Any = None) -> dict[str, Any] | None:
+        if "html" not in response.headers.get(b"Content-Type", b"text/html").decode().lower():
+            return None
+        extracted = extract_article(response.text, response.url)
+        if not extracted["text"]:
+            return None
+        ld = ld_of_type(response, "BlogPosting", "Article", "NewsArticle") or {}
+        date = (parse_date(meta(response, "article:published_time"))
+                or parse_date(ld.get("datePublished")) or extracted["date"] or published)
+        canonical = response.css('link[rel="canonical"]::attr(href)').get()
+        return {
+            "platform": Platform.WEB.value,
+            "kind": Kind.ARTICLE.value,
+            "url": urljoin(response.url, canonical) if canonical else response.url,
+            "title": extracted["title"] or meta(response, "og:title") or "",
+            "text": extracted["text"],
+            "published_at": date,
+            "metadata": {"site": extracted["sitename"],
+                         "description": extracted["description"], "source": "page"},
+        }

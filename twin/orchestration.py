@@ -1,0 +1,32 @@
+"""What the Prefect flows do, kept here so the flows stay thin and testable."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from twin.collect.pipeline import parse_sources
+from twin.rayjobs import follow, submit_stage, summary_from_logs
+from twin.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def collect_job_args(author: str, links: list[str], exports: list[str]) -> list[str]:
+    """Arguments of ``jobs/collect.py`` (export paths made absolute for the job)."""
+    args = ["--author", author]
+    for source in parse_sources(links, exports):
+        hint = f"{source.platform_hint.value}=" if source.platform_hint else ""
+        args += [f"--{source.kind.value}", hint + source.value]
+    return args
+
+
+def run_collect_job(author: str, links: list[str], exports: list[str], settings: Settings,
+                    on_line: Any = None, timeout_s: float | None = None) -> dict[str, Any]:
+    """Submit the collect job, stream its logs, return its summary (raises if it failed)."""
+    job_id = submit_stage("collect.py", collect_job_args(author, links, exports), settings,
+                          metadata={"stage": "collect", "author": author})
+    logs = follow(job_id, settings, on_line=on_line, timeout_s=timeout_s)
+    summary = summary_from_logs(logs) or {}
+    summary["job_id"] = job_id
+    return summary

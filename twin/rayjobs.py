@@ -1,0 +1,114 @@
+"""Submitting pipeline stages as Ray jobs and following them to the end.
+
+Used by the Prefect flows, `twin collect --submit` and the demo: the same entry points
+(`jobs/<stage>.py`) that `ray job submit` runs by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shlex
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from twin.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SUMMARY_MARKER = "::twin-summary::"
+# Kept out of the uploaded working directory (Ray caps its size).
+WORKING_DIR_EXCLUDES = [".venv", ".twin", ".git", "**/__pycache__", ".pytest_cache",
+                        ".ruff_cache", "*.egg-info", "build", "dist", "tests/artifacts"]
+TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+
+
+class RayJobFailed(RuntimeError):
+    """A Ray job ended in FAILED or STOPPED; carries its id, status and last log lines."""
+
+    def __init__(self, job_id: str, status: str, message: str, logs: str) -> None:
+        tail = "\n".join(logs.strip().splitlines()[-20:])
+        super().__init__(f"Ray job {job_id} {status}: {message}\n{tail}")
+        self.job_id, self.status, self.logs = job_id, status, logs
+
+
+def dashboard_url(settings: Settings) -> str:
+    """Where jobs are submitted: an external cluster's dashboard or the local head's."""
+    from twin.services import RayHead
+
+    return RayHead().dashboard_url(settings)
+
+
+def auth_headers(settings: Settings) -> dict[str, str]:
+    """The bearer token header for clusters with Ray's token authentication (the default
+    for local clusters since Ray 2.5x), from settings or Ray's token file."""
+    token = settings.ray.auth_token
+    path = settings.ray.auth_token_file.expanduser()
+    if not token and path.is_file():
+        token = path.read_text().strip()
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def client(settings: Settings) -> Any:
+    """A job-submission client for the configured cluster."""
+    from ray.job_submission import JobSubmissionClient
+
+    return JobSubmissionClient(dashboard_url(settings), headers=auth_headers(settings))
+
+
+def job_runtime_env(settings: Settings, working_dir: Path = PROJECT_ROOT) -> dict[str, Any]:
+    """Runtime env of a stage job: the project as working dir, our settings as env vars."""
+    return {
+        "working_dir": str(working_dir),
+        "excludes": WORKING_DIR_EXCLUDES,
+        "env_vars": settings.to_env(),
+    }
+
+
+def submit_stage(script: str, args: list[str], settings: Settings,
+                 metadata: dict[str, str] | None = None) -> str:
+    """Submit ``python jobs/<script> ARGS`` to the cluster; returns the job id."""
+    entrypoint = shlex.join(["python", f"jobs/{script}", *args])
+    job_id = client(settings).submit_job(
+        entrypoint=entrypoint, runtime_env=job_runtime_env(settings),
+        metadata=metadata or {}, entrypoint_num_cpus=0,
+    )
+    log.info("submitted Ray job %s: %s", job_id, entrypoint)
+    return job_id
+
+
+def follow(job_id: str, settings: Settings, on_line: Callable[[str], None] | None = None,
+           poll_s: float = 1.0, timeout_s: float | None = None) -> str:
+    """Stream a job's logs until it ends; returns all logs, raises :class:`RayJobFailed`."""
+    jobs = client(settings)
+    printed = 0
+    deadline = time.monotonic() + timeout_s if timeout_s else None
+    while True:
+        status = str(jobs.get_job_status(job_id)).split(".")[-1]
+        logs = jobs.get_job_logs(job_id)
+        lines = logs.splitlines()
+        for line in lines[printed:]:
+            if on_line:
+                on_line(line)
+        printed = len(lines)
+        if status in TERMINAL:
+            break
+        if deadline and time.monotonic() > deadline:
+            jobs.stop_job(job_id)
+            raise RayJobFailed(job_id, "TIMED OUT", f"no result after {timeout_s:.0f}s", logs)
+        time.sleep(poll_s)
+    if status != "SUCCEEDED":
+        info = jobs.get_job_info(job_id)
+        raise RayJobFailed(job_id, status, info.message or "", logs)
+    return logs
+
+
+def summary_from_logs(logs: str) -> dict[str, Any] | None:
+    """The JSON summary a stage job prints on its last ``::twin-summary::`` line."""
+    for line in reversed(logs.splitlines()):
+        if SUMMARY_MARKER in line:
+            return json.loads(line.split(SUMMARY_MARKER, 1)[1])
+    return None

@@ -1,0 +1,192 @@
+"""One typed settings object for the whole project.
+
+Every tunable lives here. Values come, in order of precedence, from keyword arguments,
+``TWIN_*`` environment variables (nested fields use ``__``, e.g. ``TWIN_RAY__ADDRESS``),
+an optional TOML config file (``TWIN_CONFIG``, default ``./twin.toml`` when it exists),
+and the defaults below. Nothing else in the project reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = "twin.toml"
+
+
+class RaySettings(BaseModel):
+    """Where the Ray cluster is, or how to start the local one."""
+
+    address: str | None = Field(
+        default=None,
+        description="Address of an existing cluster (e.g. ray://head:10001 or 'auto'). "
+        "None: use the local head started by `twin up`, or an in-process Ray.",
+    )
+    dashboard_url: str | None = Field(
+        default=None,
+        description="Job-submission (dashboard) URL of an existing cluster, e.g. "
+        "http://head:8265. None: the local head's.",
+    )
+    auth_token: str | None = Field(
+        default=None, description="Token of a cluster with token authentication (secret).")
+    auth_token_file: Path = Field(
+        default=Path("~/.ray/auth_token"),
+        description="Where Ray keeps the local cluster's token (read when auth_token is unset).")
+    host: str = "127.0.0.1"
+    port: int = 6389
+    dashboard_port: int = 8265
+    num_cpus: int | None = Field(default=None, description="CPUs for the local head (None: all).")
+    start_timeout_s: float = 90.0
+
+
+class WarehouseSettings(BaseModel):
+    """The raw warehouse: a Delta Lake table of documents."""
+
+    uri: str | None = Field(
+        default=None,
+        description="Folder or s3:// URI of the warehouse. None: <home>/warehouse.",
+    )
+    storage_options: dict[str, str] = Field(
+        default_factory=dict, description="deltalake storage options (credentials, region)."
+    )
+
+
+class PlatformSettings(BaseModel):
+    """Base URLs of the platforms. Tests and the demo point these at 127.0.0.1."""
+
+    medium_url: str = "https://medium.com"
+    linkedin_url: str = "https://www.linkedin.com"
+    github_url: str = "https://github.com"
+    github_api_url: str = "https://api.github.com"
+    github_token: str | None = Field(default=None, description="Optional GitHub token (secret).")
+    medium_domains: list[str] = Field(
+        default_factory=list, description="Custom domains that host Medium publications."
+    )
+    substack_domains: list[str] = Field(
+        default_factory=list, description="Custom domains that host Substack publications."
+    )
+
+
+class CollectSettings(BaseModel):
+    """How collection crawls: manners, limits, parallelism."""
+
+    user_agent: str = "LLMTwinBot/0.1 (+https://github.com/llm-twin/llm-twin; personal archive)"
+    obey_robots: bool = True
+    download_delay_s: float = 0.5
+    autothrottle: bool = True
+    concurrent_per_domain: int = 2
+    retry_times: int = 3
+    retry_backoff_s: float = 1.0
+    timeout_s: float = 30.0
+    http_cache: bool = True
+    http_cache_expiration_s: int = 24 * 3600
+    max_items_per_source: int = 500
+    substack_page_size: int = 12
+    github_include_forks: bool = False
+    github_max_repos: int = 50
+    github_max_file_bytes: int = 200_000
+    github_max_repo_chars: int = 1_000_000
+    github_clone_timeout_s: float = 120.0
+    max_export_bytes: int = 1_000_000_000
+    min_text_chars: int = 40
+    crawl_timeout_s: float = 900.0
+    task_num_cpus: float = 0.25
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts (host or host:port) allowed even though they are loopback or private; "
+        "by default only public addresses are fetched.",
+    )
+
+
+class Settings(BaseSettings):
+    """All of LLM Twin's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TWIN_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    home: Path = Field(default=Path(".twin"), description="Local state: warehouse, logs, caches.")
+    log_level: str = "INFO"
+    ray: RaySettings = Field(default_factory=RaySettings)
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
+    platforms: PlatformSettings = Field(default_factory=PlatformSettings)
+    collect: CollectSettings = Field(default_factory=CollectSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = Path(os.environ.get("TWIN_CONFIG", DEFAULT_CONFIG_FILE))
+        if config_file.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    # Derived paths -------------------------------------------------------------------------
+    @property
+    def home_dir(self) -> Path:
+        """Absolute local state folder."""
+        return self.home.expanduser().resolve()
+
+    @property
+    def run_dir(self) -> Path:
+        """Pid files and service logs of `twin up`."""
+        return self.home_dir / "run"
+
+    @property
+    def cache_dir(self) -> Path:
+        """HTTP cache and other re-creatable caches."""
+        return self.home_dir / "cache"
+
+    @property
+    def warehouse_uri(self) -> str:
+        """Folder or URI of the documents table."""
+        return self.warehouse.uri or str(self.home_dir / "warehouse")
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``TWIN_*`` environment variables, for jobs and subprocesses.
+
+        Values are JSON for nested models, so a child process rebuilds exactly this object.
+        """
+        data = self.model_dump(mode="json")
+        env: dict[str, str] = {}
+        for key, value in data.items():
+            name = f"TWIN_{key.upper()}"
+            env[name] = value if isinstance(value, str) else _json(value)
+        env["TWIN_HOME"] = str(self.home_dir)
+        return env
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use (never at import time)."""
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Forget the cached settings (tests and the CLI's --config use it)."""
+    get_settings.cache_clear()
