@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from prefect import flow, get_run_logger, task  # noqa: E402
 
-from twin.orchestration import run_collect_job  # noqa: E402
+from twin.orchestration import submit_collect_job  # noqa: E402
 from twin.settings import Settings  # noqa: E402
 
 
@@ -26,7 +26,7 @@ def collect_job(author: str, links: list[str], exports: list[str],
     settings = Settings()
     if ray_dashboard_url:
         settings.ray.dashboard_url = ray_dashboard_url
-    summary = run_collect_job(author, links, exports, settings, on_line=logger.info)
+    summary = submit_collect_job(author, links, exports, settings, on_line=logger.info)
     totals = {k: sum(s[k] for s in summary.get("sources", []))
               for k in ("found", "new", "updated", "unchanged", "failed")}
     logger.info("Ray job %s: %s", summary["job_id"], totals)

@@ -107,14 +107,15 @@ def test_bad_sources_are_reported_and_skipped(first_run, demo_site: DemoSite,
     run = collect(
         AUTHOR_NAME,
         ["not-a-link", f"{demo_site.url('blog')}/no-such-post/",
-         f"{demo_site.url('blog')}/empty/", f"{demo_site.url('github')}/maya-okafor/private-x",
+         f"{demo_site.url('blog')}/posts/coming-soon/",
+         f"{demo_site.url('github')}/maya-okafor/private-x",
          "http://169.254.169.254/latest/", f"{demo_site.url('medium')}/@maya-okafor"],
         [str(corrupt), str(tmp_path / "missing.zip")],
         module_settings, show_progress=False)
     reasons = {s.source: s.reason for s in run.sources}
     assert reasons["not-a-link"].startswith("not a valid http(s) link")
     assert "HTTP 404" in reasons[f"{demo_site.url('blog')}/no-such-post/"]
-    assert "no article text" in reasons[f"{demo_site.url('blog')}/empty/"]
+    assert "no article text" in reasons[f"{demo_site.url('blog')}/posts/coming-soon/"]
     assert "not found or private" in reasons[f"{demo_site.url('github')}/maya-okafor/private-x"]
     assert "non-public address" in reasons["http://169.254.169.254/latest/"]
     assert "not a valid ZIP" in reasons[str(corrupt)]

@@ -117,7 +117,7 @@ def collect(
         console.print("[red]error:[/] give at least one --link or --export")
         raise typer.Exit(2)
     if submit:
-        from twin.orchestration import run_collect_job as submit_collect
+        from twin.orchestration import submit_collect_job as submit_collect
         from twin.rayjobs import RayJobFailed
 
         try:
@@ -233,10 +233,9 @@ def demo_site() -> None:
 @app.command("settings")
 def show_settings() -> None:
     """Print the effective settings (secrets masked)."""
-    data = get_settings().model_dump(mode="json")
-    if data["platforms"].get("github_token"):
-        data["platforms"]["github_token"] = "***"
-    console.print_json(json.dumps(data))
+    from twin.settings import masked
+
+    console.print_json(json.dumps(masked(get_settings())))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, field_validator
 
 # Query parameters that only track a click; they never change which page it is.
 _TRACKING_PARAMS = re.compile(
-    r"^(utm_\w+|source|sk|fbclid|gclid|mc_\w+|ref|r|s|trk\w*|lipi)$", re.I
+    r"^(utm_\w+|source|sk|fbclid|gclid|mc_\w+|ref|r|s|trk\w*|lipi|rcm|li_fat_id)$", re.I
 )
 
 

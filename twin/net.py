@@ -35,12 +35,12 @@ def is_allowed_host(url: str, allowed_hosts: Iterable[str]) -> bool:
     return host in allowed or f"{host}:{effective}" in allowed
 
 
-def check_url(url: str, allowed_hosts: Iterable[str] = (), *, resolve: bool = True) -> None:
+def check_url(url: str, allowed_hosts: Iterable[str] = ()) -> None:
     """Raise :class:`UnsafeURLError` unless ``url`` is http(s) to a public address.
 
     Loopback, private, link-local (cloud metadata), multicast, reserved and unspecified
-    addresses are refused unless the host is in ``allowed_hosts``. With ``resolve`` the host
-    name is resolved and every address it resolves to must be public.
+    addresses are refused unless the host is in ``allowed_hosts``. A host name is resolved
+    and every address it resolves to must be public.
     """
     host, port, scheme = _host_port(url)
     if is_allowed_host(url, allowed_hosts):
@@ -50,8 +50,6 @@ def check_url(url: str, allowed_hosts: Iterable[str] = (), *, resolve: bool = Tr
     except ValueError:
         if host == "localhost" or host.endswith(".localhost"):
             raise UnsafeURLError(f"refusing to fetch a loopback address: {url}") from None
-        if not resolve:
-            return
         try:
             infos = socket.getaddrinfo(host, port or (443 if scheme == "https" else 80),
                                        proto=socket.IPPROTO_TCP)

@@ -21,7 +21,7 @@ def collect_job_args(author: str, links: list[str], exports: list[str]) -> list[
     return args
 
 
-def run_collect_job(author: str, links: list[str], exports: list[str], settings: Settings,
+def submit_collect_job(author: str, links: list[str], exports: list[str], settings: Settings,
                     on_line: Any = None, timeout_s: float | None = None) -> dict[str, Any]:
     """Submit the collect job, stream its logs, return its summary (raises if it failed)."""
     job_id = submit_stage("collect.py", collect_job_args(author, links, exports), settings,

@@ -64,7 +64,7 @@ def job_runtime_env(settings: Settings, working_dir: Path = PROJECT_ROOT) -> dic
     return {
         "working_dir": str(working_dir),
         "excludes": WORKING_DIR_EXCLUDES,
-        "env_vars": settings.to_env(),
+        "env_vars": settings.to_env(include_secrets=False),
     }
 
 

@@ -24,6 +24,23 @@ from pydantic_settings import (
 DEFAULT_CONFIG_FILE = "twin.toml"
 
 
+SECRET_FIELDS: dict[str, Any] = {
+    "ray": {"auth_token"},
+    "platforms": {"github_token"},
+    "warehouse": {"storage_options"},
+}
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The settings as JSON-ready data with every secret replaced by ``***``."""
+    data = settings.model_dump(mode="json")
+    for group, fields in SECRET_FIELDS.items():
+        for name in fields:
+            if data[group].get(name):
+                data[group][name] = "***"
+    return data
+
+
 class RaySettings(BaseModel):
     """Where the Ray cluster is, or how to start the local one."""
 
@@ -161,12 +178,14 @@ class Settings(BaseSettings):
         """Folder or URI of the documents table."""
         return self.warehouse.uri or str(self.home_dir / "warehouse")
 
-    def to_env(self) -> dict[str, str]:
+    def to_env(self, include_secrets: bool = True) -> dict[str, str]:
         """These settings as ``TWIN_*`` environment variables, for jobs and subprocesses.
 
         Values are JSON for nested models, so a child process rebuilds exactly this object.
+        Without ``include_secrets`` (Ray job environments are shown by the dashboard), tokens
+        and storage credentials are left out: the cluster's own environment supplies them.
         """
-        data = self.model_dump(mode="json")
+        data = self.model_dump(mode="json", exclude=None if include_secrets else SECRET_FIELDS)
         env: dict[str, str] = {}
         for key, value in data.items():
             name = f"TWIN_{key.upper()}"

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from twin.domain import CollectionSummary, Document
 from twin.settings import Settings
@@ -177,12 +180,26 @@ class Warehouse:
         return rows[:limit]
 
     # Writing ---------------------------------------------------------------------------------
-    def merge(self, documents: Iterable[Document]) -> MergeResult:
+    def merge(self, documents: Iterable[Document], attempts: int = 3) -> MergeResult:
         """Upsert documents by id in one commit; changed content replaces the stored row.
 
         Unchanged documents (same content hash) are left untouched, so re-collecting the same
-        links writes nothing. Nothing is ever deleted here.
+        links writes nothing. Nothing is ever deleted here. A commit that loses a race with
+        another writer is retried against the new table version.
         """
+        docs = list(documents)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._merge_once(docs)
+            except (CommitFailedError, FileExistsError, DeltaError) as exc:
+                if attempt == attempts:
+                    raise
+                log.warning("warehouse commit conflict (%s); retrying (%d/%d)", exc, attempt,
+                            attempts)
+                time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _merge_once(self, documents: list[Document]) -> MergeResult:
         by_id: dict[str, Document] = {}
         for doc in documents:
             by_id[doc.id] = doc  # the last one wins if a run found the same item twice
@@ -223,6 +240,14 @@ class Warehouse:
         subset = data.filter(mask)
         return dict(zip(subset.column("id").to_pylist(), subset.column("content_hash").to_pylist(),
                         strict=True))
+
+    def save_unmerged(self, documents: list[Document], folder: Path) -> Path:
+        """Keep a run's documents as Parquet when the merge failed, so no crawl is lost."""
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"unmerged-{datetime.now(UTC):%Y%m%dT%H%M%S}.parquet"
+        pq.write_table(pa.Table.from_pylist([d.to_row() for d in documents],
+                                            schema=DOCUMENT_SCHEMA), path)
+        return path
 
     def log_run(self, summary: CollectionSummary, finished_at: datetime) -> None:
         """Append a collection run to the run log."""

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 from urllib.parse import SplitResult, urlsplit
 
-from twin.domain import Document, Platform, Source, SourceResult
+from twin.domain import Document, Platform, Source, SourceResult, slugify
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,8 @@ class Collector(ABC):
             result = self.run(source, author_id, payload)
         except CollectError as exc:
             result = SourceResult(source=source, failure=str(exc))
+        except ValueError as exc:  # e.g. urllib rejecting a port or an IPv6 literal
+            result = SourceResult(source=source, failure=f"invalid link or data: {exc}")
         except Exception as exc:  # a bug or an unexpected answer: report it, keep the others going
             log.exception("collector %s crashed on %s", self.name, source.label)
             result = SourceResult(source=source, failure=f"{type(exc).__name__}: {exc}")
@@ -132,4 +134,23 @@ class ScrapyCollector(Collector):
                 problems.append(f"no text found at {where}")
                 continue
             docs.append(Document.build(author_id=author_id, **item))
-        return docs, problems
+        return _drop_other_authors(docs, author_id, problems), problems
+
+
+def _drop_other_authors(docs: list[Document], author_id: str,
+                        problems: list[str]) -> list[Document]:
+    """In a multi-author publication keep the author's own pieces only.
+
+    A piece is the author's when one of its bylines slugifies to the author id. When no piece
+    matches, the bylines use another name (a pen name, an initial): keep everything.
+    """
+    def names(doc: Document) -> list[str]:
+        bylines = doc.metadata.get("bylines") or []
+        return [slugify(name) for name in bylines if name]
+
+    mine = [d for d in docs if not names(d) or author_id in names(d)]
+    if not mine or len(mine) == len(docs):
+        return docs
+    problems.append(f"skipped {len(docs) - len(mine)} pieces by other authors of this "
+                    "publication")
+    return mine

@@ -27,8 +27,11 @@ from twin.domain import Document, Kind, Platform, Source, SourceResult, content_
 from twin.settings import Settings
 
 MAX_MEMBERS = 100_000
+MAX_MEMBER_BYTES = 50_000_000  # one post or CSV; a bigger member is not someone's writing
 
 def _read_text(archive: zipfile.ZipFile, name: str) -> str:
+    if archive.getinfo(name).file_size > MAX_MEMBER_BYTES:
+        raise CollectError(f"{name} in the archive is larger than {MAX_MEMBER_BYTES} bytes")
     data = archive.read(name)
     for encoding in ("utf-8-sig", "cp1252", "latin-1"):
         try:
@@ -192,7 +195,9 @@ class ExportCollector(Collector):
                         result: SourceResult) -> None:
         """posts.csv rows that are published newsletters, with their posts/<id>.html bodies."""
         names = _names(archive)
-        csv_name = next(n for n in names if PurePosixPath(n).name == "posts.csv")
+        csv_name = next((n for n in names if PurePosixPath(n).name == "posts.csv"), None)
+        if csv_name is None:
+            raise CollectError("no posts.csv in the archive: not a Substack export")
         folder = str(PurePosixPath(csv_name).parent)
         prefix = "" if folder == "." else folder + "/"
         reader = csv.DictReader(io.StringIO(_read_text(archive, csv_name)))

@@ -41,14 +41,15 @@ SKIP_DIRS = {
     ".idea", ".vscode", "coverage", "htmlcov", ".next", ".gradle", "Pods", "bin", "obj",
 }
 SOURCE_EXTENSIONS = {
-    ".py", ".pyi", ".ipynb", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".go", ".rs",
+    ".py", ".pyi", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".go", ".rs",
     ".java", ".kt", ".kts", ".scala", ".c", ".h", ".cc", ".cpp", ".hpp", ".cs", ".rb", ".php",
     ".swift", ".m", ".sh", ".bash", ".zsh", ".sql", ".r", ".jl", ".lua", ".hs", ".ml", ".ex",
     ".exs", ".clj", ".dart", ".vue", ".svelte", ".css", ".scss", ".html", ".yaml", ".yml",
     ".toml", ".ini", ".cfg", ".tf", ".proto", ".graphql",
 }
 DOC_EXTENSIONS = {".md", ".markdown", ".rst", ".txt", ".adoc", ".org"}
-KEEP_NAMES = {"readme", "license", "dockerfile", "makefile", "justfile", "procfile"}
+# Licence texts are boilerplate, not the author's writing; notebooks are JSON with outputs.
+KEEP_NAMES = {"readme", "dockerfile", "makefile", "justfile", "procfile"}
 LOCK_FILES = {
     "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "poetry.lock", "uv.lock",
     "cargo.lock", "gemfile.lock", "composer.lock", "pipfile.lock", "go.sum",
@@ -86,8 +87,10 @@ def file_verdict(path: Path, rel: str, max_bytes: int) -> str | None:
         return "binary"
     try:
         first_lines = head.decode("utf-8").lower().splitlines()[:5]
-    except UnicodeDecodeError:
-        return "binary"
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the 8 KB boundary
+            return "binary"
+        first_lines = head[: exc.start].decode("utf-8").lower().splitlines()[:5]
     if any(marker in line for line in first_lines for marker in GENERATED_MARKERS):
         return "generated"
     return None
@@ -147,15 +150,21 @@ def repository_text(root: Path, full_name: str, description: str | None, max_byt
     return "\n\n".join(sections), {"files": included, "skipped": skipped, "truncated": truncated}
 
 
+RESERVED_PATHS = {"settings", "marketplace", "explore", "topics", "search", "login", "about",
+                  "features", "pricing", "notifications", "pulls", "issues", "sponsors"}
+
+
 def parse_github_link(url: str, settings: Settings) -> tuple[str, str | None]:
     """``(user, repo or None)`` from a GitHub web link, or :class:`CollectError`."""
     rel = relative_path(urlsplit(url), settings.platforms.github_url)
     segments = [s for s in rel.split("/") if s]
+    if len(segments) >= 2 and segments[0] == "orgs":
+        return segments[1], None  # github.com/orgs/<org>/repositories
+    if not segments or segments[0] in RESERVED_PATHS:
+        raise CollectError(f"not a GitHub user or repository link: {url}")
     if len(segments) == 1:
         return segments[0], None
-    if len(segments) >= 2 and segments[1] not in {"orgs", "settings"}:
-        return segments[0], segments[1].removesuffix(".git")
-    raise CollectError(f"not a GitHub user or repository link: {url}")
+    return segments[0], segments[1].removesuffix(".git")
 
 
 @register
@@ -184,9 +193,11 @@ class GitHubCollector(ScrapyCollector):
                    "max_repos": self.settings.collect.github_max_repos,
                    "token": self.settings.platforms.github_token}
         output = run_crawl(self.spider, api, self.settings, options)
-        if output.failure:
+        if output.failure and not output.items:
             raise CollectError(output.failure)
         result = SourceResult(source=source, errors=list(output.errors))
+        if output.failure:  # e.g. rate limited on page 2: keep what page 1 listed
+            result.errors.insert(0, output.failure)
         repos = [item["repo"] for item in output.items]
         with ThreadPoolExecutor(max_workers=4) as pool:
             outcomes = list(pool.map(lambda r: self._repository(r, author_id), repos))
@@ -208,13 +219,16 @@ class GitHubCollector(ScrapyCollector):
         c = self.settings.collect
         with tempfile.TemporaryDirectory(prefix="twin-git-") as tmp:
             target = Path(tmp) / "repo"
-            command = ["git", "-c", "credential.helper=", "-c", "core.askPass=true"]
-            token = self.settings.platforms.github_token
-            if token:
-                command += ["-c", f"http.extraHeader=Authorization: Bearer {token}"]
-            command += ["clone", "--depth", "1", "--single-branch", "--no-tags", "--quiet",
-                        clone_url, str(target)]
+            # No redirects: the clone URL passed the address check, a redirect has not.
+            command = ["git", "-c", "credential.helper=", "-c", "core.askPass=true",
+                       "-c", "http.followRedirects=false",
+                       "clone", "--depth", "1", "--single-branch", "--no-tags", "--quiet",
+                       clone_url, str(target)]
             env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"}
+            token = self.settings.platforms.github_token
+            if token:  # through the environment: a command line is visible to `ps`
+                env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
+                            "GIT_CONFIG_VALUE_0": f"Authorization: Bearer {token}"})
             try:
                 proc = subprocess.run(command, env=env, capture_output=True, text=True,
                                       timeout=c.github_clone_timeout_s, check=False)
@@ -258,7 +272,9 @@ class GitHubApiSpider(TwinSpider):
                        # An API is governed by its terms and rate limits, not robots.txt
                        # (api.github.com's robots.txt disallows everything).
                        meta={"handle_httpstatus_list": [401, 403, 404, 429],
-                             "dont_obey_robotstxt": True},
+                             "dont_obey_robotstxt": True,
+                             # The cache stores request headers: never a token.
+                             "dont_cache": bool(self.options.get("token"))},
                        dont_filter=True, **kwargs)
 
     def first_requests(self) -> list[Request]:

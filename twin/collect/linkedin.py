@@ -67,8 +67,6 @@ class LinkedInSpider(TwinSpider):
 
     name = "linkedin"
     platform: ClassVar[Platform] = Platform.LINKEDIN
-    custom_settings: ClassVar[dict[str, Any]] = {"HTTPERROR_ALLOWED_CODES": []}
-
     def first_requests(self) -> list[Request]:
         return [self._request(self.url, hops=0)]
 

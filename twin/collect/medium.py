@@ -30,7 +30,7 @@ from twin.domain import Kind, Platform, Source
 from twin.settings import Settings
 
 _MEDIUM_ID = re.compile(r"-([0-9a-f]{10,12})$")
-_LIST_ITEM = re.compile(r"^(-|\d+\.) ")
+FEED_LIMIT = 10  # Medium's RSS feeds carry the 10 latest stories
 _ORIGINALLY = re.compile(r"<p>\s*<a [^>]*>.*?</a>\s*was originally published in .*?</p>\s*$",
                          re.S | re.I)
 
@@ -106,6 +106,9 @@ class MediumSpider(TwinSpider):
         if not entries:
             self.source_failed(f"the feed at {response.url} has no stories")
             return
+        if len(entries) >= FEED_LIMIT:
+            self.item_failed(f"Medium's feed lists only the {FEED_LIMIT} latest stories: link "
+                             "older ones directly or import your Medium export")
         for entry in entries:
             html = _ORIGINALLY.sub("", entry.html)
             text = html_to_markdown(html)
@@ -122,7 +125,7 @@ class MediumSpider(TwinSpider):
                 "text": text,
                 "published_at": entry.published,
                 "metadata": {"medium_id": medium_id(entry.guid or entry.link),
-                             "tags": entry.categories, "byline": entry.author,
+                             "tags": entry.categories, "bylines": [entry.author],
                              "source": "rss"},
             }
 
@@ -152,14 +155,14 @@ class MediumSpider(TwinSpider):
             "text": body,
             "published_at": published,
             "metadata": {"medium_id": medium_id(url) or medium_id(response.url),
-                         "subtitle": (subtitle or "").strip() or None, "byline": author,
+                         "subtitle": (subtitle or "").strip() or None, "bylines": [author],
                          "source": "page"},
         }
 
 
 def _medium_body(response: Response) -> str:
     """Body of a Medium article: the paragraphs Medium marks ``data-selectable-paragraph``."""
-    parts: list[str] = []
+    parts: list[tuple[str, Any]] = []  # (markdown, the list it belongs to or None)
     seen_pre: list[Any] = []  # lxml elements: compared by identity, kept alive here
     nodes = response.xpath("//article//*[@data-selectable-paragraph]")
     for node in nodes:
@@ -172,27 +175,45 @@ def _medium_body(response: Response) -> str:
             if any(pre is seen for seen in seen_pre):
                 continue
             seen_pre.append(pre)
-            code = "\n".join(s.xpath("string()").get() or ""
-                             for s in node.xpath("ancestor::pre[1]/*"))
-            parts.append(f"```\n{code.rstrip()}\n```")
+            parts.append((f"```\n{_pre_text(pre).rstrip()}\n```", None))
             continue
         html = node.get()
         if root.tag == "li":
+            html = "".join(node.xpath("node()").getall())  # the item's content, not the <li>
             parent = root.getparent()
             if parent is not None and parent.tag == "ol":
                 marker = f"{[c for c in parent if c.tag == 'li'].index(root) + 1}."
             else:
                 marker = "-"
-            parts.append(f"{marker} {html_to_markdown(html)}")
+            parts.append((f"{marker} {html_to_markdown(html)}", parent))
         elif any(a.tag == "blockquote" for a in root.iterancestors()):
-            parts.append("> " + html_to_markdown(html))
+            parts.append(("> " + html_to_markdown(html), None))
         else:
-            parts.append(html_to_markdown(html))
-    # Consecutive list items belong to one list: join them with single newlines.
+            parts.append((html_to_markdown(html), None))
+    # Items of the same list are joined with single newlines.
     out: list[str] = []
-    for part in parts:
-        if out and _LIST_ITEM.match(part) and _LIST_ITEM.match(out[-1]):
+    previous: Any = None
+    for part, group in parts:
+        if out and group is not None and group is previous:
             out[-1] += "\n" + part
         else:
             out.append(part)
+        previous = group
     return "\n\n".join(p for p in out if p.strip())
+
+
+def _pre_text(pre: Any) -> str:
+    """Text of a code block: Medium puts lines in spans and separates them with <br>."""
+
+    def walk(element: Any) -> str:
+        out = [element.text or ""]
+        for child in element:
+            out.append("\n" if child.tag == "br" else walk(child))
+            out.append(child.tail or "")
+        return "".join(out)
+
+    text = walk(pre)
+    spans = [c for c in pre if c.tag == "span"]
+    if len(spans) > 1 and "\n" not in text:  # one span per line, no <br>
+        text = "\n".join(s.text_content() for s in spans)
+    return text

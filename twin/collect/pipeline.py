@@ -34,6 +34,8 @@ def collect_source(source: Source, author_id: str, settings_data: dict[str, Any]
         collector = collector_class_for(source, settings)(settings)
     except CollectError as exc:
         return SourceResult(source=source, failure=str(exc))
+    except ValueError as exc:  # urllib's own complaints about a malformed link
+        return SourceResult(source=source, failure=f"not a valid link: {source.value!r} ({exc})")
     return collector.collect(source, author_id, payload)
 
 
@@ -58,11 +60,14 @@ def parse_sources(links: list[str], exports: list[str]) -> list[Source]:
 def _read_export(source: Source, max_bytes: int) -> bytes | str:
     """The archive's bytes, or why it cannot be read."""
     path = Path(source.value)
-    if not path.is_file():
-        return f"export archive not found: {source.value}"
-    if path.stat().st_size > max_bytes:
-        return f"export archive larger than {max_bytes} bytes: {source.value}"
-    return path.read_bytes()
+    try:
+        if not path.is_file():
+            return f"export archive not found: {source.value}"
+        if path.stat().st_size > max_bytes:
+            return f"export archive larger than {max_bytes} bytes: {source.value}"
+        return path.read_bytes()
+    except OSError as exc:
+        return f"cannot read export archive {source.value}: {exc.strerror or exc}"
 
 
 def collect(author: str, links: list[str], exports: list[str], settings: Settings,
@@ -120,7 +125,14 @@ def collect(author: str, links: list[str], exports: list[str], settings: Setting
 
     ordered = [results[i] for i in range(len(sources))]
     warehouse = Warehouse.from_settings(settings)
-    merge = warehouse.merge(doc for r in ordered for doc in r.documents)
+    documents = [doc for r in ordered for doc in r.documents]
+    try:
+        merge = warehouse.merge(documents)
+    except Exception as exc:
+        saved = warehouse.save_unmerged(documents, settings.home_dir / "unmerged")
+        raise RuntimeError(f"could not write to the warehouse at {warehouse.uri} ({exc}); "
+                           f"the {len(documents)} collected documents are kept in {saved}"
+                           ) from exc
     summary = CollectionSummary(
         run_id=run_id, author_id=author_id, table_version=merge.version,
         sources=_summaries(ordered, merge.new, merge.updated),

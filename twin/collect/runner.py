@@ -20,9 +20,12 @@ def run_collect_job(author: str, links: list[str], exports: list[str]) -> int:
     setup_logging(settings.log_level)
     try:
         summary = collect(author, links, exports, settings)
-    except ValueError as exc:
+    except ValueError as exc:  # bad arguments
         logging.getLogger("twin.collect").error("%s", exc)
         return 2
+    except RuntimeError as exc:  # the warehouse write failed; the documents were kept
+        logging.getLogger("twin.collect").error("%s", exc)
+        return 1
     print_summary(summary)
     print(f"{SUMMARY_MARKER}{summary.model_dump_json()}", flush=True)
     return 1 if summary.sources and all(s.found == 0 and s.failed for s in summary.sources) \

@@ -56,7 +56,6 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         "HTTPCACHE_EXPIRATION_SECS": c.http_cache_expiration_s,
         # Honour the sites' own Cache-Control/ETag headers so an edited page is fetched again.
         "HTTPCACHE_POLICY": "scrapy.extensions.httpcache.RFC2616Policy",
-        "HTTPCACHE_IGNORE_HTTP_CODES": [403, 404, 429, 500, 502, 503, 504, 999],
         "DOWNLOADER_MIDDLEWARES": {
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "twin.collect.scrapy_support.BackoffRetryMiddleware": 550,

@@ -7,16 +7,17 @@ Shapes handled: ``name.substack.com`` (and ``/archive``), ``/p/<slug>`` posts, `
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar
 from urllib.parse import SplitResult, urlsplit
 
 from scrapy.http import Request, Response
 
-from twin.collect.base import ScrapyCollector, host_of, register
+from twin.collect.base import CollectError, ScrapyCollector, host_of, register
 from twin.collect.feeds import looks_like_feed, parse_feed
 from twin.collect.html import extract_article, html_to_markdown, ld_of_type, meta, parse_date
 from twin.collect.scrapy_support import TwinSpider
-from twin.domain import Kind, Platform, Source
+from twin.domain import Kind, Platform, Source, SourceResult
 from twin.settings import Settings
 
 POST_TYPES = {"newsletter"}
@@ -34,8 +35,14 @@ class SubstackCollector(ScrapyCollector):
     @classmethod
     def matches(cls, url: SplitResult, settings: Settings) -> bool:
         host = host_of(url)
-        return (host.endswith(".substack.com")
+        return (host.endswith(".substack.com") or host == "substack.com"
                 or host in {d.lower() for d in settings.platforms.substack_domains})
+
+    def run(self, source: Source, author_id: str, payload: bytes | None = None) -> SourceResult:
+        if host_of(urlsplit(source.value)) == "substack.com":
+            raise CollectError("substack.com profile pages are not crawled: give the "
+                               "publication's address (name.substack.com or its own domain)")
+        return super().run(source, author_id, payload)
 
     def spider_options(self, source: Source) -> dict[str, Any]:
         return {"page_size": self.settings.collect.substack_page_size,
@@ -54,7 +61,13 @@ class SubstackSpider(TwinSpider):
         return f"{parts.scheme}://{parts.netloc}"
 
     def first_requests(self) -> list[Request]:
-        path = urlsplit(self.url).path.rstrip("/")
+        parts = urlsplit(self.url)
+        match = re.fullmatch(r"/pub/([\w-]+)(/p/[\w-]+)?/?", parts.path)
+        if parts.hostname == "open.substack.com" and match:
+            # Share links from Substack's app: open.substack.com/pub/<name>/p/<slug>
+            self.url = f"https://{match.group(1)}.substack.com{match.group(2) or ''}"
+            parts = urlsplit(self.url)
+        path = parts.path.rstrip("/")
         if path.startswith("/p/"):
             return [Request(self.url, callback=self.parse_post, errback=self.fail_source,
                             cb_kwargs={"entry": True})]
@@ -140,7 +153,13 @@ class SubstackSpider(TwinSpider):
             return
         published = parse_date(listing.get("post_date") or ld.get("datePublished")
                                or response.css("time::attr(datetime)").get())
-        canonical = response.css('link[rel="canonical"]::attr(href)').get() or response.url
+        canonical = response.urljoin(response.css('link[rel="canonical"]::attr(href)').get()
+                                     or response.url)
+        audience = listing.get("audience") or (
+            "everyone" if ld.get("isAccessibleForFree", True) else "only_paid")
+        paywalled = audience != "everyone" or bool(response.css(".paywall, .paywall-jump"))
+        if paywalled:
+            self.item_failed(f"only the free preview of {canonical} is public (paid post)")
         yield {
             "platform": Platform.SUBSTACK.value,
             "kind": Kind.ARTICLE.value,
@@ -148,10 +167,11 @@ class SubstackSpider(TwinSpider):
             "title": title,
             "text": text,
             "published_at": published,
-            "metadata": {"subtitle": subtitle or None,
-                         "audience": listing.get("audience") or
-                         ("everyone" if ld.get("isAccessibleForFree", True) else "only_paid"),
-                         "substack_id": listing.get("id"), "source": "page"},
+            "metadata": {"subtitle": subtitle or None, "audience": audience,
+                         "bylines": [b.get("name") for b in listing.get("publishedBylines")
+                                     or [] if isinstance(b, dict)],
+                         "paywalled": paywalled, "substack_id": listing.get("id"),
+                         "source": "page"},
         }
 
 

@@ -47,6 +47,12 @@ class WebSpider(TwinSpider):
         return [Request(self.url, callback=self.parse_entry, errback=self.fail_source)]
 
     def parse_entry(self, response: Response) -> Any:
+        content_type = response.headers.get(b"Content-Type", b"text/html").decode().lower()
+        if not any(t in content_type for t in ("html", "xml", "rss", "atom")):
+            self.source_failed(f"not a web page ({content_type}) at {response.url}")
+            return
+        # After redirects (okafor.dev -> www.okafor.dev) the site is where we landed.
+        self.site = _site(response.url)
         if looks_like_feed(response.text):
             yield from self._follow_feed(response)
             return
@@ -55,7 +61,10 @@ class WebSpider(TwinSpider):
         for link_type in _FEED_TYPES:
             feed = feed or response.css(f'link[rel="alternate"][type="{link_type}"]::attr(href)'
                                         ).get()
-        if feed and path in ("", "/"):
+        # A home or section page (/, /blog/) that lists posts: read every post its feed lists.
+        listing = path in ("", "/") or (len([s for s in path.split("/") if s]) <= 1
+                                        and not _looks_like_article(response))
+        if feed and listing:
             yield Request(urljoin(response.url, feed), callback=self._follow_feed,
                           errback=self.fail_source)
             return
@@ -70,10 +79,10 @@ class WebSpider(TwinSpider):
         if not entries:
             self.source_failed(f"the feed at {response.url} lists no articles")
             return
-        site = urlsplit(self.url).netloc
+        site = getattr(self, "site", None) or _site(response.url)
         for entry in entries[: self.options.get("max_items", 500)]:
             link = urljoin(response.url, entry.link)
-            if urlsplit(link).netloc != site:
+            if _site(link) != site:
                 self.item_failed(f"skipped {link}: not on {site}")
                 continue
             yield Request(link, callback=self.parse_article, errback=self.fail_item,
@@ -106,3 +115,17 @@ class WebSpider(TwinSpider):
             "metadata": {"site": extracted["sitename"],
                          "description": extracted["description"], "source": "page"},
         }
+
+
+def _site(url: str) -> str:
+    """A site's host[:port] without a leading ``www.``, for same-site checks."""
+    return urlsplit(url).netloc.lower().removeprefix("www.")
+
+
+def _looks_like_article(response: Response) -> bool:
+    """Whether a page presents itself as one article (vs a listing of posts)."""
+    if (meta(response, "og:type") or "").lower() == "article":
+        return True
+    if meta(response, "article:published_time"):
+        return True
+    return ld_of_type(response, "BlogPosting", "Article", "NewsArticle") is not None

@@ -598,7 +598,7 @@ class DemoSite:
             listing = "".join(f'<li><a href="/posts/{p.slug}/">{e(p.title)}</a> '
                               f"<time>{p.date:%Y-%m-%d}</time></li>" for p in posts)
             return _html(self._blog_page(BLOG_NAME, f"<h1>Notes</h1><ul>{listing}</ul>"))
-        if path == "/empty/":
+        if path == "/posts/coming-soon/":
             return _html(self._blog_page("Coming soon", ""))
         if path == "/private/drafts/":
             return _html(self._blog_page("Drafts", "<article><p>Not for robots.</p></article>"))
