@@ -102,3 +102,20 @@ def test_substack_hint_on_another_archive(tmp_path: Path) -> None:
         z.writestr("Shares.csv", "Date,ShareLink,ShareCommentary\n")
     result = collect_one(f"substack={archive}", Settings(home=tmp_path), export=True)
     assert result.failure == "no posts.csv in the archive: not a Substack export"
+
+
+def test_demo_sites_use_fixed_ports_so_reruns_find_the_same_urls(tmp_path: Path) -> None:
+    import socket
+
+    from twin.demo.site import DemoSite
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        base = probe.getsockname()[1] + 1000
+    with DemoSite(tmp_path / "a", base) as site:
+        assert site.url("medium") == f"http://127.0.0.1:{base}"
+        links = site.links()
+        with pytest.raises(RuntimeError, match="TWIN_DEMO_BASE_PORT"):
+            DemoSite(tmp_path / "b", base).start()
+    with DemoSite(tmp_path / "c", base) as again:
+        assert again.links() == links

@@ -202,8 +202,8 @@ def demo(
 
     try:
         run_demo(_settings(), keep_running=keep_running, console=console)
-    except (RayJobFailed, ServiceError) as exc:
-        console.print(f"[red]demo failed:[/] {exc}")
+    except (RayJobFailed, ServiceError, RuntimeError) as exc:
+        console.print(f"[red]demo failed:[/] {exc}", markup=False)
         raise typer.Exit(1) from exc
 
 
@@ -215,7 +215,7 @@ def demo_site() -> None:
     from twin.demo.site import DemoSite
 
     settings = _settings()
-    with DemoSite(settings.home_dir / "demo") as site:
+    with DemoSite(settings.home_dir / "demo", settings.demo_base_port) as site:
         console.print("demo sites: " + ", ".join(f"{k} {site.url(k)}" for k in site.servers))
         console.print("settings to use them (TWIN_* variables):")
         overrides = site.settings_overrides()

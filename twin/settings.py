@@ -137,6 +137,9 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=Path(".twin"), description="Local state: warehouse, logs, caches.")
     log_level: str = "INFO"
+    demo_base_port: int = Field(
+        default=18710, description="`twin demo` serves its five sites on this port and the next "
+        "four, fixed so that re-running the demo finds the same URLs (0: any free ports).")
     ray: RaySettings = Field(default_factory=RaySettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     platforms: PlatformSettings = Field(default_factory=PlatformSettings)

@@ -47,7 +47,7 @@ def run_demo(settings: Settings, keep_running: bool = False,
         console.print(f"    {status.name}: {status.state} {status.address or ''} "
                       f"{status.detail or ''}")
     try:
-        with DemoSite(settings.home_dir / "demo") as site:
+        with DemoSite(settings.home_dir / "demo", settings.demo_base_port) as site:
             local = demo_settings(settings, site)
             links, exports = site.links(), [str(p) for p in site.exports()]
             console.print(f"[bold]2/3[/] demo sites on 127.0.0.1 "

@@ -107,8 +107,9 @@ def medium_body(body_md: str) -> str:
 class DemoSite:
     """Builds the demo's assets (git repositories, export archives) and serves the sites."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, base_port: int = 0) -> None:
         self.workdir = Path(workdir)
+        self.base_port = base_port
         self.pieces = load_pieces()
         self.overrides: dict[tuple[str, str], str] = {}
         self.servers: dict[str, ThreadingHTTPServer] = {}
@@ -124,8 +125,16 @@ class DemoSite:
             "medium": self._medium, "substack": self._substack, "linkedin": self._linkedin,
             "github": self._github, "blog": self._blog,
         }
-        for name, handler in routes.items():
-            server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self, name, handler))
+        for offset, (name, handler) in enumerate(routes.items()):
+            port = self.base_port + offset if self.base_port else 0
+            try:
+                server = ThreadingHTTPServer(("127.0.0.1", port),
+                                             _make_handler(self, name, handler))
+            except OSError as exc:
+                self.stop()
+                raise RuntimeError(f"cannot serve the demo {name} site on 127.0.0.1:{port} "
+                                   f"({exc.strerror}); set TWIN_DEMO_BASE_PORT to free ports"
+                                   ) from exc
             server.daemon_threads = True
             self.servers[name] = server
             thread = threading.Thread(target=server.serve_forever, name=f"demo-{name}",
