@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from prefect import flow, get_run_logger, task  # noqa: E402
 
+from flows.ingest import ingest_job  # noqa: E402
 from twin.orchestration import submit_collect_job  # noqa: E402
 from twin.settings import Settings  # noqa: E402
 
@@ -35,9 +36,15 @@ def collect_job(author: str, links: list[str], exports: list[str],
 
 @flow(name="collect", log_prints=True)
 def collect_flow(author: str, links: list[str] | None = None, exports: list[str] | None = None,
-                 ray_dashboard_url: str | None = None) -> dict[str, Any]:
-    """Collect an author's writing into the warehouse, as a Ray job; fails if the job fails."""
-    return collect_job(author, list(links or []), list(exports or []), ray_dashboard_url)
+                 ray_dashboard_url: str | None = None, ingest: bool = False) -> dict[str, Any]:
+    """Collect an author's writing into the warehouse, as a Ray job; fails if the job fails.
+
+    With ``ingest`` the ingest job follows, so the new writing becomes searchable.
+    """
+    summary = collect_job(author, list(links or []), list(exports or []), ray_dashboard_url)
+    if ingest:
+        summary["ingest"] = ingest_job(False, author, ray_dashboard_url)
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--link", action="append", default=[])
     parser.add_argument("--export", action="append", default=[])
     parser.add_argument("--ray-dashboard-url", default=None)
+    parser.add_argument("--ingest", action="store_true", help="then run the ingest job")
     args = parser.parse_args(argv)
-    collect_flow(args.author, args.link, args.export, args.ray_dashboard_url)
+    collect_flow(args.author, args.link, args.export, args.ray_dashboard_url, args.ingest)
     return 0
 
 

@@ -38,3 +38,24 @@ def local_ray() -> Iterator[None]:
                  configure_logging=False)
     yield
     ray.shutdown()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def milvus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A real local Milvus Lite server (started the way `twin up` starts it)."""
+    from twin.services import MilvusLite
+
+    settings = Settings(home=tmp_path_factory.mktemp("milvus-home"),
+                        milvus={"port": _free_port()})
+    service = MilvusLite()
+    service.start(settings)
+    yield {"port": settings.milvus.port, "data_dir": str(settings.milvus_data_dir)}
+    service.stop(settings)

@@ -11,7 +11,8 @@ from twin.cli import app
 from twin.settings import reset_settings_cache
 
 runner = CliRunner()
-COMMANDS = ["up", "down", "status", "collect", "warehouse", "demo", "demo-site", "settings"]
+COMMANDS = ["up", "down", "status", "collect", "ingest", "search", "warehouse", "demo",
+            "demo-site", "settings"]
 
 
 @pytest.fixture(autouse=True)
@@ -53,6 +54,15 @@ def test_settings_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     reset_settings_cache()
     result = runner.invoke(app, ["settings"])
     assert result.exit_code == 0 and "ghp_secret" not in result.output and "***" in result.output
+
+
+def test_search_errors_are_readable(monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = runner.invoke(app, ["search", "  "])
+    assert empty.exit_code == 2 and "the query is empty" in empty.output
+    monkeypatch.setenv("TWIN_MILVUS__PORT", "6498")  # nothing listens there
+    reset_settings_cache()
+    down = runner.invoke(app, ["search", "parquet"])
+    assert down.exit_code == 1 and "cannot reach Milvus" in down.output
 
 
 def test_unknown_service_is_refused() -> None:

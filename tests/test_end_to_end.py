@@ -19,7 +19,7 @@ from twin.warehouse import Warehouse
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-RAY_PORT, DASHBOARD_PORT = 6391, 8267
+RAY_PORT, DASHBOARD_PORT, MILVUS_PORT = 6391, 8267, 19591
 
 
 def _twin(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -36,11 +36,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory,
     ray.shutdown()  # no in-process Ray left over from other modules
     home = tmp_path_factory.mktemp("e2e") / "home"
     env = {**os.environ, "TWIN_HOME": str(home), "TWIN_RAY__PORT": str(RAY_PORT),
-           "TWIN_RAY__DASHBOARD_PORT": str(DASHBOARD_PORT), "TWIN_RAY__NUM_CPUS": "2"}
+           "TWIN_RAY__DASHBOARD_PORT": str(DASHBOARD_PORT), "TWIN_RAY__NUM_CPUS": "2",
+           "TWIN_MILVUS__PORT": str(MILVUS_PORT)}
     env.pop("RAY_ADDRESS", None)
     started = _twin("up", env=env)
     assert started.returncode == 0, started.stdout + started.stderr
-    assert "running" in started.stdout
+    assert started.stdout.count("running") == 2  # the Ray head and Milvus Lite
     again = _twin("up", env=env)  # idempotent
     assert again.returncode == 0 and "running" in again.stdout
     yield env
@@ -54,7 +55,8 @@ def _job_env(env: dict[str, str], site: DemoSite) -> dict[str, str]:
     overrides = site.settings_overrides()
     return {"TWIN_HOME": env["TWIN_HOME"],
             "TWIN_PLATFORMS": json.dumps(overrides["platforms"]),
-            "TWIN_COLLECT": json.dumps(overrides["collect"])}
+            "TWIN_COLLECT": json.dumps(overrides["collect"]),
+            "TWIN_MILVUS__PORT": str(MILVUS_PORT)}
 
 
 def test_ray_job_submit_collects_the_demo_author(cluster: dict[str, str],
@@ -83,13 +85,34 @@ def test_ray_job_submit_collects_the_demo_author(cluster: dict[str, str],
     assert listing.returncode == 0 and "linkedin" in listing.stdout and "34" in listing.stdout
 
 
+def test_ray_job_submit_ingests_and_search_finds(cluster: dict[str, str],
+                                                 demo_site: DemoSite) -> None:
+    runtime_env = {"env_vars": _job_env(cluster, demo_site),
+                   "excludes": [".venv", ".twin", ".git"]}
+    proc = subprocess.run(
+        [str(BIN / "ray"), "job", "submit", "--address", f"http://127.0.0.1:{DASHBOARD_PORT}",
+         "--working-dir", ".", "--runtime-env-json", json.dumps(runtime_env), "--",
+         "python", "jobs/ingest.py"],
+        cwd=ROOT, env={**cluster, "RAY_AUTH_MODE": "token"}, capture_output=True, text=True,
+        timeout=500, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    assert "34 documents ingested" in output
+    found = _twin("search", "the partner's int64 column became a timestamp", "--author",
+                  AUTHOR_NAME, "-k", "3", "--json", env=cluster)
+    assert found.returncode == 0, found.stdout + found.stderr
+    hits = json.loads(found.stdout)
+    assert len(hits) == 3 and hits[0]["url"].startswith("http")
+    assert any("Parquet" in h["title"] for h in hits)
+
+
 def test_prefect_flow_submits_and_follows_the_job(cluster: dict[str, str], demo_site: DemoSite,
                                                   tmp_path: Path) -> None:
     env = {**cluster, **_job_env(cluster, demo_site), "PREFECT_HOME": str(tmp_path / "prefect"),
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "TWIN_RAY__DASHBOARD_URL": f"http://127.0.0.1:{DASHBOARD_PORT}"}
     env.pop("PREFECT_API_URL", None)
-    args = [sys.executable, "flows/collect.py", "--author", AUTHOR_NAME]
+    args = [sys.executable, "flows/collect.py", "--author", AUTHOR_NAME, "--ingest"]
     for link in demo_site.links():
         args += ["--link", link]
     for export in demo_site.exports():
@@ -101,6 +124,7 @@ def test_prefect_flow_submits_and_follows_the_job(cluster: dict[str, str], demo_
     # The job above stored everything: this run finds it all unchanged.
     assert "34 found, 0 new, 0 updated, 34 unchanged, 0 failed" in output
     assert "Finished in state Completed" in output
+    assert "everything is up to date" in output  # the chained ingest found nothing new
     failing = subprocess.run([sys.executable, "flows/collect.py", "--author", AUTHOR_NAME,
                               "--link", "not-a-link"], cwd=ROOT, env=env, capture_output=True,
                              text=True, timeout=300, check=False)

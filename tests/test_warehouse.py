@@ -43,6 +43,8 @@ def test_merge_never_deletes(tmp_path: Path) -> None:
 def test_stats_get_history_and_runs(tmp_path: Path) -> None:
     store = Warehouse(str(tmp_path / "wh"))
     store.merge([_doc(1), _doc(2), _doc(3, platform="substack"), _doc(4, author="someone")])
+    ids = store.read_table(author_id="someone", columns=["id"])
+    assert ids.column_names == ["id"] and ids.num_rows == 1
     stats = store.stats("maya-okafor")
     assert [(r["platform"], r["documents"]) for r in stats] == [("medium", 2), ("substack", 1)]
     one = store.documents()[0]

@@ -134,6 +134,66 @@ def collect(
 
 
 @app.command()
+def ingest(
+    full: Annotated[bool, typer.Option(help="Rebuild the collection from scratch.")] = False,
+    author: Annotated[str | None, typer.Option(help="Only this author's documents.")] = None,
+    submit: Annotated[bool, typer.Option(
+        help="Submit as a Ray job to the cluster instead of running the driver here.")] = False,
+) -> None:
+    """Clean, chunk and embed the warehouse into Milvus (Ray Data); incremental by default."""
+    settings = _settings()
+    if submit:
+        from twin.orchestration import submit_ingest_job
+        from twin.rayjobs import RayJobFailed
+
+        def show(line: str) -> None:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+        try:
+            submit_ingest_job(settings, full=full, author=author, on_line=show)
+        except RayJobFailed as exc:
+            console.print(f"[red]job failed:[/] {exc}", markup=False)
+            raise typer.Exit(1) from exc
+        return
+    from twin.ingest_runner import run_ingest_job
+
+    raise typer.Exit(run_ingest_job(full=full, author=author))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    author: Annotated[str | None, typer.Option(help="Only this author (id or name).")] = None,
+    platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only post, article or repository.")] = None,
+    k: Annotated[int, typer.Option("-k", help="How many chunks.")] = 5,
+    mode: Annotated[str, typer.Option(help="dense, text (BM25) or hybrid (RRF).")] = "hybrid",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Print the chunks nearest to a query, with score, source URL and date."""
+    from twin.report import hits_table
+    from twin.retrieval import search as find
+    from twin.vectorstore import VectorStoreError
+
+    settings = _settings()
+    try:
+        hits = find(query, settings, author=author, platform=platform, kind=kind, k=k,
+                    mode=mode)  # type: ignore[arg-type]
+    except (ValueError, VectorStoreError) as exc:
+        console.print(f"[red]error:[/] {exc}", markup=False)
+        raise typer.Exit(2 if isinstance(exc, ValueError) else 1) from exc
+    if as_json:
+        from dataclasses import asdict
+
+        console.print_json(json.dumps([asdict(h) for h in hits]))
+        return
+    if not hits:
+        console.print("no matching chunks")
+        return
+    console.print(hits_table(hits, query))
+
+
+@app.command()
 def warehouse(
     author: Annotated[str | None, typer.Option(help="Only this author (id or name).")] = None,
     platform: Annotated[str | None, typer.Option(help="Only this platform.")] = None,

@@ -19,6 +19,9 @@ _TRACKING_PARAMS = re.compile(
 )
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 class Platform(StrEnum):
     """Where a document was published."""
 
@@ -102,6 +105,12 @@ class Document(BaseModel):
     collected_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     content_hash: str = ""
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("text", "title")
+    @classmethod
+    def _valid_unicode(cls, value: str) -> str:
+        # Text decoded with the wrong codec can carry lone surrogates: make it valid UTF-8.
+        return _SURROGATES.sub("\ufffd", value)
 
     @field_validator("published_at", "collected_at")
     @classmethod

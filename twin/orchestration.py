@@ -30,3 +30,16 @@ def submit_collect_job(author: str, links: list[str], exports: list[str], settin
     summary = summary_from_logs(logs) or {}
     summary["job_id"] = job_id
     return summary
+
+
+def submit_ingest_job(settings: Settings, *, full: bool = False, author: str | None = None,
+                      on_line: Any = None, timeout_s: float | None = None) -> dict[str, Any]:
+    """Submit the ingest job, stream its logs, return its summary (raises if it failed)."""
+    args = ["--full"] if full else []
+    if author:
+        args += ["--author", author]
+    job_id = submit_stage("ingest.py", args, settings, metadata={"stage": "ingest"})
+    logs = follow(job_id, settings, on_line=on_line, timeout_s=timeout_s)
+    summary = summary_from_logs(logs) or {}
+    summary["job_id"] = job_id
+    return summary

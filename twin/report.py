@@ -47,3 +47,20 @@ def documents_table(docs: list[Document], limit: int) -> Table:
                       f"{doc.published_at:%Y-%m-%d}" if doc.published_at else "",
                       doc.title, doc.url)
     return table
+
+
+def hits_table(hits: list, query: str) -> Table:
+    """Search results: score, source, date and the chunk's opening."""
+    from datetime import UTC, datetime
+
+    table = Table(title=f"Nearest chunks for {query!r}")
+    for column in ("#", "score", "platform", "date", "title / url", "text"):
+        table.add_column(column, overflow="fold",
+                         max_width={"title / url": 45, "text": 70}.get(column))
+    for rank, hit in enumerate(hits, start=1):
+        date = (datetime.fromtimestamp(hit.published_at, UTC).strftime("%Y-%m-%d")
+                if hit.published_at else "")
+        snippet = " ".join(hit.text.split())[:200]
+        table.add_row(str(rank), f"{hit.score:.4f}", hit.platform, date,
+                      f"{hit.title}\n{hit.url}", snippet)
+    return table

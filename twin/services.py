@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -184,7 +185,85 @@ class RayHead(Service):
         return ServiceStatus(name=self.name, state="stopped")
 
 
-SERVICES: list[Service] = [RayHead()]
+class MilvusLite(Service):
+    """One local `milvus-lite server` process that every client reaches by URI.
+
+    A Milvus Lite data folder opens in one process only (a second client gets
+    DataDirLockedError), so Ray workers, Serve replicas and the CLI share this server.
+    """
+
+    name = "milvus"
+
+    def is_external(self, settings: Settings) -> bool:
+        return bool(settings.milvus.uri)
+
+    def is_running(self, settings: Settings) -> bool:
+        return port_open(settings.milvus.host, settings.milvus.port)
+
+    def _pid(self, settings: Settings) -> int | None:
+        try:
+            return int(json.loads(self.state_file(settings).read_text())["pid"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def start(self, settings: Settings) -> ServiceStatus:
+        if self.is_external(settings) or self.is_running(settings):
+            return self.status(settings)
+        settings.run_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = settings.milvus_data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        log_path = settings.run_dir / "milvus.log"
+        command = [_bin("milvus-lite"), "server", "--data-dir", str(data_dir),
+                   "--host", settings.milvus.host, "--port", str(settings.milvus.port)]
+        with log_path.open("a") as log:
+            proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        self.state_file(settings).write_text(json.dumps({
+            "pid": proc.pid, "uri": settings.milvus_uri, "data_dir": str(data_dir),
+            "started_at": time.time()}))
+        deadline = time.monotonic() + settings.milvus.start_timeout_s
+        while not self.is_running(settings):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                self.state_file(settings).unlink(missing_ok=True)
+                proc.kill()
+                tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+                raise ServiceError("milvus-lite server did not start: " + " | ".join(tail)
+                                   + f" (log: {log_path})")
+            time.sleep(0.3)
+        return self.status(settings)
+
+    def stop(self, settings: Settings) -> ServiceStatus:
+        if self.is_external(settings):
+            return self.status(settings)
+        pid = self._pid(settings)
+        if pid is not None:
+            try:
+                os.killpg(pid, signal.SIGTERM)
+                for _ in range(50):
+                    if not self.is_running(settings):
+                        break
+                    time.sleep(0.1)
+                else:
+                    os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.state_file(settings).unlink(missing_ok=True)
+            return ServiceStatus(name=self.name, state="stopped")
+        if self.is_running(settings):
+            return ServiceStatus(name=self.name, state="running", address=settings.milvus_uri,
+                                 detail="not started by twin up; left running")
+        return ServiceStatus(name=self.name, state="stopped")
+
+    def status(self, settings: Settings) -> ServiceStatus:
+        if self.is_external(settings):
+            return ServiceStatus(name=self.name, state="external", address=settings.milvus_uri)
+        if self.is_running(settings):
+            return ServiceStatus(name=self.name, state="running", address=settings.milvus_uri,
+                                 detail=f"Milvus Lite, data in {settings.milvus_data_dir}")
+        return ServiceStatus(name=self.name, state="stopped")
+
+
+SERVICES: list[Service] = [RayHead(), MilvusLite()]
 
 
 def _select(names: list[str] | None) -> list[Service]:

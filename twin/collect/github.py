@@ -34,6 +34,7 @@ from twin.domain import Document, Kind, Platform, Source, SourceResult
 from twin.net import UnsafeURLError, check_url
 from twin.settings import Settings
 
+FILE_MARKER = "## File: "  # starts each file's section in a repository document
 SKIP_DIRS = {
     ".git", "node_modules", "vendor", "vendors", "third_party", "third-party", "external",
     "dist", "build", "out", "target", ".venv", "venv", "env", "__pycache__", ".tox", ".nox",
@@ -135,10 +136,11 @@ def repository_text(root: Path, full_name: str, description: str | None, max_byt
     for rel in sorted(kept, key=_order):
         content = (root / rel).read_text(encoding="utf-8", errors="replace").rstrip()
         suffix = Path(rel).suffix.lower()
+        # "## File: " marks files unambiguously (a README's own "## Usage" is not a file).
         if suffix in DOC_EXTENSIONS or Path(rel).stem.lower() in KEEP_NAMES and not suffix:
-            block = f"## {rel}\n\n{content}"
+            block = f"{FILE_MARKER}{rel}\n\n{content}"
         else:
-            block = f"## {rel}\n\n```{LANGUAGES.get(suffix, '')}\n{content}\n```"
+            block = f"{FILE_MARKER}{rel}\n\n```{LANGUAGES.get(suffix, '')}\n{content}\n```"
         if total + len(block) > max_chars:
             truncated = True
             skipped["over the repository size limit"] = (

@@ -10,13 +10,16 @@ from rich.console import Console
 
 from twin.demo.content import AUTHOR_NAME
 from twin.demo.site import DemoSite
+from twin.orchestration import submit_ingest_job
 from twin.rayjobs import follow, submit_stage, summary_from_logs
-from twin.report import stats_table
-from twin.services import RayHead, down, up
+from twin.report import hits_table, stats_table
+from twin.retrieval import search
+from twin.services import SERVICES, down, up
 from twin.settings import Settings
 from twin.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
+SAMPLE_QUERY = "a partner changed a column type and the loader broke at 3 a.m."
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -40,9 +43,10 @@ def run_demo(settings: Settings, keep_running: bool = False,
     """Start Ray, serve the demo sites, submit the collect job, print what was collected."""
     console = console or Console()
     start = time.monotonic()
-    head = RayHead()
-    started_ray = not head.is_external(settings) and not head.is_running(settings)
-    console.print("[bold]1/3[/] starting local services (Ray head with job submission)…")
+    started = [s.name for s in SERVICES
+               if not s.is_external(settings) and not s.is_running(settings)]
+    console.print("[bold]1/4[/] starting local services (Ray head with job submission, "
+                  "Milvus Lite)…")
     for status in up(settings):
         console.print(f"    {status.name}: {status.state} {status.address or ''} "
                       f"{status.detail or ''}")
@@ -50,7 +54,7 @@ def run_demo(settings: Settings, keep_running: bool = False,
         with DemoSite(settings.home_dir / "demo", settings.demo_base_port) as site:
             local = demo_settings(settings, site)
             links, exports = site.links(), [str(p) for p in site.exports()]
-            console.print(f"[bold]2/3[/] demo sites on 127.0.0.1 "
+            console.print(f"[bold]2/4[/] demo sites on 127.0.0.1 "
                           f"({', '.join(f'{k} {site.hostport(k)}' for k in site.servers)}); "
                           f"submitting the collect job: {len(links)} links, "
                           f"{len(exports)} export archives")
@@ -66,13 +70,30 @@ def run_demo(settings: Settings, keep_running: bool = False,
                 line, markup=False, highlight=False, soft_wrap=True)
                 if "::twin-summary::" not in line else None)
         summary = summary_from_logs(logs) or {}
-        console.print("[bold]3/3[/] what the warehouse holds now:")
+        console.print("    what the warehouse holds now:")
         console.print(stats_table(Warehouse.from_settings(settings).stats()))
+        collected_at = time.monotonic()
+
+        console.print("[bold]3/4[/] submitting the ingest job (clean, chunk, embed into Milvus "
+                      "with Ray Data)…")
+        ingest = submit_ingest_job(settings, on_line=lambda line: console.print(
+            line, markup=False, highlight=False, soft_wrap=True)
+            if "::twin-summary::" not in line else None)
+        ingested_at = time.monotonic()
+
+        console.print(f"[bold]4/4[/] a sample search of the knowledge base: {SAMPLE_QUERY!r}")
+        hits = search(SAMPLE_QUERY, settings, author=AUTHOR_NAME, k=3)
+        console.print(hits_table(hits, SAMPLE_QUERY))
         elapsed = time.monotonic() - start
-        console.print(f"demo collection finished in {elapsed:.0f}s "
-                      f"(collect job {summary.get('seconds', 0):.0f}s)")
-        return {"job_id": job_id, "summary": summary, "seconds": elapsed}
+        collect_s = summary.get("seconds", 0)
+        console.print(f"demo finished in {elapsed:.0f}s (collect job {collect_s:.0f}s"
+                      f", collection step {collected_at - start:.0f}s, ingest job "
+                      f"{ingest.get('seconds', 0):.0f}s, ingest step "
+                      f"{ingested_at - collected_at:.0f}s)")
+        return {"job_id": job_id, "summary": summary, "ingest": ingest, "hits": len(hits),
+                "seconds": elapsed}
     finally:
-        if started_ray and not keep_running:
-            down(settings)
-            console.print("stopped the Ray head this demo started (use --keep-running to keep it)")
+        if started and not keep_running:
+            down(settings, started)
+            console.print(f"stopped what this demo started ({', '.join(started)}); use "
+                          "--keep-running to keep it")

@@ -574,7 +574,8 @@ class DemoSite:
         for name in REPOSITORIES:
             work = self.workdir / "git-work" / name
             shutil.rmtree(work, ignore_errors=True)
-            shutil.copytree(data_dir() / "github" / name, work)
+            shutil.copytree(data_dir() / "github" / name, work, ignore=shutil.ignore_patterns(
+                ".ruff_cache", "__pycache__", ".pytest_cache"))
             _add_files_to_skip(work)
             for command in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
                             ["git", "commit", "-q", "-m", "Initial public release"]):

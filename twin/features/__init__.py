@@ -1,0 +1,1 @@
+"""Features: cleaning, chunking and embedding the author's documents."""

@@ -1,0 +1,75 @@
+"""Two cleaning paths (DESIGN.md): light for training data, aggressive for retrieval.
+
+Light cleaning keeps the author's style (line breaks, emoji, hashtags); retrieval cleaning
+removes what only adds noise to an embedding. Code is never cleaned into prose: fenced code
+blocks and repository documents keep their lines.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from twin.domain import Kind
+
+_INVISIBLE = re.compile("[\u200b\u200c\u2060\ufeff\u00ad]")  # keeps U+200D (emoji ZWJ)
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_BLANK_RUNS = re.compile(r"\n{3,}")
+_SPACE_RUNS = re.compile(r"[ \t\u00a0]+")
+_FENCE = re.compile(r"(```.*?```)", re.S)
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)")
+_URL = re.compile(r"https?://([^\s)>\]]+)")
+_EMPHASIS = re.compile(r"(\*\*|__|~~)")
+_BOILERPLATE = re.compile(
+    r"^\s*(subscribe( now)?|share( this post)?|thanks for reading.*|originally published .*|"
+    r"follow me (on|for) .*|sign up .*|leave a comment|like|comment|repost|send|"
+    r"\d+ min read|listen|share this post|copy link|top|new|community)\s*[.!]?\s*$",
+    re.I | re.M)
+_HASHTAG = re.compile(r"(?<!\w)#(\w+)")
+
+
+def fix_text(text: str) -> str:
+    """Valid UTF-8, NFC, Unix line endings (bad bytes from odd encodings become U+FFFD)."""
+    text = _SURROGATES.sub("\ufffd", text)
+    return unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def clean_for_style(text: str) -> str:
+    """Light cleaning for datasets: the author's line breaks, emoji and hashtags stay."""
+    text = _INVISIBLE.sub("", fix_text(text))
+    lines = [line.rstrip() for line in text.split("\n")]
+    return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def _unstyle(text: str) -> str:
+    """LinkedIn's "bold" and "italic" letters (Mathematical Alphanumeric Symbols) to ASCII."""
+    return "".join(unicodedata.normalize("NFKC", ch) if "\U0001d400" <= ch <= "\U0001d7ff"
+                   else ch for ch in text)
+
+
+def _is_emoji(ch: str) -> bool:
+    return unicodedata.category(ch) == "So" or ch in "\u200d\ufe0f"
+
+
+def _clean_prose(text: str) -> str:
+    text = _unstyle(text)
+    text = _MD_IMAGE.sub("", text)
+    text = _MD_LINK.sub(r"\1", text)
+    text = _URL.sub(lambda m: m.group(1).split("?", 1)[0].rstrip("/"), text)  # drop tracking
+    text = _EMPHASIS.sub("", text)
+    text = _HASHTAG.sub(r"\1", text)
+    text = "".join(" " if _is_emoji(ch) else ch for ch in text)
+    text = _BOILERPLATE.sub("", text)
+    lines = [_SPACE_RUNS.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
+
+
+def clean_for_retrieval(text: str, kind: Kind | str) -> str:
+    """Aggressive cleaning for embedding and search; code keeps its lines and indentation."""
+    text = clean_for_style(text)
+    if Kind(kind) is Kind.REPOSITORY:
+        return text
+    parts = _FENCE.split(text)
+    return "\n\n".join(p.strip() if p.startswith("```") else _clean_prose(p)
+                       for p in parts if p.strip()).strip()
