@@ -161,6 +161,29 @@ def ingest(
 
 
 @app.command()
+def dataset(
+    author: Annotated[str | None, typer.Option(help="Only this author's documents.")] = None,
+) -> None:
+    """Build the instruction dataset (answers = the author's own text), split and versioned."""
+    from twin.datasets.build import DatasetError, GroundingError, build_instruction_dataset
+
+    settings = _settings()
+    try:
+        result = build_instruction_dataset(settings, author=author)
+    except (DatasetError, GroundingError) as exc:
+        console.print(f"[red]error:[/] {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    counts = result.card["counts"]
+    state = "unchanged, reused" if result.reused else "written"
+    console.print(f"instruction dataset {result.path.name} ({state}): {counts['samples']} "
+                  f"samples, {counts['train']} train / {counts['test']} test from "
+                  f"{counts['documents']} documents; filtered {counts['filtered']}; "
+                  f"instructions {counts['by_instruction_source']}; grounding "
+                  f"{result.card['grounding']['passed']}/{result.card['grounding']['checked']}"
+                  f"\n{result.path}", markup=False)
+
+
+@app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     author: Annotated[str | None, typer.Option(help="Only this author (id or name).")] = None,

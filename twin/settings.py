@@ -27,6 +27,7 @@ DEFAULT_CONFIG_FILE = "twin.toml"
 SECRET_FIELDS: dict[str, Any] = {
     "ray": {"auth_token"},
     "milvus": {"token"},
+    "teacher": {"api_key"},
     "platforms": {"github_token"},
     "warehouse": {"storage_options"},
 }
@@ -125,6 +126,29 @@ class IngestSettings(BaseModel):
     write_batch_size: int = 128
 
 
+class TeacherSettings(BaseModel):
+    """An OpenAI-compatible endpoint that writes instructions (back-translation)."""
+
+    base_url: str | None = Field(default=None, description="e.g. http://127.0.0.1:8000/v1; "
+                                 "None: the deterministic offline generator.")
+    model: str = "twin"
+    api_key: str | None = Field(default=None, description="Bearer key (secret).")
+    timeout_s: float = 60.0
+    batch_size: int = 8
+
+
+class DatasetSettings(BaseModel):
+    """How training samples are cut from the author's text and split."""
+
+    min_words: int = 30
+    max_words: int = 320
+    near_duplicate_jaccard: float = 0.7
+    max_quote_ratio: float = 0.5
+    test_fraction: float = 0.2
+    seed: int = 42
+    key_phrases: int = 3
+
+
 class PlatformSettings(BaseModel):
     """Base URLs of the platforms. Tests and the demo point these at 127.0.0.1."""
 
@@ -193,6 +217,8 @@ class Settings(BaseSettings):
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    teacher: TeacherSettings = Field(default_factory=TeacherSettings)
+    dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
 
     @classmethod

@@ -1,0 +1,144 @@
+"""The instruction dataset: grounded answers, filters, a leak-free split, versions."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from twin.collect.github import repository_text
+from twin.datasets.build import (
+    DatasetError,
+    GroundingError,
+    build_instruction_dataset,
+    check_grounding,
+    load_split,
+)
+from twin.datasets.instructions import key_phrases, offline_instruction
+from twin.demo.content import data_dir, load_pieces
+from twin.domain import Document
+from twin.features.clean import clean_for_style
+from twin.settings import Settings
+from twin.warehouse import Warehouse
+
+pytestmark = pytest.mark.usefixtures("local_ray")
+AUTHOR = "maya-okafor"
+
+
+def _documents() -> list[Document]:
+    docs = [Document.build(author_id=AUTHOR, platform=p.platform if p.platform != "blog"
+                           else "web", kind=p.kind, url=f"https://example.org/{p.slug}",
+                           title=p.title, text=p.body, published_at=p.date)
+            for p in load_pieces()]
+    text, _ = repository_text(data_dir() / "github" / "parquet-drift", f"{AUTHOR}/parquet-drift",
+                              "Detect schema drift between Parquet files.", 200_000, 1_000_000)
+    docs.append(Document.build(author_id=AUTHOR, platform="github", kind="repository",
+                               url="https://github.com/maya-okafor/parquet-drift",
+                               title=f"{AUTHOR}/parquet-drift", text=text))
+    post = next(p for p in load_pieces() if p.kind == "post")
+    when = datetime(2025, 1, 1, tzinfo=UTC)
+    docs += [
+        # The same post from the data export: another key, the same words.
+        Document.build(author_id=AUTHOR, platform="linkedin", kind="post",
+                       url="https://www.linkedin.com/feed/update/urn:li:share:1",
+                       text=post.body, published_at=when),
+        Document.build(author_id=AUTHOR, platform="linkedin", kind="post",
+                       url="https://example.org/quote", published_at=when,
+                       text="\n".join(f"> quoted line {i} from someone else's book about "
+                                      "leadership and teams" for i in range(8))),
+        Document.build(author_id=AUTHOR, platform="linkedin", kind="post",
+                       url="https://example.org/repost", published_at=when,
+                       text="Reposted this: a great thread by a colleague about migrations, "
+                            "schemas, on-call rotations and what to do when a batch is late. "
+                            "She explains why the first hour matters, which dashboards lie, "
+                            "and how to write a handoff note that the next person can use."),
+        Document.build(author_id=AUTHOR, platform="linkedin", kind="post",
+                       url="https://example.org/short", text="Hiring! DM me.",
+                       published_at=when),
+    ]
+    return docs
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    settings = Settings(home=tmp_path_factory.mktemp("datasets"))
+    docs = _documents()
+    Warehouse.from_settings(settings).merge(docs)
+    result = build_instruction_dataset(settings, show_progress=False)
+    samples = load_split(result.path, "train") + load_split(result.path, "test")
+    return {"settings": settings, "docs": docs, "result": result, "samples": samples}
+
+
+def test_every_answer_is_the_authors_text_verbatim(built: dict) -> None:
+    texts = {d.id: clean_for_style(d.text) for d in built["docs"]}
+    samples = built["samples"]
+    assert len(samples) > 40
+    for sample in samples:
+        assert sample["answer"] in texts[sample["document_id"]]
+        assert sample["answer"] not in sample["instruction"]
+        assert sample["instruction_source"] == "offline"
+    card = built["result"].card
+    assert card["grounding"] == {"checked": len(samples), "passed": len(samples)}
+    assert card["counts"]["samples"] == len(samples)
+    # LinkedIn posts are kept whole, with their line breaks, arrows and hashtags.
+    post = next(s for s in samples if s["style"] == "post" and "→" in s["answer"])
+    assert "\n\n→" in post["answer"] and post["answer"].rstrip().split("\n")[-1].startswith("#")
+
+
+def test_code_is_routed_to_code_instructions(built: dict) -> None:
+    code = [s for s in built["samples"] if s["style"] == "code"]
+    assert {s["path"] for s in code} >= {"README.md", "parquet_drift/compare.py"}
+    compare = next(s for s in code if s["path"] == "parquet_drift/compare.py")
+    assert compare["instruction"].startswith("Write the file parquet_drift/compare.py")
+    assert "def " in compare["answer"]
+
+
+def test_filters_drop_duplicates_quotes_reposts_and_short_text(built: dict) -> None:
+    filtered = built["result"].card["counts"]["filtered"]
+    assert filtered["near-duplicate"] >= 1
+    assert filtered["quotation"] == 1 and filtered["repost"] == 1
+    assert filtered["too short"] >= 1
+    urls = {d.id: d.url for d in built["docs"]}
+    used = {urls[s["document_id"]] for s in built["samples"]}
+    assert not used & {"https://example.org/quote", "https://example.org/repost",
+                       "https://example.org/short"}
+    answers = [s["answer"] for s in built["samples"]]
+    assert len(answers) == len(set(answers))
+
+
+def test_split_is_by_document_seeded_and_versioned(built: dict) -> None:
+    samples = built["samples"]
+    train = {s["document_id"] for s in samples if s["split"] == "train"}
+    test = {s["document_id"] for s in samples if s["split"] == "test"}
+    assert train and test and not train & test
+    again = build_instruction_dataset(built["settings"], show_progress=False)
+    assert again.reused and again.path == built["result"].path
+    other = Settings(**{**built["settings"].model_dump(), "dataset": {"seed": 7}})
+    reseeded = build_instruction_dataset(other, show_progress=False)
+    assert not reseeded.reused and reseeded.path.name.startswith("v2-")
+    card = json.loads((reseeded.path / "card.json").read_text())
+    assert card["counts"]["samples"] == len(samples)
+    assert card["source"]["table_version"] == 0 and card["settings"]["dataset"]["seed"] == 7
+    assert (reseeded.path / "train.parquet").exists() and (reseeded.path / "test.jsonl").exists()
+
+
+def test_grounding_check_refuses_rewritten_answers(built: dict) -> None:
+    sample = dict(built["samples"][0])
+    sample["answer"] = sample["answer"].replace("the", "teh", 1) + " (edited by a model)"
+    with pytest.raises(GroundingError, match="not found verbatim"):
+        check_grounding([sample], Warehouse.from_settings(built["settings"]), None)
+
+
+def test_empty_warehouse_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="holds no documents"):
+        build_instruction_dataset(Settings(home=tmp_path), show_progress=False)
+
+
+def test_offline_instructions_are_deterministic() -> None:
+    sample = {"answer": "Parquet files drift. Parquet schemas drift more. Loaders break.",
+              "platform": "medium", "style": "article", "title": "Drift"}
+    assert key_phrases(sample["answer"], 2) == ["drift", "parquet"]
+    assert offline_instruction(sample, 2) == offline_instruction(dict(sample), 2) == (
+        'Write a section of the Medium article "Drift" that covers drift and parquet.')

@@ -1,0 +1,213 @@
+"""The dataset stage: instruction pairs from the warehouse, split by document, versioned.
+
+Ray Data cuts candidate answers from every document (style-preserving cleaning) and writes the
+instructions; the driver drops near-duplicates across documents, splits by document with a
+fixed seed, checks that every answer is in the warehouse verbatim, and writes a versioned
+folder (JSONL + Parquet + a JSON card).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from twin.datasets.instructions import add_instructions
+from twin.datasets.samples import Candidate, candidates_of, drop_near_duplicates
+from twin.domain import slugify
+from twin.features.clean import clean_for_style
+from twin.settings import Settings
+from twin.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+SAMPLE_COLUMNS = ["id", "document_id", "author_id", "platform", "kind", "title", "unit_index",
+                  "style", "answer", "path", "description"]
+
+
+class GroundingError(RuntimeError):
+    """Some answers are not the author's text verbatim: the dataset is not written."""
+
+
+class DatasetError(ValueError):
+    """Nothing to build from (an empty warehouse, no usable text)."""
+
+
+@dataclass
+class DatasetResult:
+    """Where a dataset version was written, and its card."""
+
+    path: Path
+    card: dict[str, Any] = field(default_factory=dict)
+    reused: bool = False
+
+
+def _candidates(batch: pd.DataFrame, min_words: int, max_words: int,
+                max_quote_ratio: float) -> pd.DataFrame:
+    """Ray Data step: candidate answers of a batch of documents (+ a row of filter counts)."""
+    rows: list[dict[str, Any]] = []
+    dropped: Counter[str] = Counter()
+    for doc in batch.to_dict("records"):
+        found, why = candidates_of(doc, min_words, max_words, max_quote_ratio)
+        rows.extend(c.as_dict() for c in found)
+        dropped.update(why)
+    frame = pd.DataFrame(rows, columns=SAMPLE_COLUMNS)
+    frame["dropped"] = ""
+    if dropped:
+        stats = {c: "" for c in SAMPLE_COLUMNS} | {"unit_index": -1,
+                                                   "dropped": json.dumps(dict(dropped))}
+        frame = pd.concat([frame, pd.DataFrame([stats])], ignore_index=True)
+    return frame
+
+
+def split_documents(document_ids: list[str], test_fraction: float, seed: int) -> set[str]:
+    """The documents of the test split: a seeded hash order, never a document on both sides."""
+    ranked = sorted(set(document_ids),
+                    key=lambda d: hashlib.sha256(f"{seed}:{d}".encode()).hexdigest())
+    # At least one document on each side once there are two.
+    n_test = round(len(ranked) * test_fraction)
+    n_test = min(max(n_test, 1), len(ranked) - 1) if len(ranked) >= 2 else 0
+    return set(ranked[:n_test])
+
+
+def check_grounding(samples: list[dict[str, Any]], warehouse: Warehouse,
+                    version: int | None) -> int:
+    """Every answer must appear verbatim in its document's (style-cleaned) warehouse text."""
+    texts = {d.id: clean_for_style(d.text) for d in warehouse.documents(version=version)}
+    missing = [s["id"] for s in samples if s["answer"] not in texts.get(s["document_id"], "")]
+    if missing:
+        raise GroundingError(f"{len(missing)} of {len(samples)} answers are not found verbatim "
+                             f"in the warehouse (e.g. sample {missing[0]}): not writing the "
+                             "dataset")
+    return len(samples)
+
+
+def content_hash(samples: list[dict[str, Any]]) -> str:
+    """Hash of the samples' ids, splits and instructions (what training would see)."""
+    digest = hashlib.sha256()
+    for s in sorted(samples, key=lambda s: s["id"]):
+        digest.update(f"{s['id']}\x1f{s['split']}\x1f{s['instruction']}\n".encode())
+    return digest.hexdigest()
+
+
+def build_instruction_dataset(settings: Settings, *, author: str | None = None,
+                              show_progress: bool = True) -> DatasetResult:
+    """Build (or reuse) the instruction dataset version for the warehouse's current state."""
+    import ray
+
+    from twin.raycluster import connect
+
+    start = time.monotonic()
+    warehouse = Warehouse.from_settings(settings)
+    version = warehouse.version()
+    author_id = slugify(author) if author else None
+    if version is None or warehouse.read_table(author_id=author_id, columns=["id"]).num_rows == 0:
+        raise DatasetError(f"the warehouse at {warehouse.uri} holds no documents"
+                           + (f" for {author_id}" if author_id else "")
+                           + ": collect first (`twin collect`)")
+    d = settings.dataset
+    connect(settings)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    dataset = ray.data.read_delta(warehouse.documents_uri, version=version,
+                                  columns=["id", "author_id", "platform", "kind", "title",
+                                           "text"],
+                                  storage_options=settings.warehouse.storage_options or None,
+                                  num_cpus=0.25)
+    if author_id:
+        dataset = dataset.filter(expr=f"author_id == '{author_id}'")
+    rows = dataset.map_batches(_candidates, fn_kwargs={
+        "min_words": d.min_words, "max_words": d.max_words,
+        "max_quote_ratio": d.max_quote_ratio}, batch_format="pandas", num_cpus=0.25).take_all()
+    dropped: Counter[str] = Counter()
+    candidates: list[Candidate] = []
+    for row in rows:
+        if row.get("dropped"):
+            dropped.update(json.loads(row["dropped"]))
+            continue
+        fields = {k: row[k] for k in SAMPLE_COLUMNS if k != "id"}
+        fields["unit_index"] = int(fields["unit_index"])
+        candidates.append(Candidate(**fields))
+    kept, near_dupes = drop_near_duplicates(candidates, d.near_duplicate_jaccard)
+    if near_dupes:
+        dropped["near-duplicate"] = near_dupes
+    if not kept:
+        raise DatasetError("no usable training text: every candidate was filtered out "
+                           f"({dict(dropped)})")
+    teacher = settings.teacher.model_dump() if settings.teacher.base_url else None
+    samples_ds = ray.data.from_pandas(pd.DataFrame([c.as_dict() for c in kept]))
+    samples = samples_ds.map_batches(add_instructions, fn_kwargs={
+        "teacher": teacher, "n_phrases": d.key_phrases}, batch_format="pandas",
+        batch_size=settings.teacher.batch_size, num_cpus=0.25).take_all()
+    test_docs = split_documents([s["document_id"] for s in samples], d.test_fraction, d.seed)
+    for sample in samples:
+        sample["unit_index"] = int(sample["unit_index"])
+        sample["split"] = "test" if sample["document_id"] in test_docs else "train"
+    samples.sort(key=lambda s: (s["split"], s["document_id"], s["unit_index"]))
+    grounded = check_grounding(samples, warehouse, version)
+    digest = content_hash(samples)
+    card = {
+        "name": "instruct",
+        "created_at": datetime.now(UTC).isoformat(),
+        "author_id": author_id,
+        "content_hash": digest,
+        "source": {"warehouse": warehouse.documents_uri, "table_version": version},
+        "counts": {
+            "documents": len({s["document_id"] for s in samples}),
+            "samples": len(samples),
+            "train": sum(s["split"] == "train" for s in samples),
+            "test": sum(s["split"] == "test" for s in samples),
+            "test_documents": len(test_docs),
+            "by_platform": dict(Counter(s["platform"] for s in samples)),
+            "by_style": dict(Counter(s["style"] for s in samples)),
+            "by_instruction_source": dict(Counter(s["instruction_source"] for s in samples)),
+            "filtered": dict(dropped),
+        },
+        "grounding": {"checked": grounded, "passed": grounded},
+        "settings": {"dataset": d.model_dump(), "teacher": {
+            "base_url": settings.teacher.base_url, "model": settings.teacher.model}},
+    }
+    result = _write_version(settings.home_dir / "datasets" / "instruct", samples, card)
+    log.info("instruction dataset %s: %d samples (%d train / %d test) in %.1fs%s",
+             result.path.name, len(samples), card["counts"]["train"], card["counts"]["test"],
+             time.monotonic() - start, " (unchanged: reused)" if result.reused else "")
+    return result
+
+
+def _write_version(root: Path, samples: list[dict[str, Any]],
+                   card: dict[str, Any]) -> DatasetResult:
+    """Write ``v<N>-<hash8>`` unless the newest version has the same content hash."""
+    root.mkdir(parents=True, exist_ok=True)
+    versions = sorted((p for p in root.iterdir() if p.is_dir() and p.name.startswith("v")),
+                      key=lambda p: int(p.name[1:].split("-")[0]))
+    if versions:
+        latest = json.loads((versions[-1] / "card.json").read_text())
+        if latest.get("content_hash") == card["content_hash"]:
+            return DatasetResult(path=versions[-1], card=latest, reused=True)
+    number = int(versions[-1].name[1:].split("-")[0]) + 1 if versions else 1
+    folder = root / f"v{number}-{card['content_hash'][:8]}"
+    tmp = root / f".{folder.name}.tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    card = {**card, "version": folder.name}
+    for split in ("train", "test"):
+        part = [s for s in samples if s["split"] == split]
+        with (tmp / f"{split}.jsonl").open("w") as handle:
+            for sample in part:
+                handle.write(json.dumps(sample, ensure_ascii=False) + "\n")
+        pd.DataFrame(part).to_parquet(tmp / f"{split}.parquet", index=False)
+    (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False))
+    tmp.rename(folder)  # a version appears whole or not at all
+    return DatasetResult(path=folder, card=card)
+
+
+def load_split(path: Path, split: str) -> list[dict[str, Any]]:
+    """The samples of one split of a dataset version."""
+    with (path / f"{split}.jsonl").open() as handle:
+        return [json.loads(line) for line in handle]
