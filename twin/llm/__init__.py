@@ -1,0 +1,1 @@
+"""LLM engines and base-model loading."""
