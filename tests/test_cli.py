@@ -11,8 +11,8 @@ from twin.cli import app
 from twin.settings import reset_settings_cache
 
 runner = CliRunner()
-COMMANDS = ["up", "down", "status", "collect", "ingest", "search", "dataset", "warehouse",
-            "demo", "demo-site", "settings"]
+COMMANDS = ["up", "down", "status", "collect", "ingest", "search", "dataset", "train",
+            "warehouse", "demo", "demo-site", "settings"]
 
 
 @pytest.fixture(autouse=True)

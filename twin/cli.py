@@ -196,6 +196,39 @@ def dataset(
 
 
 @app.command()
+def train(
+    dataset_dir: Annotated[Path | None, typer.Option(
+        "--dataset", help="An instruction dataset version folder (default: the newest).")
+    ] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Training steps (default: settings).")
+                         ] = None,
+    workers: Annotated[int | None, typer.Option(help="Ray Train workers.")] = None,
+) -> None:
+    """LoRA SFT of the base model on the instruction dataset, on Ray Train."""
+    from twin.llm.models import ModelLoadError
+    from twin.train.sft import train_sft
+
+    settings = _settings()
+    if dataset_dir is None:
+        root = settings.home_dir / "datasets" / "instruct"
+        versions = sorted(root.glob("v*"), key=lambda p: int(p.name[1:].split("-")[0])) \
+            if root.exists() else []
+        if not versions:
+            console.print("[red]error:[/] no instruction dataset yet: run `twin dataset` first")
+            raise typer.Exit(1)
+        dataset_dir = versions[-1]
+    try:
+        result = train_sft(settings, dataset_dir, max_steps=max_steps or settings.train.max_steps,
+                           workers=workers or settings.train.workers)
+    except ModelLoadError as exc:
+        console.print(f"[red]error:[/] {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    console.print(f"LoRA adapter: {result.adapter_dir}\nsteps {result.steps}, loss "
+                  f"{result.losses[0]:.3f} -> {result.losses[-1]:.3f}, {result.seconds:.0f}s",
+                  markup=False)
+
+
+@app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
     author: Annotated[str | None, typer.Option(help="Only this author (id or name).")] = None,

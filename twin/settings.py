@@ -137,6 +137,24 @@ class LLMSettings(BaseModel):
     temperature: float = 0.7
 
 
+class TrainSettings(BaseModel):
+    """LoRA fine-tuning on Ray Train."""
+
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    learning_rate: float = 2e-4
+    batch_size: int = 4
+    max_length: int = 512
+    max_steps: int = 30
+    seed: int = 42
+    workers: int = 1
+    cpus_per_worker: float = 1.0
+    use_gpu: bool = False
+
+
 class TeacherSettings(BaseModel):
     """An OpenAI-compatible endpoint that writes instructions (back-translation)."""
 
@@ -233,6 +251,7 @@ class Settings(BaseSettings):
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
     teacher: TeacherSettings = Field(default_factory=TeacherSettings)
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)

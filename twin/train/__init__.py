@@ -1,0 +1,1 @@
+"""Fine-tuning: LoRA SFT (then DPO) on Ray Train."""
