@@ -24,7 +24,13 @@ SAMPLES = [
 ]
 
 
-def test_lora_sft_learns_and_saves_adapter_with_chat_template(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tmp_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("train")
+
+
+def test_lora_sft_learns_and_saves_adapter_with_chat_template(tmp_home: Path) -> None:
+    tmp_path = tmp_home
     data = tmp_path / "dataset"
     data.mkdir()
     with (data / "train.jsonl").open("w") as handle:
@@ -46,3 +52,26 @@ def test_lora_sft_learns_and_saves_adapter_with_chat_template(tmp_path: Path) ->
     config = json.loads((adapter / "adapter_config.json").read_text())
     assert config["r"] == 8 and set(config["target_modules"]) == {"q_proj", "k_proj", "v_proj",
                                                                  "o_proj"}
+
+
+def test_dpo_starts_from_the_sft_adapter_and_prefers_the_author(tmp_home: Path) -> None:
+    from twin.train.dpo import train_dpo
+
+    pairs = tmp_home / "pairs"
+    pairs.mkdir()
+    with (pairs / "train.jsonl").open("w") as handle:
+        for instruction, answer in SAMPLES:
+            handle.write(json.dumps({"prompt": instruction, "chosen": answer,
+                                     "rejected": "As an AI, I think data is very important "
+                                                 "for businesses in today's world."}) + "\n")
+    settings = Settings(home=tmp_home / "home", train={
+        "dpo_learning_rate": 1e-3, "batch_size": 4, "max_length": 96, "lora_r": 8,
+        "cpus_per_worker": 1.5})
+    sft = tmp_home / "home" / "train" / "tiny" / "adapter"
+    assert sft.exists(), "runs after the SFT test in this module"
+    result = train_dpo(settings, sft, pairs, max_steps=6, run_name="tiny-dpo")
+    assert result.steps == 6 and len(result.losses) == 6
+    assert result.losses[-1] < result.losses[0]  # DPO loss starts at log(2) and falls
+    info = json.loads((result.adapter_dir / "training.json").read_text())
+    assert info["sft_adapter"] == str(sft) and info["reward_margins"][-1] > 0
+    assert (result.adapter_dir / "adapter_model.safetensors").exists()

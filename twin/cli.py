@@ -203,8 +203,10 @@ def train(
     max_steps: Annotated[int | None, typer.Option(help="Training steps (default: settings).")
                          ] = None,
     workers: Annotated[int | None, typer.Option(help="Ray Train workers.")] = None,
+    dpo: Annotated[Path | None, typer.Option(
+        help="A preference dataset folder: run DPO from the SFT adapter afterwards.")] = None,
 ) -> None:
-    """LoRA SFT of the base model on the instruction dataset, on Ray Train."""
+    """LoRA SFT of the base model on the instruction dataset (then DPO), on Ray Train."""
     from twin.llm.models import ModelLoadError
     from twin.train.sft import train_sft
 
@@ -226,6 +228,14 @@ def train(
     console.print(f"LoRA adapter: {result.adapter_dir}\nsteps {result.steps}, loss "
                   f"{result.losses[0]:.3f} -> {result.losses[-1]:.3f}, {result.seconds:.0f}s",
                   markup=False)
+    if dpo is not None:
+        from twin.train.dpo import train_dpo
+
+        tuned = train_dpo(settings, result.adapter_dir, dpo,
+                          max_steps=max_steps or settings.train.max_steps,
+                          workers=workers or settings.train.workers)
+        console.print(f"DPO adapter: {tuned.adapter_dir}\nsteps {tuned.steps}, loss "
+                      f"{tuned.losses[0]:.3f} -> {tuned.losses[-1]:.3f}", markup=False)
 
 
 @app.command()

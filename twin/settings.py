@@ -146,6 +146,8 @@ class TrainSettings(BaseModel):
     lora_target_modules: list[str] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     learning_rate: float = 2e-4
+    dpo_learning_rate: float = 5e-5
+    dpo_beta: float = 0.1
     batch_size: int = 4
     max_length: int = 512
     max_steps: int = 30
