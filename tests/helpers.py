@@ -28,3 +28,21 @@ def words(text: str) -> list[str]:
 def source_words(body: str) -> list[str]:
     """Words of a demo piece as the platforms show it (code-fence languages are markup)."""
     return words(_text_of(body))
+
+
+def demo_documents(author: str = "maya-okafor") -> list:
+    """The demo author's pieces and her parquet-drift repository as warehouse documents."""
+    from twin.collect.github import repository_text
+    from twin.demo.content import data_dir, load_pieces
+    from twin.domain import Document
+
+    docs = [Document.build(author_id=author, platform=p.platform if p.platform != "blog"
+                           else "web", kind=p.kind, url=f"https://example.org/{p.slug}",
+                           title=p.title, text=p.body, published_at=p.date)
+            for p in load_pieces()]
+    text, _ = repository_text(data_dir() / "github" / "parquet-drift", f"{author}/parquet-drift",
+                              "Detect schema drift between Parquet files.", 200_000, 1_000_000)
+    docs.append(Document.build(author_id=author, platform="github", kind="repository",
+                               url=f"https://github.com/{author}/parquet-drift",
+                               title=f"{author}/parquet-drift", text=text))
+    return docs

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from twin.collect.github import repository_text
+from tests.helpers import demo_documents
 from twin.datasets.build import (
     DatasetError,
     GroundingError,
@@ -17,7 +17,7 @@ from twin.datasets.build import (
     load_split,
 )
 from twin.datasets.instructions import key_phrases, offline_instruction
-from twin.demo.content import data_dir, load_pieces
+from twin.demo.content import load_pieces
 from twin.domain import Document
 from twin.features.clean import clean_for_style
 from twin.settings import Settings
@@ -28,15 +28,7 @@ AUTHOR = "maya-okafor"
 
 
 def _documents() -> list[Document]:
-    docs = [Document.build(author_id=AUTHOR, platform=p.platform if p.platform != "blog"
-                           else "web", kind=p.kind, url=f"https://example.org/{p.slug}",
-                           title=p.title, text=p.body, published_at=p.date)
-            for p in load_pieces()]
-    text, _ = repository_text(data_dir() / "github" / "parquet-drift", f"{AUTHOR}/parquet-drift",
-                              "Detect schema drift between Parquet files.", 200_000, 1_000_000)
-    docs.append(Document.build(author_id=AUTHOR, platform="github", kind="repository",
-                               url="https://github.com/maya-okafor/parquet-drift",
-                               title=f"{AUTHOR}/parquet-drift", text=text))
+    docs = demo_documents(AUTHOR)
     post = next(p for p in load_pieces() if p.kind == "post")
     when = datetime(2025, 1, 1, tzinfo=UTC)
     docs += [

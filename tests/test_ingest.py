@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from twin.demo.content import load_pieces
+from tests.helpers import demo_documents
 from twin.domain import Document
 from twin.features.embed import token_counter
 from twin.ingest import run_ingest
@@ -28,19 +28,7 @@ AUTHOR = "maya-okafor"
 
 
 def _corpus() -> list[Document]:
-    docs = [Document.build(author_id=AUTHOR, platform=p.platform if p.platform != "blog"
-                           else "web", kind=p.kind, url=f"https://example.org/{p.slug}",
-                           title=p.title, text=p.body, published_at=p.date)
-            for p in load_pieces()]
-    repo = ROOT / "twin/demo/data/github/parquet-drift"
-    files = sorted(f for f in repo.rglob("*") if f.is_file()
-                   and not any(part.startswith(".") or part == "__pycache__"
-                               for part in f.relative_to(repo).parts))
-    text = "# maya-okafor/parquet-drift\n\n" + "\n\n".join(
-        f"## File: {f.relative_to(repo)}\n\n```\n{f.read_text()}\n```" for f in files)
-    docs.append(Document.build(author_id=AUTHOR, platform="github", kind="repository",
-                               url="https://github.com/maya-okafor/parquet-drift",
-                               title="maya-okafor/parquet-drift", text=text))
+    docs = demo_documents(AUTHOR)
     when = datetime(2025, 6, 1, tzinfo=UTC)
     docs += [
         Document.build(author_id=AUTHOR, platform="web", kind="article",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.settings import Settings
+from twin.train.common import fit_on_ray, load_for_training, precision_args, save_adapter
 
 log = logging.getLogger(__name__)
 
@@ -38,68 +39,43 @@ def _messages(sample: dict[str, Any]) -> dict[str, Any]:
 
 def sft_loop(config: dict[str, Any]) -> None:
     """Ray Train worker: LoRA SFT with trl, reporting to Ray Train."""
-    import ray.train
-    import torch
     from datasets import Dataset
     from peft import LoraConfig
     from ray.train.huggingface.transformers import RayTrainReportCallback, prepare_trainer
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    torch.manual_seed(config["seed"])
-    # Ray pins OMP threads to 1 per worker; use the CPUs this worker was given.
-    torch.set_num_threads(max(1, round(config["cpus_per_worker"])))
-    tokenizer = AutoTokenizer.from_pretrained(config["model_path"])
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(config["model_path"], dtype=torch.float32)
-    for parameter in model.parameters():
-        parameter.data = parameter.data.clone()
+    model, tokenizer = load_for_training(config["model_path"], config["model_path"],
+                                         config["seed"], config["cpus_per_worker"])
     with open(config["train_path"]) as handle:
         rows = [_messages(json.loads(line)) for line in handle]
-    dataset = Dataset.from_list(rows)
-    use_gpu = torch.cuda.is_available()
     args = SFTConfig(
         output_dir=config["work_dir"], max_steps=config["max_steps"],
         per_device_train_batch_size=config["batch_size"], learning_rate=config["learning_rate"],
         logging_steps=1, save_strategy="no", report_to=[], seed=config["seed"],
-        bf16=use_gpu and torch.cuda.is_bf16_supported(), use_cpu=not use_gpu,
         max_length=config["max_length"], gradient_checkpointing=False,
-        dataloader_num_workers=0, disable_tqdm=True)
+        dataloader_num_workers=0, disable_tqdm=True, **precision_args())
     peft_config = LoraConfig(r=config["lora_r"], lora_alpha=config["lora_alpha"],
                              lora_dropout=config["lora_dropout"],
                              target_modules=config["target_modules"], task_type="CAUSAL_LM")
-    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset,
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer, peft_config=peft_config,
                          callbacks=[RayTrainReportCallback()])
     trainer = prepare_trainer(trainer)
     trainer.train()
-    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
-    if ray.train.get_context().get_world_rank() == 0:
-        out = Path(config["adapter_dir"])
-        out.mkdir(parents=True, exist_ok=True)
-        trainer.model.save_pretrained(out)
-        tokenizer.save_pretrained(out)  # the chat template travels with the adapter
-        (out / "training.json").write_text(json.dumps({
-            "losses": losses, "steps": trainer.state.global_step,
-            "train_samples": len(rows), "base_model": config["base_model"]}))
+    save_adapter(trainer, tokenizer, Path(config["adapter_dir"]),
+                 {"train_samples": len(rows), "base_model": config["base_model"]})
 
 
 def train_sft(settings: Settings, dataset_dir: Path, *, max_steps: int, workers: int = 1,
               run_name: str | None = None) -> SFTResult:
     """Run LoRA SFT on Ray Train; the adapter lands under ``<home>/train/<run>/adapter``."""
-    from ray.train import RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
-
     from twin.llm.models import resolve_base_model
-    from twin.raycluster import connect
 
     t = settings.train
     start = time.monotonic()
     run = run_name or time.strftime("sft-%Y%m%d-%H%M%S")
     root = settings.home_dir / "train"
     adapter_dir = root / run / "adapter"
-    connect(settings)
     config = {
         "base_model": settings.llm.base_model,
         "model_path": resolve_base_model(settings.llm.base_model, settings.models_dir),
@@ -111,13 +87,7 @@ def train_sft(settings: Settings, dataset_dir: Path, *, max_steps: int, workers:
         "target_modules": list(t.lora_target_modules),
         "cpus_per_worker": t.cpus_per_worker,
     }
-    trainer = TorchTrainer(
-        sft_loop, train_loop_config=config,
-        scaling_config=ScalingConfig(num_workers=workers, use_gpu=t.use_gpu,
-                                     resources_per_worker={"CPU": t.cpus_per_worker}),
-        run_config=RunConfig(name=run, storage_path=str(root)))
-    trainer.fit()
-    info = json.loads((adapter_dir / "training.json").read_text())
+    info = fit_on_ray(sft_loop, config, settings, run, workers)
     return SFTResult(adapter_dir=adapter_dir, losses=info["losses"], steps=info["steps"],
                      seconds=round(time.monotonic() - start, 1),
                      train_samples=info["train_samples"])
