@@ -17,6 +17,7 @@ from twin.datasets.build import (  # noqa: E402
     GroundingError,
     build_instruction_dataset,
 )
+from twin.llm.models import ModelLoadError  # noqa: E402
 from twin.logs import setup_logging  # noqa: E402
 from twin.rayjobs import SUMMARY_MARKER  # noqa: E402
 from twin.settings import get_settings  # noqa: E402
@@ -30,16 +31,25 @@ def main(argv: list[str] | None = None) -> int:
         "verbatim slice of the author's text; instructions come from the teacher endpoint "
         "when configured (TWIN_TEACHER__BASE_URL), else from the offline generator.")
     parser.add_argument("--author", default=None, help="only this author's documents")
+    parser.add_argument("--preference", action="store_true",
+                        help="also build DPO pairs: rejected = the base model's answers")
     args = parser.parse_args(argv)
     settings = get_settings()
     setup_logging(settings.log_level)
     try:
         result = build_instruction_dataset(settings, author=args.author)
-    except (DatasetError, GroundingError) as exc:
+        summary = {"path": str(result.path), **result.card}
+        if args.preference:
+            from twin.datasets.preference import build_preference_dataset
+
+            pairs = build_preference_dataset(settings, result)
+            summary["preference"] = {"path": str(pairs.path), **pairs.card}
+            print(f"preference dataset {pairs.path}: {json.dumps(pairs.card['counts'])}")
+    except (DatasetError, GroundingError, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"dataset {result.path}: {json.dumps(result.card['counts'])}")
-    print(f"{SUMMARY_MARKER}{json.dumps({'path': str(result.path), **result.card})}", flush=True)
+    print(f"{SUMMARY_MARKER}{json.dumps(summary)}", flush=True)
     return 0
 
 

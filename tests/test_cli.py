@@ -12,7 +12,7 @@ from twin.settings import reset_settings_cache
 
 runner = CliRunner()
 COMMANDS = ["up", "down", "status", "collect", "ingest", "search", "dataset", "train",
-            "warehouse", "demo", "demo-site", "settings"]
+            "warehouse", "demo", "demo-site", "settings", "models"]
 
 
 @pytest.fixture(autouse=True)
@@ -68,3 +68,27 @@ def test_search_errors_are_readable(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_unknown_service_is_refused() -> None:
     result = runner.invoke(app, ["up", "--service", "mongodb"])
     assert result.exit_code == 1 and "unknown service" in result.output
+
+
+def test_train_without_a_dataset_says_what_to_run() -> None:
+    result = runner.invoke(app, ["train"])
+    assert result.exit_code == 1
+    assert "no instruct dataset yet" in result.output and "twin dataset" in result.output
+
+
+def test_train_refuses_a_folder_that_is_not_a_dataset(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train", "--dataset", str(tmp_path)])
+    assert result.exit_code == 1 and "no train.jsonl" in result.output
+
+
+def test_train_refuses_an_unknown_deepspeed_mode() -> None:
+    result = runner.invoke(app, ["train", "--deepspeed", "zero9"])
+    assert result.exit_code == 2 and "zero9" in result.output
+
+
+def test_models_on_an_empty_registry() -> None:
+    listing = runner.invoke(app, ["models"])
+    assert listing.exit_code == 0 and "no model versions yet" in listing.output
+    missing = runner.invoke(app, ["models", "serve", "3"])
+    assert missing.exit_code == 1 and "no version 3" in missing.output
+    assert runner.invoke(app, ["models", "--json"]).output.strip() == "[]"

@@ -133,3 +133,31 @@ def test_prefect_flow_submits_and_follows_the_job(cluster: dict[str, str], demo_
     assert "not a valid http(s) link" in failing.stdout + failing.stderr
     store = Warehouse(Settings(home=Path(cluster["TWIN_HOME"])).warehouse_uri)
     assert store.read_table().num_rows == 34
+
+
+def test_prefect_train_flow_builds_the_dataset_trains_and_registers(
+        cluster: dict[str, str], demo_site: DemoSite, tmp_path: Path) -> None:
+    env = {**cluster, **_job_env(cluster, demo_site), "PREFECT_HOME": str(tmp_path / "prefect"),
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+           "TWIN_RAY__DASHBOARD_URL": f"http://127.0.0.1:{DASHBOARD_PORT}",
+           # A short run: the flow passes these settings on to both Ray jobs.
+           "TWIN_TRAIN__MAX_LENGTH": "128", "TWIN_TRAIN__BATCH_SIZE": "2"}
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.run([sys.executable, "flows/train.py", "--author", AUTHOR_NAME,
+                           "--max-steps", "3"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    assert "Finished in state Completed" in output
+    listed = _twin("models", "--json", env=cluster)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    versions = json.loads(listed.stdout)
+    assert len(versions) == 1
+    version = versions[0]
+    assert version["aliases"] == ["serving"] and version["stage"] == "sft"
+    assert version["dataset"].startswith("v1-") and version["metrics"]["steps"] == 3
+    assert version["git_commit"] not in ("", "unknown")  # passed into the job's environment
+    assert version["params"]["max_length"] == "128"
+    adapter = Path(version["source"].removeprefix("file://"))
+    assert (adapter / "adapter_model.safetensors").exists()
+    assert (adapter / "chat_template.jinja").exists()

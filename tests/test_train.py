@@ -1,13 +1,20 @@
-"""LoRA SFT on Ray Train with the real base model (a few steps on the tiny path)."""
+"""LoRA SFT and DPO on Ray Train with the real base model (a few steps on the tiny path):
+learning, DeepSpeed ZeRO-2 on CPU workers, resuming an interrupted run, the registry."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from twin.settings import Settings
+from twin.train.common import TrainError
 from twin.train.sft import train_sft
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("local_ray")]
@@ -22,27 +29,28 @@ SAMPLES = [
     ("Write a LinkedIn post about Spark.",
      "You don't need Spark for 3 GB.\n\n→ one machine is fine\n\n#DataEngineering"),
 ]
+TINY = {"learning_rate": 2e-3, "batch_size": 4, "max_length": 96, "lora_r": 8,
+        "cpus_per_worker": 1.5}
 
 
 @pytest.fixture(scope="module")
 def tmp_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("train")
-
-
-def test_lora_sft_learns_and_saves_adapter_with_chat_template(tmp_home: Path) -> None:
-    tmp_path = tmp_home
-    data = tmp_path / "dataset"
+    root = tmp_path_factory.mktemp("train")
+    data = root / "dataset"
     data.mkdir()
     with (data / "train.jsonl").open("w") as handle:
         for instruction, answer in SAMPLES:
             handle.write(json.dumps({"instruction": instruction, "answer": answer}) + "\n")
-    settings = Settings(home=tmp_path / "home", train={
-        "learning_rate": 2e-3, "batch_size": 4, "max_length": 96, "lora_r": 8,
-        "cpus_per_worker": 1.5})
-    result = train_sft(settings, data, max_steps=10, run_name="tiny")
+    return root
+
+
+def test_lora_sft_learns_and_saves_adapter_with_chat_template(tmp_home: Path) -> None:
+    settings = Settings(home=tmp_home / "home", train=TINY)
+    result = train_sft(settings, tmp_home / "dataset", max_steps=10, run_name="tiny")
     assert result.steps == 10 and len(result.losses) == 10
     assert sum(result.losses[-3:]) / 3 < sum(result.losses[:3]) / 3 * 0.8  # it learned
     adapter = result.adapter_dir
+    assert adapter == settings.home_dir / "adapters" / "tiny"
     assert (adapter / "adapter_config.json").exists()
     assert (adapter / "adapter_model.safetensors").exists()
     tokenizer_config = json.loads((adapter / "tokenizer_config.json").read_text())
@@ -52,6 +60,54 @@ def test_lora_sft_learns_and_saves_adapter_with_chat_template(tmp_home: Path) ->
     config = json.loads((adapter / "adapter_config.json").read_text())
     assert config["r"] == 8 and set(config["target_modules"]) == {"q_proj", "k_proj", "v_proj",
                                                                  "o_proj"}
+    # Checkpoints and the final adapter are in Ray Train's storage path.
+    run_dir = settings.home_dir / "train" / "tiny"
+    checkpoints = sorted(c for c in run_dir.glob("checkpoint_*") if c.is_dir())
+    assert any((c / "checkpoint" / "trainer_state.json").exists() for c in checkpoints)
+    assert (checkpoints[-1] / "adapter" / "adapter_model.safetensors").exists()
+    assert result.info["resumed_from_step"] == 0 and result.info["tokens_seen"] > 0
+    # Training the same (finished) run again is refused with a clear message.
+    with pytest.raises(TrainError, match="already finished"):
+        train_sft(settings, tmp_home / "dataset", max_steps=10, run_name="tiny")
+
+
+def test_registry_round_trip_and_the_twin_generates(tmp_home: Path) -> None:
+    from twin.llm.models import generate
+    from twin.registry import Registry, hyperparameters
+
+    settings = Settings(home=tmp_home / "home", train=TINY)
+    registry = Registry(settings)
+    info = json.loads((settings.home_dir / "adapters" / "tiny" / "training.json").read_text())
+    from twin.train.common import TrainResult
+
+    result = TrainResult(adapter_dir=settings.home_dir / "adapters" / "tiny", run="tiny",
+                         losses=info["losses"], steps=info["steps"], seconds=12.5,
+                         train_samples=info["train_samples"], info=info)
+    v1 = registry.register(result, hyperparameters(settings, result, 1), "abc123",
+                           {"version": "v1-deadbeef", "content_hash": "deadbeef" * 8})
+    assert v1.version == 1 and v1.stage == "sft" and v1.dataset == "v1-deadbeef"
+    assert v1.git_commit == "abc123" and v1.base_model == "SmolLM2-135M-Instruct"
+    assert v1.params["lora_r"] == "8" and v1.params["learning_rate"] == "0.002"
+    assert v1.metrics["final_loss"] == pytest.approx(info["losses"][-1])
+    assert registry.serving() is None
+    registry.set_serving(1)
+    assert registry.serving().version == 1
+    # The registry holds its own copy of the adapter, loadable for generation.
+    local = registry.adapter_path(registry.serving())
+    assert local != result.adapter_dir and (local / "adapter_model.safetensors").exists()
+    text = generate(["Write a LinkedIn post about dashboards."], settings.llm.base_model,
+                    str(settings.models_dir), 24, adapter=str(local))[0]
+    assert text.strip()
+    # A second registration is version 2; the serving alias stays where it was.
+    v2 = registry.register(result, hyperparameters(settings, result, 1), "def456")
+    assert v2.version == 2 and [v.version for v in registry.versions()] == [2, 1]
+    assert registry.serving().version == 1
+    registry.set_serving(2)
+    assert registry.serving().version == 2 and registry.get(1).aliases == []
+    from twin.registry import RegistryError
+
+    with pytest.raises(RegistryError, match="no version 9"):
+        registry.set_serving(9)
 
 
 def test_dpo_starts_from_the_sft_adapter_and_prefers_the_author(tmp_home: Path) -> None:
@@ -64,14 +120,55 @@ def test_dpo_starts_from_the_sft_adapter_and_prefers_the_author(tmp_home: Path) 
             handle.write(json.dumps({"prompt": instruction, "chosen": answer,
                                      "rejected": "As an AI, I think data is very important "
                                                  "for businesses in today's world."}) + "\n")
-    settings = Settings(home=tmp_home / "home", train={
-        "dpo_learning_rate": 1e-3, "batch_size": 4, "max_length": 96, "lora_r": 8,
-        "cpus_per_worker": 1.5})
-    sft = tmp_home / "home" / "train" / "tiny" / "adapter"
+    settings = Settings(home=tmp_home / "home", train={**TINY, "dpo_learning_rate": 1e-3})
+    sft = tmp_home / "home" / "adapters" / "tiny"
     assert sft.exists(), "runs after the SFT test in this module"
     result = train_dpo(settings, sft, pairs, max_steps=6, run_name="tiny-dpo")
     assert result.steps == 6 and len(result.losses) == 6
     assert result.losses[-1] < result.losses[0]  # DPO loss starts at log(2) and falls
     info = json.loads((result.adapter_dir / "training.json").read_text())
     assert info["sft_adapter"] == str(sft) and info["reward_margins"][-1] > 0
+    assert info["stage"] == "dpo"
     assert (result.adapter_dir / "adapter_model.safetensors").exists()
+
+
+def test_deepspeed_zero2_on_two_cpu_workers(tmp_home: Path) -> None:
+    settings = Settings(home=tmp_home / "home", train={
+        **TINY, "cpus_per_worker": 1, "deepspeed": "zero2"})
+    result = train_sft(settings, tmp_home / "dataset", max_steps=4, workers=2,
+                       run_name="zero2")
+    assert result.info["deepspeed"] == "zero2" and result.info["world_size"] == 2
+    assert result.steps == 4 and result.losses[-1] < result.losses[0]
+    assert (result.adapter_dir / "adapter_model.safetensors").exists()
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_home: Path) -> None:
+    home = tmp_home / "resume-home"
+    run_dir = home / "train" / "resumable"
+    snapshot = run_dir / "checkpoint_manager_snapshot.json"
+    env = {**os.environ, "TWIN_HOME": str(home), "TWIN_TRAIN__CHECKPOINT_STEPS": "2",
+           "TWIN_TRAIN__LEARNING_RATE": "0.002", "TWIN_TRAIN__BATCH_SIZE": "4",
+           "TWIN_TRAIN__MAX_LENGTH": "96", "TWIN_TRAIN__LORA_R": "8",
+           "TWIN_RAY__NUM_CPUS": "1"}
+    # The first attempt is killed (the whole process group) once a checkpoint is registered.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "twin.cli", "train", "--dataset", str(tmp_home / "dataset"),
+         "--max-steps", "40", "--run", "resumable"], env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if snapshot.exists() and '"step"' in snapshot.read_text():
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, "the first attempt ended before it could be interrupted"
+        assert snapshot.exists(), "no checkpoint within 240 s"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    settings = Settings(home=home, train={**TINY, "checkpoint_steps": 2})
+    result = train_sft(settings, tmp_home / "dataset", max_steps=8, run_name="resumable")
+    resumed = result.info["resumed_from_step"]
+    assert resumed >= 2 and resumed % 2 == 0
+    assert result.steps == 8
+    assert len(result.losses) == 8  # the history before the interruption came back too

@@ -200,42 +200,129 @@ def train(
     dataset_dir: Annotated[Path | None, typer.Option(
         "--dataset", help="An instruction dataset version folder (default: the newest).")
     ] = None,
-    max_steps: Annotated[int | None, typer.Option(help="Training steps (default: settings).")
+    max_steps: Annotated[int | None, typer.Option(help="SFT steps (default: settings).")
                          ] = None,
     workers: Annotated[int | None, typer.Option(help="Ray Train workers.")] = None,
     dpo: Annotated[Path | None, typer.Option(
         help="A preference dataset folder: run DPO from the SFT adapter afterwards.")] = None,
+    dpo_steps: Annotated[int | None, typer.Option(help="DPO steps (default: SFT's).")] = None,
+    run: Annotated[str | None, typer.Option(
+        help="Run name. Giving an interrupted run's name resumes it from its last checkpoint.")
+    ] = None,
+    deepspeed: Annotated[str | None, typer.Option(
+        help="DeepSpeed ZeRO: auto (zero2 on GPUs), off, zero2 or zero3.")] = None,
+    serve: Annotated[bool, typer.Option(
+        "--serve", help="Mark the new model version for serving.")] = False,
+    submit: Annotated[bool, typer.Option(
+        "--submit", help="Submit jobs/train.py to the Ray cluster instead of running here.")
+    ] = False,
 ) -> None:
-    """LoRA SFT of the base model on the instruction dataset (then DPO), on Ray Train."""
+    """LoRA SFT (then DPO) on Ray Train; each run is registered as a model version."""
     from twin.llm.models import ModelLoadError
-    from twin.train.sft import train_sft
+    from twin.train.common import TrainError
+    from twin.train.runner import latest_dataset, train_and_register
 
     settings = _settings()
-    if dataset_dir is None:
-        root = settings.home_dir / "datasets" / "instruct"
-        versions = sorted(root.glob("v*"), key=lambda p: int(p.name[1:].split("-")[0])) \
-            if root.exists() else []
-        if not versions:
-            console.print("[red]error:[/] no instruction dataset yet: run `twin dataset` first")
-            raise typer.Exit(1)
-        dataset_dir = versions[-1]
+    if deepspeed is not None:
+        if deepspeed not in ("auto", "off", "zero2", "zero3"):
+            console.print(f"[red]error:[/] --deepspeed {deepspeed!r}: use auto, off, zero2 or "
+                          "zero3", markup=False)
+            raise typer.Exit(2)
+        settings.train.deepspeed = deepspeed  # type: ignore[assignment]
+    if submit:
+        from twin.orchestration import submit_train_job
+        from twin.rayjobs import RayJobFailed
+
+        try:
+            summary = submit_train_job(
+                settings, on_line=lambda line: console.print(line, markup=False,
+                                                             highlight=False),
+                dataset=str(dataset_dir.resolve()) if dataset_dir else None,
+                preference=str(dpo.resolve()) if dpo else None, max_steps=max_steps,
+                dpo_steps=dpo_steps, workers=workers, run=run, deepspeed=deepspeed,
+                serve=serve)
+        except RayJobFailed as exc:
+            console.print(f"[red]job failed:[/] {exc}", markup=False)
+            raise typer.Exit(1) from exc
+    else:
+        try:
+            summary = train_and_register(
+                settings, (dataset_dir or latest_dataset(settings)).resolve(),
+                max_steps=max_steps or settings.train.max_steps,
+                workers=workers or settings.train.workers, run_name=run,
+                preference_dir=dpo.resolve() if dpo else None, dpo_steps=dpo_steps, serve=serve)
+        except (TrainError, ModelLoadError) as exc:
+            console.print(f"[red]error:[/] {exc}", markup=False)
+            raise typer.Exit(1) from exc
+    for stage in ("sft", "dpo"):
+        if stage in summary:
+            s = summary[stage]
+            resumed = f", resumed from step {s['resumed_from_step']}" \
+                if s.get("resumed_from_step") else ""
+            console.print(f"{stage.upper()} run {s['run']}: {s['steps']} steps{resumed}, loss "
+                          f"{s['losses'][0]:.3f} -> {s['losses'][-1]:.3f}, {s['seconds']:.0f}s; "
+                          f"model version {s['version']}\n  adapter {s['adapter']}",
+                          markup=False)
+    console.print(f"serving: version {summary['serving']}", markup=False)
+
+
+models_app = typer.Typer(help="The model registry: versions, their metrics, which one serves.",
+                         no_args_is_help=False)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback(invoke_without_command=True)
+def models(ctx: typer.Context,
+           as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")
+                              ] = False) -> None:
+    """List registered model versions (newest first); * marks the one being served."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from twin.registry import Registry
+
+    versions = Registry(_settings()).versions()
+    if as_json:
+        print(json.dumps([v.to_dict() for v in versions], indent=2))
+        return
+    if not versions:
+        console.print("no model versions yet: run `twin train`")
+        return
+    table = Table("", "version", "stage", "run", "base model", "dataset", "steps", "loss",
+                  "commit", "created")
+    for v in versions:
+        m = v.metrics
+        loss = f"{m['first_loss']:.3f} -> {m['final_loss']:.3f}" if "final_loss" in m else ""
+        table.add_row("*" if v.aliases else "", str(v.version), v.stage, v.run_name,
+                      v.base_model, v.dataset, f"{m.get('steps', 0):.0f}", loss,
+                      v.git_commit[:12], v.created)
+    console.print(table)
+
+
+@models_app.command("show")
+def models_show(version: Annotated[int, typer.Argument(help="Version number.")]) -> None:
+    """Everything recorded about one version: params, metrics, adapter location."""
+    from twin.registry import Registry, RegistryError
+
     try:
-        result = train_sft(settings, dataset_dir, max_steps=max_steps or settings.train.max_steps,
-                           workers=workers or settings.train.workers)
-    except ModelLoadError as exc:
+        v = Registry(_settings()).get(version)
+    except RegistryError as exc:
         console.print(f"[red]error:[/] {exc}", markup=False)
         raise typer.Exit(1) from exc
-    console.print(f"LoRA adapter: {result.adapter_dir}\nsteps {result.steps}, loss "
-                  f"{result.losses[0]:.3f} -> {result.losses[-1]:.3f}, {result.seconds:.0f}s",
-                  markup=False)
-    if dpo is not None:
-        from twin.train.dpo import train_dpo
+    print(json.dumps(v.to_dict(), indent=2))
 
-        tuned = train_dpo(settings, result.adapter_dir, dpo,
-                          max_steps=max_steps or settings.train.max_steps,
-                          workers=workers or settings.train.workers)
-        console.print(f"DPO adapter: {tuned.adapter_dir}\nsteps {tuned.steps}, loss "
-                      f"{tuned.losses[0]:.3f} -> {tuned.losses[-1]:.3f}", markup=False)
+
+@models_app.command("serve")
+def models_serve(version: Annotated[int, typer.Argument(help="Version number.")]) -> None:
+    """Mark a version as the one the Serve app loads."""
+    from twin.registry import Registry, RegistryError
+
+    try:
+        v = Registry(_settings()).set_serving(version)
+    except RegistryError as exc:
+        console.print(f"[red]error:[/] {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    console.print(f"version {v.version} ({v.stage}, run {v.run_name}) is now marked for serving",
+                  markup=False)
 
 
 @app.command()

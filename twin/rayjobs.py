@@ -59,12 +59,32 @@ def client(settings: Settings) -> Any:
     return JobSubmissionClient(dashboard_url(settings), headers=auth_headers(settings))
 
 
+def git_commit(root: Path = PROJECT_ROOT) -> str:
+    """The project's git commit (``TWIN_GIT_COMMIT`` wins), with ``-dirty`` if it has edits."""
+    import os
+    import subprocess
+
+    if os.environ.get("TWIN_GIT_COMMIT"):
+        return os.environ["TWIN_GIT_COMMIT"]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                "--untracked-files=no"], capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("-dirty" if dirty else "")
+
+
 def job_runtime_env(settings: Settings, working_dir: Path = PROJECT_ROOT) -> dict[str, Any]:
     """Runtime env of a stage job: the project as working dir, our settings as env vars."""
     return {
         "working_dir": str(working_dir),
         "excludes": WORKING_DIR_EXCLUDES,
-        "env_vars": settings.to_env(include_secrets=False),
+        # The job's copy of the project has no .git: pass the commit for the model registry.
+        "env_vars": {**settings.to_env(include_secrets=False),
+                     "TWIN_GIT_COMMIT": git_commit(working_dir)},
     }
 
 

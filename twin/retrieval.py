@@ -25,14 +25,17 @@ def search(query: str, settings: Settings, *, author: str | None = None,
     if mode not in MODES:
         raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
     store = VectorStore(settings, collection)
-    if not store.exists():
-        raise VectorStoreError(f"the knowledge base ({store.name} at {settings.milvus_uri}) "
-                               "does not exist yet: run `twin ingest` first")
-    expr = build_filter(author_id=slugify(author) if author else None, platform=platform,
-                        kind=kind)
-    if mode == "text":
-        return store.full_text(query, k, expr)
-    vector = encode([query], settings.embed.model, normalize=settings.embed.normalize)[0]
-    if mode == "dense":
-        return store.dense(vector, k, expr)
-    return store.hybrid(vector, query, k, expr)
+    try:
+        if not store.exists():
+            raise VectorStoreError(f"the knowledge base ({store.name} at {settings.milvus_uri}) "
+                                   "does not exist yet: run `twin ingest` first")
+        expr = build_filter(author_id=slugify(author) if author else None, platform=platform,
+                            kind=kind)
+        if mode == "text":
+            return store.full_text(query, k, expr)
+        vector = encode([query], settings.embed.model, normalize=settings.embed.normalize)[0]
+        if mode == "dense":
+            return store.dense(vector, k, expr)
+        return store.hybrid(vector, query, k, expr)
+    finally:
+        store.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -155,6 +155,26 @@ class TrainSettings(BaseModel):
     workers: int = 1
     cpus_per_worker: float = 1.0
     use_gpu: bool = False
+    deepspeed: Literal["auto", "off", "zero2", "zero3"] = Field(
+        default="auto", description="DeepSpeed ZeRO config from twin/train/deepspeed/; auto: "
+        "zero2 on GPU workers, off on CPU workers (the same trainer then runs with gloo).")
+    qlora: bool = Field(default=False, description="Load the base model in 4-bit (bitsandbytes, "
+                        "CUDA only) and train the LoRA adapter on top: QLoRA.")
+    checkpoint_steps: int = Field(default=10, description="Save a resumable checkpoint every N "
+                                  "steps to the storage path.")
+    checkpoints_to_keep: int = 2
+    storage_path: str | None = Field(
+        default=None, description="Ray Train storage (folder or s3://); default <home>/train.")
+
+
+class RegistrySettings(BaseModel):
+    """The model registry: an MLflow tracking store (local SQLite by default)."""
+
+    tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking URI; default sqlite:///<home>/mlflow.db.")
+    experiment: str = "llm-twin"
+    model_name: str = "twin"
+    serving_alias: str = "serving"
 
 
 class TeacherSettings(BaseModel):
@@ -246,6 +266,12 @@ class Settings(BaseSettings):
     demo_base_port: int = Field(
         default=18710, description="`twin demo` serves its five sites on this port and the next "
         "four, fixed so that re-running the demo finds the same URLs (0: any free ports).")
+    demo_train_steps: int = Field(
+        default=12, description="SFT steps of the demo's short fine-tune (a few minutes on CPU).")
+    demo_train_learning_rate: float = Field(
+        default=1e-3, description="The demo's short run uses a higher rate, so 12 steps show.")
+    demo_train_max_length: int = Field(
+        default=256, description="The demo's short run trains on the first 256 tokens.")
     ray: RaySettings = Field(default_factory=RaySettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     platforms: PlatformSettings = Field(default_factory=PlatformSettings)
@@ -255,6 +281,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     train: TrainSettings = Field(default_factory=TrainSettings)
     teacher: TeacherSettings = Field(default_factory=TeacherSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
 
@@ -293,6 +320,16 @@ class Settings(BaseSettings):
     def warehouse_uri(self) -> str:
         """Folder or URI of the documents table."""
         return self.warehouse.uri or str(self.home_dir / "warehouse")
+
+    @property
+    def train_storage(self) -> str:
+        """Ray Train storage path: checkpoints and final adapters of training runs."""
+        return self.train.storage_path or str(self.home_dir / "train")
+
+    @property
+    def tracking_uri(self) -> str:
+        """MLflow tracking (and registry) store."""
+        return self.registry.tracking_uri or f"sqlite:///{self.home_dir / 'mlflow.db'}"
 
     @property
     def models_dir(self) -> Path:

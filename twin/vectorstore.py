@@ -79,6 +79,12 @@ class VectorStore:
                     "server with `twin up` or set TWIN_MILVUS__URI") from exc
         return self._client
 
+    def close(self) -> None:
+        """Close the connection (an idle open one keeps pinging the server)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
     def exists(self) -> bool:
         """Whether the collection has been created."""
         return bool(self.client.has_collection(self.name))

@@ -1,16 +1,19 @@
-"""The README's main command: collect the demo author end to end on a local Ray."""
+"""The README's main command: the demo author end to end on a local Ray: collect, ingest,
+search, build the datasets, a short fine-tune (registered), and a before/after sample."""
 
 from __future__ import annotations
 
 import logging
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from twin.demo.content import AUTHOR_NAME
 from twin.demo.site import DemoSite
-from twin.orchestration import submit_ingest_job
+from twin.orchestration import submit_dataset_job, submit_ingest_job, submit_train_job
 from twin.rayjobs import follow, submit_stage, summary_from_logs
 from twin.report import hits_table, stats_table
 from twin.retrieval import search
@@ -38,6 +41,28 @@ def demo_settings(settings: Settings, site: DemoSite) -> Settings:
     return Settings(**deep_merge(settings.model_dump(), site.settings_overrides()))
 
 
+def _job_printer(console: Console) -> Any:
+    def show(line: str) -> None:
+        if "::twin-summary::" not in line:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    return show
+
+
+def before_after(settings: Settings, dataset_dir: str, adapter: str,
+                 max_new_tokens: int = 120) -> dict[str, str]:
+    """The base model's and the twin's answers to the first held-out instruction."""
+    from twin.datasets.build import load_split
+    from twin.llm.models import generate
+
+    sample = load_split(Path(dataset_dir), "test")[0]
+    prompt = [sample["instruction"]]
+    cache = str(settings.models_dir)
+    base = generate(prompt, settings.llm.base_model, cache, max_new_tokens)[0]
+    twin = generate(prompt, settings.llm.base_model, cache, max_new_tokens, adapter=adapter)[0]
+    return {"instruction": sample["instruction"], "base model": base, "twin": twin,
+            "the author wrote": sample["answer"]}
+
+
 def run_demo(settings: Settings, keep_running: bool = False,
              console: Console | None = None) -> dict[str, Any]:
     """Start Ray, serve the demo sites, submit the collect job, print what was collected."""
@@ -45,7 +70,7 @@ def run_demo(settings: Settings, keep_running: bool = False,
     start = time.monotonic()
     started = [s.name for s in SERVICES
                if not s.is_external(settings) and not s.is_running(settings)]
-    console.print("[bold]1/4[/] starting local services (Ray head with job submission, "
+    console.print("[bold]1/7[/] starting local services (Ray head with job submission, "
                   "Milvus Lite)…")
     for status in up(settings):
         console.print(f"    {status.name}: {status.state} {status.address or ''} "
@@ -54,7 +79,7 @@ def run_demo(settings: Settings, keep_running: bool = False,
         with DemoSite(settings.home_dir / "demo", settings.demo_base_port) as site:
             local = demo_settings(settings, site)
             links, exports = site.links(), [str(p) for p in site.exports()]
-            console.print(f"[bold]2/4[/] demo sites on 127.0.0.1 "
+            console.print(f"[bold]2/7[/] demo sites on 127.0.0.1 "
                           f"({', '.join(f'{k} {site.hostport(k)}' for k in site.servers)}); "
                           f"submitting the collect job: {len(links)} links, "
                           f"{len(exports)} export archives")
@@ -74,24 +99,64 @@ def run_demo(settings: Settings, keep_running: bool = False,
         console.print(stats_table(Warehouse.from_settings(settings).stats()))
         collected_at = time.monotonic()
 
-        console.print("[bold]3/4[/] submitting the ingest job (clean, chunk, embed into Milvus "
+        console.print("[bold]3/7[/] submitting the ingest job (clean, chunk, embed into Milvus "
                       "with Ray Data)…")
         ingest = submit_ingest_job(settings, on_line=lambda line: console.print(
             line, markup=False, highlight=False, soft_wrap=True)
             if "::twin-summary::" not in line else None)
         ingested_at = time.monotonic()
 
-        console.print(f"[bold]4/4[/] a sample search of the knowledge base: {SAMPLE_QUERY!r}")
+        console.print(f"[bold]4/7[/] a sample search of the knowledge base: {SAMPLE_QUERY!r}")
         hits = search(SAMPLE_QUERY, settings, author=AUTHOR_NAME, k=3)
         console.print(hits_table(hits, SAMPLE_QUERY))
+        searched_at = time.monotonic()
+
+        show = _job_printer(console)
+        console.print("[bold]5/7[/] submitting the dataset job (instructions by back-translation;"
+                      " every answer is the author's own text, checked verbatim)…")
+        data = submit_dataset_job(settings, author=AUTHOR_NAME, on_line=show)
+        counts = data.get("counts", {})
+        console.print(f"    dataset {data.get('version')}: {counts.get('train')} train / "
+                      f"{counts.get('test')} test samples from {counts.get('documents')} "
+                      f"documents; grounding {data.get('grounding', {}).get('passed')}/"
+                      f"{data.get('grounding', {}).get('checked')}")
+        dataset_at = time.monotonic()
+
+        steps = settings.demo_train_steps
+        console.print(f"[bold]6/7[/] submitting the train job: a short LoRA SFT ({steps} steps) "
+                      "on Ray Train, registered in the model registry and marked for serving…")
+        # The demo's own head has the machine to itself: give the one worker every core (2 max).
+        tuned = settings.model_copy(deep=True)
+        tuned.train.cpus_per_worker = max(tuned.train.cpus_per_worker,
+                                          float(min(2, os.cpu_count() or 1)))
+        tuned.train.learning_rate = settings.demo_train_learning_rate
+        tuned.train.max_length = settings.demo_train_max_length
+        trained = submit_train_job(tuned, on_line=show, dataset=data["path"],
+                                   max_steps=steps, serve=True)
+        sft = trained["sft"]
+        console.print(f"    model version {sft['version']}: loss {sft['losses'][0]:.3f} -> "
+                      f"{sft['losses'][-1]:.3f} in {sft['steps']} steps ({sft['seconds']:.0f}s)"
+                      f"; adapter {sft['adapter']}")
+        trained_at = time.monotonic()
+
+        console.print("[bold]7/7[/] before/after on a held-out instruction (same prompt, chat "
+                      "template and greedy decoding):")
+        sample = before_after(settings, data["path"], sft["adapter"])
+        console.print(f"    instruction: {sample['instruction']}", markup=False)
+        for label in ("base model", "twin", "the author wrote"):
+            console.print(f"[bold]{label}:[/]")
+            console.print(sample[label], markup=False, highlight=False)
+
         elapsed = time.monotonic() - start
         collect_s = summary.get("seconds", 0)
-        console.print(f"demo finished in {elapsed:.0f}s (collect job {collect_s:.0f}s"
-                      f", collection step {collected_at - start:.0f}s, ingest job "
-                      f"{ingest.get('seconds', 0):.0f}s, ingest step "
-                      f"{ingested_at - collected_at:.0f}s)")
+        console.print(f"demo finished in {elapsed:.0f}s (collection step "
+                      f"{collected_at - start:.0f}s [collect job {collect_s:.0f}s], ingest step "
+                      f"{ingested_at - collected_at:.0f}s, search "
+                      f"{searched_at - ingested_at:.0f}s, dataset step "
+                      f"{dataset_at - searched_at:.0f}s, train step {trained_at - dataset_at:.0f}s"
+                      f", before/after {time.monotonic() - trained_at:.0f}s)")
         return {"job_id": job_id, "summary": summary, "ingest": ingest, "hits": len(hits),
-                "seconds": elapsed}
+                "dataset": data, "train": trained, "sample": sample, "seconds": elapsed}
     finally:
         if started and not keep_running:
             down(settings, started)

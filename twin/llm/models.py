@@ -62,14 +62,19 @@ def resolve_base_model(name: str, cache_dir: Path) -> str:
 
 
 @lru_cache(maxsize=2)
-def load_causal_lm(name: str, cache_dir: str, device: str = "cpu") -> tuple[Any, Any]:
-    """(model, tokenizer), in eval mode, parameters materialised in memory."""
+def load_causal_lm(name: str, cache_dir: str, device: str = "cpu",
+                   adapter: str | None = None) -> tuple[Any, Any]:
+    """(model, tokenizer), in eval mode, parameters materialised in memory.
+
+    With ``adapter`` (a LoRA adapter folder) the adapter is merged into the base weights and
+    the tokenizer (with its chat template) comes from the adapter folder.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     resolved = resolve_base_model(name, Path(cache_dir))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(resolved)
+        tokenizer = AutoTokenizer.from_pretrained(adapter or resolved)
         model = AutoModelForCausalLM.from_pretrained(resolved, dtype=torch.float32)
     except (OSError, ValueError) as exc:
         raise ModelLoadError(
@@ -78,6 +83,12 @@ def load_causal_lm(name: str, cache_dir: str, device: str = "cpu") -> tuple[Any,
             "offline: point TWIN_LLM__BASE_MODEL at a local folder") from exc
     for parameter in model.parameters():  # memory-mapped weights generated 5x slower
         parameter.data = parameter.data.clone()
+    if adapter:
+        from peft import PeftModel
+
+        if not (Path(adapter) / "adapter_config.json").exists():
+            raise ModelLoadError(f"no LoRA adapter in {adapter} (adapter_config.json missing)")
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
@@ -85,11 +96,12 @@ def load_causal_lm(name: str, cache_dir: str, device: str = "cpu") -> tuple[Any,
 
 
 def generate(prompts: list[str], name: str, cache_dir: str, max_new_tokens: int,
-             temperature: float = 0.0, system: str | None = None) -> list[str]:
+             temperature: float = 0.0, system: str | None = None,
+             adapter: str | None = None) -> list[str]:
     """Answers to ``prompts`` with the tokenizer's chat template (one template everywhere)."""
     import torch
 
-    model, tokenizer = load_causal_lm(name, cache_dir)
+    model, tokenizer = load_causal_lm(name, cache_dir, adapter=adapter)
     texts = [tokenizer.apply_chat_template(
         ([{"role": "system", "content": system}] if system else [])
         + [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)

@@ -1,17 +1,63 @@
-"""What the SFT and DPO Ray Train runs share: loading the model, running the trainer."""
+"""What the SFT and DPO Ray Train runs share: model loading, trainer arguments, DeepSpeed,
+checkpoints (resume) and the final adapter, which is reported as the run's last checkpoint."""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import shutil
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from twin.settings import Settings
 
+log = logging.getLogger(__name__)
 
-def load_for_training(model_path: str, tokenizer_path: str, seed: int,
-                      cpus: float) -> tuple[Any, Any]:
+DEEPSPEED_DIR = Path(__file__).parent / "deepspeed"
+ADAPTER = "adapter"  # folder of the final adapter inside the run's last Ray checkpoint
+HF_CHECKPOINT = "checkpoint"  # RayTrainReportCallback's folder for the HF trainer's state
+
+
+class TrainError(RuntimeError):
+    """Training cannot start or resume; the message says why."""
+
+
+@dataclass
+class TrainResult:
+    """Where the adapter went and how training went."""
+
+    adapter_dir: Path
+    run: str = ""
+    losses: list[float] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+    train_samples: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def deepspeed_mode(setting: str, use_gpu: bool) -> str:
+    """The ZeRO stage to use: ``auto`` means zero2 on GPU workers and off on CPU workers."""
+    if setting == "auto":
+        return "zero2" if use_gpu else "off"
+    return setting
+
+
+def deepspeed_config(mode: str) -> dict[str, Any] | None:
+    """The DeepSpeed config dict for ``zero2``/``zero3`` (HF fills its "auto" values)."""
+    if mode == "off":
+        return None
+    path = DEEPSPEED_DIR / f"{mode}.json"
+    if not path.exists():
+        raise TrainError(f"unknown DeepSpeed mode {mode!r}: use off, zero2 or zero3")
+    return json.loads(path.read_text())
+
+
+def load_for_training(model_path: str, tokenizer_path: str, seed: int, cpus: float,
+                      qlora: bool = False) -> tuple[Any, Any]:
     """(base model, tokenizer) inside a Ray Train worker, seeded and using its CPUs."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -22,10 +68,29 @@ def load_for_training(model_path: str, tokenizer_path: str, seed: int,
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if qlora:
+        return _load_4bit(model_path), tokenizer
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
     for parameter in model.parameters():  # memory-mapped weights trained and generated slowly
         parameter.data = parameter.data.clone()
     return model, tokenizer
+
+
+def _load_4bit(model_path: str) -> Any:
+    """QLoRA: the frozen base in NF4 (bitsandbytes), prepared for k-bit training."""
+    import torch
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    if not torch.cuda.is_available():
+        raise TrainError("QLoRA (train.qlora) needs a CUDA GPU: bitsandbytes 4-bit has no CPU "
+                         "path here; turn it off or set train.use_gpu on a GPU cluster")
+    compute = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                               bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute)
+    model = AutoModelForCausalLM.from_pretrained(model_path, quantization_config=quant,
+                                                 dtype=compute)
+    return prepare_model_for_kbit_training(model)
 
 
 def precision_args() -> dict[str, Any]:
@@ -36,35 +101,142 @@ def precision_args() -> dict[str, Any]:
     return {"bf16": use_gpu and torch.cuda.is_bf16_supported(), "use_cpu": not use_gpu}
 
 
-def save_adapter(trainer: Any, tokenizer: Any, out: Path, info: dict[str, Any]) -> None:
-    """Rank 0 saves the adapter with the tokenizer (its chat template) and training.json."""
-    import ray.train
+def trainer_args(config: dict[str, Any]) -> dict[str, Any]:
+    """Arguments shared by trl's SFTConfig and DPOConfig: steps, checkpoints, precision."""
+    if config.get("deepspeed"):
+        # DeepSpeed picks its accelerator when first imported; CPU workers need this set first.
+        import torch
 
-    if ray.train.get_context().get_world_rank() != 0:
+        if not torch.cuda.is_available():
+            os.environ.setdefault("DS_ACCELERATOR", "cpu")
+    return dict(
+        output_dir=config["work_dir"], max_steps=config["max_steps"],
+        per_device_train_batch_size=config["batch_size"], learning_rate=config["learning_rate"],
+        logging_steps=1, save_strategy="steps", save_steps=config["checkpoint_steps"],
+        save_total_limit=1, report_to=[], seed=config["seed"], max_length=config["max_length"],
+        dataloader_num_workers=0, disable_tqdm=True, include_num_input_tokens_seen="non_padding",
+        deepspeed=config.get("deepspeed"), **precision_args())
+
+
+def train_and_report(trainer: Any, tokenizer: Any, config: dict[str, Any],
+                     info: dict[str, Any]) -> None:
+    """Train (resuming from the run's last checkpoint if it has one), then save the adapter
+    with the tokenizer (its chat template) and report it as the run's final checkpoint."""
+    import ray.train
+    from ray.train import Checkpoint
+
+    resumed_from = 0
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        output = trainer.train()
+    else:
+        with checkpoint.as_directory() as folder:
+            if (Path(folder) / ADAPTER).exists():
+                raise TrainError(f"run {config['run']!r} has already finished; start a new run")
+            state = json.loads((Path(folder) / HF_CHECKPOINT / "trainer_state.json").read_text())
+            resumed_from = state["global_step"]
+            output = trainer.train(resume_from_checkpoint=str(Path(folder) / HF_CHECKPOINT))
+    rank = ray.train.get_context().get_world_rank()
+    final = Path(config["work_dir"]) / "final"
+    trainer.save_model(str(final / ADAPTER))  # every rank: ZeRO-3 gathers the weights
+    if rank != 0:
+        ray.train.report({"step": trainer.state.global_step}, checkpoint=None)
         return
-    out.mkdir(parents=True, exist_ok=True)
-    trainer.model.save_pretrained(out)
-    tokenizer.save_pretrained(out)  # the chat template travels with the adapter
+    tokenizer.save_pretrained(final / ADAPTER)  # the chat template travels with the adapter
     history = trainer.state.log_history
-    (out / "training.json").write_text(json.dumps({
+    summary = {
         "losses": [h["loss"] for h in history if "loss" in h],
-        "steps": trainer.state.global_step, **info}))
+        "reward_margins": [h["rewards/margins"] for h in history if "rewards/margins" in h],
+        "steps": trainer.state.global_step, "resumed_from_step": resumed_from,
+        "tokens_seen": int(trainer.state.num_input_tokens_seen),
+        "train_runtime_s": output.metrics.get("train_runtime"),
+        "world_size": ray.train.get_context().get_world_size(),
+        "deepspeed": config.get("deepspeed_mode", "off"), **info}
+    (final / ADAPTER / "training.json").write_text(json.dumps(summary))
+    ray.train.report({"step": trainer.state.global_step, "final": 1},
+                     checkpoint=Checkpoint.from_directory(str(final)))
+
+
+def check_base_model(model_path: str, name: str) -> None:
+    """Fail fast, on the driver, when the base model cannot be loaded (e.g. offline)."""
+    from transformers import AutoConfig
+
+    from twin.llm.models import ModelLoadError
+
+    try:
+        AutoConfig.from_pretrained(model_path)
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(
+            f"cannot load base model {name!r}: it is not the bundled SmolLM2, not a local "
+            f"folder, and could not be fetched ({type(exc).__name__}); this machine may be "
+            "offline: point TWIN_LLM__BASE_MODEL at a local folder") from exc
+
+
+def run_config(settings: Settings, run: str, stage: str) -> dict[str, Any]:
+    """The loop config fields SFT and DPO share."""
+    from twin.llm.models import resolve_base_model
+
+    t = settings.train
+    model_path = resolve_base_model(settings.llm.base_model, settings.models_dir)
+    check_base_model(model_path, settings.llm.base_model)
+    mode = deepspeed_mode(t.deepspeed, t.use_gpu)
+    return {
+        "run": run, "stage": stage, "base_model": settings.llm.base_model,
+        "model_path": model_path, "work_dir": str(settings.home_dir / "train-work" / run),
+        "batch_size": t.batch_size, "max_length": t.max_length, "seed": t.seed,
+        "cpus_per_worker": t.cpus_per_worker, "checkpoint_steps": t.checkpoint_steps,
+        "qlora": t.qlora, "deepspeed_mode": mode, "deepspeed": deepspeed_config(mode),
+    }
+
+
+def _refuse_finished_run(storage: str, run: str) -> None:
+    """A run whose last checkpoint is its final adapter cannot be resumed (local storage; on
+    remote storage the worker finds out from the checkpoint itself)."""
+    snapshot = Path(storage) / run / "checkpoint_manager_snapshot.json"
+    if "://" in storage or not snapshot.exists():
+        return
+    latest = json.loads(snapshot.read_text()).get("latest_checkpoint_result") or {}
+    if (latest.get("metrics") or {}).get("final"):
+        raise TrainError(f"run {run!r} has already finished (its adapter is in "
+                         f"{snapshot.parent}); give a new run name to train again")
 
 
 def fit_on_ray(loop: Callable[[dict[str, Any]], None], config: dict[str, Any],
-               settings: Settings, run: str, workers: int) -> dict[str, Any]:
-    """Run ``loop`` on a TorchTrainer; returns the adapter's training.json."""
-    from ray.train import RunConfig, ScalingConfig
+               settings: Settings, workers: int) -> TrainResult:
+    """Run ``loop`` on a TorchTrainer under the run's name (same name = resume); the final
+    adapter is copied from the run's last checkpoint into ``<home>/adapters/<run>``."""
+    from ray.train import CheckpointConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
     from twin.raycluster import connect
 
-    connect(settings)
+    # Ray Train's print patch re-emits output that libraries capture on purpose (dill
+    # disassembles functions into a captured stdout while datasets fingerprints them).
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
     t = settings.train
+    run = config["run"]
+    _refuse_finished_run(settings.train_storage, run)
+    connect(settings)
+    start = time.monotonic()
+    resources = {"CPU": t.cpus_per_worker, **({"GPU": 1} if t.use_gpu else {})}
     trainer = TorchTrainer(
         loop, train_loop_config=config,
         scaling_config=ScalingConfig(num_workers=workers, use_gpu=t.use_gpu,
-                                     resources_per_worker={"CPU": t.cpus_per_worker}),
-        run_config=RunConfig(name=run, storage_path=str(settings.home_dir / "train")))
-    trainer.fit()
-    return json.loads((Path(config["adapter_dir"]) / "training.json").read_text())
+                                     resources_per_worker=resources),
+        run_config=RunConfig(name=run, storage_path=settings.train_storage,
+                             checkpoint_config=CheckpointConfig(
+                                 num_to_keep=max(2, t.checkpoints_to_keep))))
+    result = trainer.fit()
+    if result.checkpoint is None:
+        raise TrainError(f"run {run!r} ended without a final checkpoint")
+    adapter_dir = settings.home_dir / "adapters" / run
+    with result.checkpoint.as_directory() as folder:
+        if adapter_dir.exists():
+            shutil.rmtree(adapter_dir)
+        shutil.copytree(Path(folder) / ADAPTER, adapter_dir)
+    info = json.loads((adapter_dir / "training.json").read_text())
+    log.info("run %s: %d steps, loss %s, adapter %s", run, info["steps"],
+             info["losses"][-1] if info["losses"] else "?", adapter_dir)
+    return TrainResult(adapter_dir=adapter_dir, run=run, losses=info["losses"],
+                       steps=info["steps"], seconds=round(time.monotonic() - start, 1),
+                       train_samples=info.get("train_samples", 0), info=info)

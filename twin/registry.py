@@ -1,0 +1,224 @@
+"""The model registry: every training run is an MLflow run and a version of one registered
+model; the version marked with the serving alias is the one the Serve app loads.
+
+The store is MLflow's (local SQLite under the home folder by default, any tracking server by
+URI), so runs, metrics and versions can also be browsed with ``mlflow ui``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from twin.settings import Settings
+from twin.train.common import TrainResult
+
+log = logging.getLogger(__name__)
+
+
+class RegistryError(RuntimeError):
+    """A registry lookup failed; the message names the version or alias."""
+
+
+@dataclass
+class ModelVersion:
+    """One registered twin: where its adapter is and what made it."""
+
+    version: int
+    run_id: str
+    run_name: str
+    stage: str
+    source: str
+    base_model: str
+    dataset: str
+    git_commit: str
+    created: str
+    aliases: list[str] = field(default_factory=list)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return asdict(self)
+
+
+def hyperparameters(settings: Settings, result: TrainResult, workers: int) -> dict[str, Any]:
+    """What to record about how a run was trained."""
+    t = settings.train
+    return {
+        "stage": result.info.get("stage", "sft"), "base_model": settings.llm.base_model,
+        "lora_r": t.lora_r, "lora_alpha": t.lora_alpha, "lora_dropout": t.lora_dropout,
+        "target_modules": ",".join(t.lora_target_modules),
+        "learning_rate": t.dpo_learning_rate if result.info.get("stage") == "dpo"
+        else t.learning_rate,
+        "batch_size": t.batch_size, "max_length": t.max_length, "seed": t.seed,
+        "max_steps": result.steps, "workers": workers, "use_gpu": t.use_gpu,
+        "deepspeed": result.info.get("deepspeed", "off"), "qlora": t.qlora,
+        **({"dpo_beta": t.dpo_beta} if result.info.get("stage") == "dpo" else {}),
+    }
+
+
+class Registry:
+    """Register, list and pick model versions (MLflow tracking + model registry)."""
+
+    def __init__(self, settings: Settings) -> None:
+        import mlflow  # noqa: F401  (imported here: slow, and only needed by these commands)
+        from mlflow.tracking import MlflowClient
+
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        self.settings = settings
+        self.name = settings.registry.model_name
+        self.alias = settings.registry.serving_alias
+        uri = settings.tracking_uri
+        if uri.startswith("sqlite:///"):
+            Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    def _experiment_id(self) -> str:
+        name = self.settings.registry.experiment
+        experiment = self.client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        artifacts = self.settings.home_dir / "mlartifacts"
+        artifacts.mkdir(parents=True, exist_ok=True)
+        return self.client.create_experiment(name, artifact_location=artifacts.as_uri())
+
+    def register(self, result: TrainResult, params: dict[str, Any], git_commit: str,
+                 dataset_card: dict[str, Any] | None = None) -> ModelVersion:
+        """Record ``result`` as an MLflow run (params, per-step loss, adapter) and a version."""
+        from mlflow.entities import Metric, Param
+        from mlflow.exceptions import MlflowException
+
+        info = result.info
+        card = dataset_card or {}
+        dataset = card.get("version") or Path(info.get("dataset", "")).name
+        tags = {"stage": info.get("stage", "sft"), "base_model": info.get("base_model", ""),
+                "dataset": dataset, "dataset_hash": card.get("content_hash", ""),
+                "git_commit": git_commit, "adapter_dir": str(result.adapter_dir),
+                "twin_run": result.run}
+        run = self.client.create_run(self._experiment_id(), run_name=result.run, tags=tags)
+        run_id = run.info.run_id
+        now = int(time.time() * 1000)
+        metrics = [Metric("loss", loss, now, step) for step, loss in
+                   enumerate(result.losses, start=1)]
+        metrics += [Metric("reward_margin", m, now, step) for step, m in
+                    enumerate(info.get("reward_margins", []), start=1)]
+        summary = self._summary_metrics(result)
+        metrics += [Metric(k, v, now, 0) for k, v in summary.items()]
+        self.client.log_batch(run_id, metrics=metrics,
+                              params=[Param(k, str(v)) for k, v in params.items()])
+        self.client.log_artifacts(run_id, str(result.adapter_dir), "adapter")
+        if card:
+            self.client.log_dict(run_id, card, "dataset_card.json")
+        self.client.set_terminated(run_id)
+        try:
+            self.client.create_registered_model(
+                self.name, description="LoRA adapters that write like the author.")
+        except MlflowException as exc:
+            if "already exists" not in str(exc).lower() and \
+                    getattr(exc, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+                raise
+        source = f"{run.info.artifact_uri}/adapter"
+        mv = self.client.create_model_version(self.name, source=source, run_id=run_id,
+                                              tags=tags)
+        log.info("registered %s version %s (run %s)", self.name, mv.version, result.run)
+        return self.get(int(mv.version))
+
+    @staticmethod
+    def _summary_metrics(result: TrainResult) -> dict[str, float]:
+        info = result.info
+        out: dict[str, float] = {"steps": float(result.steps), "seconds": result.seconds,
+                                 "train_samples": float(result.train_samples)}
+        if result.losses:
+            out["first_loss"] = result.losses[0]
+            out["final_loss"] = result.losses[-1]
+        if info.get("tokens_seen"):
+            out["tokens_seen"] = float(info["tokens_seen"])
+        if info.get("train_runtime_s"):
+            out["train_runtime_s"] = float(info["train_runtime_s"])
+            out["tokens_per_s"] = float(info.get("tokens_seen", 0)) / info["train_runtime_s"]
+        if info.get("reward_margins"):
+            out["final_reward_margin"] = info["reward_margins"][-1]
+        return out
+
+    def _version(self, mv: Any) -> ModelVersion:
+        run = self.client.get_run(mv.run_id)
+        tags = mv.tags or {}
+        metrics = {k: v for k, v in run.data.metrics.items()}
+        return ModelVersion(
+            version=int(mv.version), run_id=mv.run_id, run_name=tags.get("twin_run", ""),
+            stage=tags.get("stage", ""), source=mv.source,
+            base_model=tags.get("base_model", ""), dataset=tags.get("dataset", ""),
+            git_commit=tags.get("git_commit", ""),
+            created=time.strftime("%Y-%m-%d %H:%M:%S",
+                                  time.localtime(mv.creation_timestamp / 1000)),
+            aliases=list(getattr(mv, "aliases", []) or []),
+            params=dict(run.data.params), metrics=metrics)
+
+    def versions(self) -> list[ModelVersion]:
+        """All versions, newest first (empty when nothing was registered yet)."""
+        found = self.client.search_model_versions(f"name='{self.name}'")
+        return sorted((self._version(mv) for mv in found), key=lambda v: -v.version)
+
+    def get(self, version: int) -> ModelVersion:
+        """One version; :class:`RegistryError` if it does not exist."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self._version(self.client.get_model_version(self.name, str(version)))
+        except MlflowException as exc:
+            raise RegistryError(f"no version {version} of model {self.name!r}; "
+                                "`twin models` lists them") from exc
+
+    def set_serving(self, version: int) -> ModelVersion:
+        """Mark ``version`` as the one to serve (moves the alias)."""
+        self.get(version)
+        self.client.set_registered_model_alias(self.name, self.alias, str(version))
+        return self.get(version)
+
+    def serving(self) -> ModelVersion | None:
+        """The version marked for serving, or None."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client.get_model_version_by_alias(self.name, self.alias)
+        except MlflowException:
+            return None
+        return self._version(mv)
+
+    def log_metrics(self, version: int, metrics: dict[str, float]) -> None:
+        """Attach more metrics (e.g. an evaluation) to a version's run."""
+        run_id = self.get(version).run_id
+        for key, value in metrics.items():
+            self.client.log_metric(run_id, key, float(value))
+
+    def adapter_path(self, version: ModelVersion) -> Path:
+        """A local folder with the version's adapter (downloaded once if the store is remote)."""
+        parsed = urlparse(version.source)
+        if parsed.scheme == "file":
+            return Path(unquote(parsed.path))
+        target = self.settings.home_dir / "registry-cache" / f"v{version.version}"
+        if not (target / "adapter_config.json").exists():
+            import shutil
+
+            import mlflow.artifacts
+
+            tmp = target.parent / f"v{version.version}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            local = mlflow.artifacts.download_artifacts(artifact_uri=version.source,
+                                                        dst_path=str(tmp))
+            shutil.rmtree(target, ignore_errors=True)
+            Path(local).rename(target)
+            shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+
+def dataset_card(dataset_dir: Path | str) -> dict[str, Any] | None:
+    """The card of a dataset version folder, if it has one."""
+    card = Path(dataset_dir) / "card.json"
+    return json.loads(card.read_text()) if card.exists() else None

@@ -1,0 +1,71 @@
+"""The training stage as one call: SFT (then DPO when pairs are given), each run registered
+as a model version; the first version ever registered is marked for serving."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from twin.settings import Settings
+from twin.train.common import TrainError
+
+log = logging.getLogger(__name__)
+
+
+def latest_dataset(settings: Settings, kind: str = "instruct") -> Path:
+    """The newest dataset version folder of ``kind`` (instruct or preference)."""
+    root = settings.home_dir / "datasets" / kind
+    versions = sorted((p for p in root.glob("v*") if (p / "card.json").exists()),
+                      key=lambda p: int(p.name[1:].split("-")[0])) if root.exists() else []
+    if not versions:
+        raise TrainError(f"no {kind} dataset yet under {root}: run `twin dataset` first")
+    return versions[-1]
+
+
+def train_and_register(settings: Settings, dataset_dir: Path, *, max_steps: int,
+                       workers: int, run_name: str | None = None,
+                       preference_dir: Path | None = None, dpo_steps: int | None = None,
+                       serve: bool = False) -> dict[str, Any]:
+    """Run SFT (and DPO), register each run; returns a summary per stage with its version.
+
+    ``run_name`` names the SFT run: re-running an interrupted run's name resumes it.
+    ``serve`` marks the last version for serving (so does registering the very first one).
+    """
+    from twin.rayjobs import git_commit
+    from twin.registry import Registry, dataset_card, hyperparameters
+    from twin.train.sft import train_sft
+
+    if not (Path(dataset_dir) / "train.jsonl").exists():
+        raise TrainError(f"no train.jsonl in {dataset_dir}: not an instruction dataset version")
+    if preference_dir is not None and not (Path(preference_dir) / "train.jsonl").exists():
+        raise TrainError(f"no train.jsonl in {preference_dir}: not a preference dataset version")
+    registry = Registry(settings)
+    commit = git_commit()
+    sft = train_sft(settings, dataset_dir, max_steps=max_steps, workers=workers,
+                    run_name=run_name)
+    version = registry.register(sft, hyperparameters(settings, sft, workers), commit,
+                                dataset_card(dataset_dir))
+    summary: dict[str, Any] = {"sft": _stage(sft, version)}
+    if preference_dir is not None:
+        from twin.train.dpo import train_dpo
+
+        dpo = train_dpo(settings, sft.adapter_dir, preference_dir,
+                        max_steps=dpo_steps or max_steps, workers=workers,
+                        run_name=f"{sft.run}-dpo")
+        version = registry.register(dpo, hyperparameters(settings, dpo, workers), commit,
+                                    dataset_card(preference_dir))
+        summary["dpo"] = _stage(dpo, version)
+    if serve or registry.serving() is None:
+        registry.set_serving(version.version)
+        log.info("model version %d is now marked for serving", version.version)
+    summary["serving"] = registry.serving().version  # type: ignore[union-attr]
+    return summary
+
+
+def _stage(result: Any, version: Any) -> dict[str, Any]:
+    return {"run": result.run, "adapter": str(result.adapter_dir), "steps": result.steps,
+            "losses": result.losses, "seconds": result.seconds, "version": version.version,
+            "resumed_from_step": result.info.get("resumed_from_step", 0),
+            "tokens_seen": result.info.get("tokens_seen"),
+            "deepspeed": result.info.get("deepspeed", "off")}
