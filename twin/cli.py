@@ -325,6 +325,89 @@ def models_serve(version: Annotated[int, typer.Argument(help="Version number.")]
                   markup=False)
 
 
+@app.command("serve")
+def serve_command(
+    stop: Annotated[bool, typer.Option("--stop", help="Remove the app from the cluster.")
+                    ] = False,
+    version: Annotated[int | None, typer.Option(
+        help="Serve this registry version (default: the one marked for serving).")] = None,
+) -> None:
+    """Serve the twin (RAG + the registered model) over HTTP on the local Ray head."""
+    from twin.serving import runner
+
+    settings = _settings()
+    if version is not None:
+        settings.serve.model_version = version
+    if stop:
+        runner.stop(settings)
+        console.print("the twin is no longer served")
+        return
+    from twin.services import ServiceError
+    from twin.services import up as start_services
+
+    try:
+        start_services(settings)
+        health = runner.start(settings)
+    except (ServiceError, TimeoutError, ValueError) as exc:
+        console.print(f"[red]error:[/] {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    url = runner.base_url(settings)
+    console.print(f"serving {health['model_version']} ({health['engine']}) at {url}\n"
+                  f"  API docs: {url}/docs\n  try: twin post \"a post about schema drift\"",
+                  markup=False)
+
+
+@app.command()
+def post(
+    prompt: Annotated[str, typer.Argument(help="What the post should be about.")],
+    link: Annotated[list[str] | None, typer.Option(
+        "--link", help="Extra material to draw on (repeatable).")] = None,
+    author: Annotated[str | None, typer.Option(help="Whose voice (default: the only one).")
+                      ] = None,
+    max_words: Annotated[int, typer.Option(help="Length limit.")] = 300,
+    temperature: Annotated[float, typer.Option(help="0 = deterministic.")] = 0.7,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Ask the served twin for a LinkedIn post; prints it with its sources."""
+    import httpx
+
+    from twin.serving.runner import base_url
+
+    settings = _settings()
+    headers = {"Authorization": f"Bearer {settings.serve.api_key}"} \
+        if settings.serve.api_key else {}
+    body = {"prompt": prompt, "links": link or [], "author_id": author,
+            "max_words": max_words, "temperature": temperature}
+    try:
+        answer = httpx.post(f"{base_url(settings)}/v1/posts", json=body, headers=headers,
+                            timeout=settings.serve.request_timeout_s + 30)
+    except httpx.ConnectError as exc:
+        console.print(f"[red]error:[/] nothing answers at {base_url(settings)}: start the twin "
+                      "with `twin serve`", markup=False)
+        raise typer.Exit(1) from exc
+    if answer.status_code != 200:
+        try:
+            message = answer.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = answer.text[:500]
+        console.print(f"[red]error {answer.status_code}:[/] {message}", markup=False)
+        raise typer.Exit(1)
+    data = answer.json()
+    if as_json:
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    console.print(data["post"], markup=False, highlight=False)
+    table = Table("score", "platform", "title", "url", title=f"sources ({data['model_version']})")
+    for source in data["sources"]:
+        table.add_row(f"{source['score']:.3f}", source["platform"], source["title"],
+                      source["url"])
+    console.print(table)
+    for url, problem in data.get("link_errors", {}).items():
+        console.print(f"[yellow]link skipped:[/] {url}: {problem}", markup=False)
+    for note in data.get("notes", []):
+        console.print(f"[yellow]note:[/] {note}", markup=False)
+
+
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],

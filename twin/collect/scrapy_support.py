@@ -48,6 +48,7 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(c.concurrent_per_domain),
         "CONCURRENT_REQUESTS_PER_DOMAIN": c.concurrent_per_domain,
         "DOWNLOAD_TIMEOUT": c.timeout_s,
+        "DOWNLOAD_MAXSIZE": c.max_response_bytes,
         "RETRY_ENABLED": True,
         "RETRY_TIMES": c.retry_times,
         "RETRY_BACKOFF_BASE_S": c.retry_backoff_s,

@@ -57,10 +57,44 @@ def before_after(settings: Settings, dataset_dir: str, adapter: str,
     sample = load_split(Path(dataset_dir), "test")[0]
     prompt = [sample["instruction"]]
     cache = str(settings.models_dir)
-    base = generate(prompt, settings.llm.base_model, cache, max_new_tokens)[0]
-    twin = generate(prompt, settings.llm.base_model, cache, max_new_tokens, adapter=adapter)[0]
+    decoding = {"top_p": settings.llm.top_p,
+                "repetition_penalty": settings.llm.repetition_penalty}
+    base = generate(prompt, settings.llm.base_model, cache, max_new_tokens, **decoding)[0]
+    twin = generate(prompt, settings.llm.base_model, cache, max_new_tokens, adapter=adapter,
+                    **decoding)[0]
     return {"instruction": sample["instruction"], "base model": base, "twin": twin,
             "the author wrote": sample["answer"]}
+
+
+DEMO_PROMPT = ("Write a LinkedIn post about what a partner's silent schema change taught us "
+               "about data contracts")
+
+
+def serve_and_ask(settings: Settings, console: Console) -> dict[str, Any]:
+    """Deploy the Serve app on the demo's Ray head, ask for a post, print it with sources."""
+    import httpx
+    from rich.table import Table
+
+    from twin.serving import runner
+
+    health = runner.start(settings)
+    url = runner.base_url(settings)
+    console.print(f"    serving {health['model_version']} ({health['engine']}) at {url} "
+                  f"(API docs: {url}/docs)")
+    console.print(f"    POST /v1/posts {DEMO_PROMPT!r}", markup=False)
+    headers = {"Authorization": f"Bearer {settings.serve.api_key}"} \
+        if settings.serve.api_key else {}
+    answer = httpx.post(f"{url}/v1/posts", headers=headers, timeout=600,
+                        json={"prompt": DEMO_PROMPT, "max_words": 120, "temperature": 0.7})
+    answer.raise_for_status()
+    data = answer.json()
+    console.print(data["post"], markup=False, highlight=False)
+    table = Table("score", "platform", "title", "url", title="sources")
+    for source in data["sources"]:
+        table.add_row(f"{source['score']:.3f}", source["platform"], source["title"],
+                      source["url"])
+    console.print(table)
+    return data
 
 
 def run_demo(settings: Settings, keep_running: bool = False,
@@ -70,7 +104,7 @@ def run_demo(settings: Settings, keep_running: bool = False,
     start = time.monotonic()
     started = [s.name for s in SERVICES
                if not s.is_external(settings) and not s.is_running(settings)]
-    console.print("[bold]1/7[/] starting local services (Ray head with job submission, "
+    console.print("[bold]1/8[/] starting local services (Ray head with job submission, "
                   "Milvus Lite)…")
     for status in up(settings):
         console.print(f"    {status.name}: {status.state} {status.address or ''} "
@@ -79,7 +113,7 @@ def run_demo(settings: Settings, keep_running: bool = False,
         with DemoSite(settings.home_dir / "demo", settings.demo_base_port) as site:
             local = demo_settings(settings, site)
             links, exports = site.links(), [str(p) for p in site.exports()]
-            console.print(f"[bold]2/7[/] demo sites on 127.0.0.1 "
+            console.print(f"[bold]2/8[/] demo sites on 127.0.0.1 "
                           f"({', '.join(f'{k} {site.hostport(k)}' for k in site.servers)}); "
                           f"submitting the collect job: {len(links)} links, "
                           f"{len(exports)} export archives")
@@ -99,20 +133,20 @@ def run_demo(settings: Settings, keep_running: bool = False,
         console.print(stats_table(Warehouse.from_settings(settings).stats()))
         collected_at = time.monotonic()
 
-        console.print("[bold]3/7[/] submitting the ingest job (clean, chunk, embed into Milvus "
+        console.print("[bold]3/8[/] submitting the ingest job (clean, chunk, embed into Milvus "
                       "with Ray Data)…")
         ingest = submit_ingest_job(settings, on_line=lambda line: console.print(
             line, markup=False, highlight=False, soft_wrap=True)
             if "::twin-summary::" not in line else None)
         ingested_at = time.monotonic()
 
-        console.print(f"[bold]4/7[/] a sample search of the knowledge base: {SAMPLE_QUERY!r}")
+        console.print(f"[bold]4/8[/] a sample search of the knowledge base: {SAMPLE_QUERY!r}")
         hits = search(SAMPLE_QUERY, settings, author=AUTHOR_NAME, k=3)
         console.print(hits_table(hits, SAMPLE_QUERY))
         searched_at = time.monotonic()
 
         show = _job_printer(console)
-        console.print("[bold]5/7[/] submitting the dataset job (instructions by back-translation;"
+        console.print("[bold]5/8[/] submitting the dataset job (instructions by back-translation;"
                       " every answer is the author's own text, checked verbatim)…")
         data = submit_dataset_job(settings, author=AUTHOR_NAME, on_line=show)
         counts = data.get("counts", {})
@@ -123,7 +157,7 @@ def run_demo(settings: Settings, keep_running: bool = False,
         dataset_at = time.monotonic()
 
         steps = settings.demo_train_steps
-        console.print(f"[bold]6/7[/] submitting the train job: a short LoRA SFT ({steps} steps) "
+        console.print(f"[bold]6/8[/] submitting the train job: a short LoRA SFT ({steps} steps) "
                       "on Ray Train, registered in the model registry and marked for serving…")
         # The demo's own head has the machine to itself: give the one worker every core (2 max).
         tuned = settings.model_copy(deep=True)
@@ -139,14 +173,18 @@ def run_demo(settings: Settings, keep_running: bool = False,
                       f"; adapter {sft['adapter']}")
         trained_at = time.monotonic()
 
-        console.print("[bold]7/7[/] before/after on a held-out instruction (same prompt, chat "
+        console.print("[bold]7/8[/] before/after on a held-out instruction (same prompt, chat "
                       "template and greedy decoding):")
         sample = before_after(settings, data["path"], sft["adapter"])
         console.print(f"    instruction: {sample['instruction']}", markup=False)
         for label in ("base model", "twin", "the author wrote"):
             console.print(f"[bold]{label}:[/]")
             console.print(sample[label], markup=False, highlight=False)
+        sampled_at = time.monotonic()
 
+        console.print("[bold]8/8[/] serving the twin on Ray Serve (RAG + the registered model) "
+                      "and asking it for a post…")
+        served = serve_and_ask(settings, console)
         elapsed = time.monotonic() - start
         collect_s = summary.get("seconds", 0)
         console.print(f"demo finished in {elapsed:.0f}s (collection step "
@@ -154,9 +192,11 @@ def run_demo(settings: Settings, keep_running: bool = False,
                       f"{ingested_at - collected_at:.0f}s, search "
                       f"{searched_at - ingested_at:.0f}s, dataset step "
                       f"{dataset_at - searched_at:.0f}s, train step {trained_at - dataset_at:.0f}s"
-                      f", before/after {time.monotonic() - trained_at:.0f}s)")
+                      f", before/after {sampled_at - trained_at:.0f}s, serve + post "
+                      f"{time.monotonic() - sampled_at:.0f}s)")
         return {"job_id": job_id, "summary": summary, "ingest": ingest, "hits": len(hits),
-                "dataset": data, "train": trained, "sample": sample, "seconds": elapsed}
+                "dataset": data, "train": trained, "sample": sample, "post": served,
+                "seconds": elapsed}
     finally:
         if started and not keep_running:
             down(settings, started)

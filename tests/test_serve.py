@@ -1,0 +1,220 @@
+"""The Serve app on a real local Ray, with the small default model and the demo author's
+knowledge base in a real Milvus: posts with sources, streaming, the OpenAI client, bad input."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import demo_documents
+from twin.demo.site import DemoSite
+from twin.settings import Settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("local_ray")]
+KEY = "test-key-123"
+PROMPT = "Write a LinkedIn post about schema drift in partner Parquet files"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class HangingServer:
+    """Accepts connections and never answers: a link that times out."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.clients: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            self.clients.append(client)
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+        self.sock.close()
+
+
+def _fresh_adapter(settings: Settings, folder: Path) -> None:
+    """A real, freshly initialised LoRA adapter (B = 0: it answers like the base)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from twin.llm.models import resolve_base_model
+
+    base = resolve_base_model(settings.llm.base_model, settings.models_dir)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
+                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"],
+                                      task_type="CAUSAL_LM"))
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(base).save_pretrained(folder)
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory, milvus: dict,
+        demo_site: DemoSite) -> Iterator[dict]:
+    from ray import serve
+
+    from twin.ingest import run_ingest
+    from twin.registry import Registry, hyperparameters
+    from twin.serving.app import app_for
+    from twin.serving.runner import APP_NAME, base_url, wait_healthy
+    from twin.train.common import TrainResult
+    from twin.warehouse import Warehouse
+
+    root = tmp_path_factory.mktemp("serve")
+    hanging = HangingServer()
+    overrides = demo_site.settings_overrides()
+    overrides["collect"]["allowed_hosts"].append(f"127.0.0.1:{hanging.port}")
+    settings = Settings(
+        home=root / "home", milvus={"port": milvus["port"], "collection": "t_serve"},
+        serve={"api_key": KEY, "port": _free_port(), "llm_num_cpus": 1.0,
+               "rag_num_cpus": 0.4, "max_body_bytes": 100_000},
+        rag={"link_timeout_s": 4.0, "max_links": 5}, **overrides)
+    Warehouse.from_settings(settings).merge(demo_documents())
+    run_ingest(settings, full=True, show_progress=False)
+    adapter = root / "adapter"
+    _fresh_adapter(settings, adapter)
+    registry = Registry(settings)
+    result = TrainResult(adapter_dir=adapter, run="fresh-lora", steps=0,
+                         info={"stage": "sft", "base_model": settings.llm.base_model})
+    registry.set_serving(registry.register(result, hyperparameters(settings, result, 1),
+                                           "test").version)
+    serve.start(http_options={"host": "127.0.0.1", "port": settings.serve.port})
+    serve.run(app_for(settings), name=APP_NAME, route_prefix="/", blocking=False)
+    health = wait_healthy(settings, 600)
+    yield {"url": base_url(settings), "settings": settings, "health": health,
+           "headers": {"Authorization": f"Bearer {KEY}"}, "site": demo_site}
+    serve.shutdown()
+    hanging.close()
+
+
+def _post(api: dict, body: dict | str, path: str = "/v1/posts", **kwargs) -> httpx.Response:
+    data = {"content": body} if isinstance(body, str) else {"json": body}
+    headers = {**api["headers"], "Content-Type": "application/json", **kwargs.pop("headers", {})}
+    return httpx.post(api["url"] + path, headers=headers, timeout=300, **data, **kwargs)
+
+
+def test_health_names_the_registered_version(api: dict) -> None:
+    assert api["health"]["model_version"] == "twin-v1"
+    assert api["health"]["engine"] == "transformers"
+    assert api["health"]["adapter"]
+
+
+def test_a_post_comes_back_with_the_authors_sources(api: dict) -> None:
+    answer = _post(api, {"prompt": PROMPT, "max_words": 30, "temperature": 0})
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    assert len(data["post"].split()) >= 5
+    assert data["model_version"] == "twin-v1"
+    assert 1 <= len(data["sources"]) <= 5
+    assert all(s["url"].startswith("https://") and s["origin"] == "knowledge base"
+               for s in data["sources"])
+    assert any("Parquet" in s["title"] or "drift" in s["title"].lower()
+               for s in data["sources"])
+    assert data["timings"]["generate_s"] > 0 and data["timings"]["retrieve_s"] > 0
+
+
+def test_streaming_yields_incremental_chunks(api: dict) -> None:
+    events: list[tuple[str, dict]] = []
+    with httpx.stream("POST", api["url"] + "/v1/posts/stream", headers=api["headers"],
+                      json={"prompt": PROMPT, "max_words": 25, "temperature": 0},
+                      timeout=300) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event = ""
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                events.append((event, json.loads(line[6:])))
+    kinds = [e for e, _ in events]
+    assert kinds[0] == "sources" and kinds[-1] == "done"
+    tokens = [d["text"] for e, d in events if e == "token"]
+    assert len(tokens) >= 3 and "".join(tokens).strip()
+    assert events[0][1]["sources"] and events[-1][1]["model_version"] == "twin-v1"
+
+
+def test_the_openai_client_works_against_v1(api: dict) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=api["url"] + "/v1", api_key=KEY, timeout=300)
+    assert {m.id for m in client.models.list()} == {"twin", "twin-rag"}
+    reply = client.chat.completions.create(
+        model="twin", max_tokens=24, temperature=0,
+        messages=[{"role": "user", "content": "Write one sentence about data quality."}])
+    assert reply.choices[0].message.content.strip()
+    assert reply.usage.completion_tokens > 0
+    pieces = [chunk.choices[0].delta.content or "" for chunk in client.chat.completions.create(
+        model="twin-rag", max_tokens=24, temperature=0, stream=True,
+        messages=[{"role": "user", "content": PROMPT}])]
+    assert len([p for p in pieces if p]) >= 3
+
+
+def test_links_are_fetched_refused_or_reported_and_the_post_still_comes(api: dict) -> None:
+    site: DemoSite = api["site"]
+    good = next(link for link in site.links() if "/posts/" in link)
+    hanging = next(h for h in api["settings"].collect.allowed_hosts
+                   if h not in {site.hostport(s) for s in site.servers})
+    links = [good, "http://127.0.0.1:9/internal", "http://169.254.169.254/latest/meta-data/",
+             f"{site.url('blog')}/no-such-post/", f"http://{hanging}/slow"]
+    answer = _post(api, {"prompt": PROMPT, "links": links, "max_words": 25, "temperature": 0})
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    assert data["post"].strip()
+    errors = data["link_errors"]
+    assert set(errors) == set(links[1:])
+    assert errors[links[1]].startswith("refused") and errors[links[2]].startswith("refused")
+    assert "404" in errors[links[3]]
+    assert any(w in errors[links[4]].lower() for w in ("longer than", "timeout", "timed out"))
+    assert any(s["origin"] == "link" and s["url"].split("?")[0] == good.split("?")[0]
+               for s in data["sources"])
+
+
+@pytest.mark.parametrize(("body", "status", "message"), [
+    ('{"prompt": "unterminated', 422, "JSON"),
+    ({"prompt": "   "}, 422, "the prompt is empty"),
+    ({"prompt": ""}, 422, "prompt"),
+    ({"prompt": "x" * 5000}, 422, "prompt"),
+    ({"prompt": "ok", "links": ["file:///etc/passwd"]}, 422, "not an http(s) link"),
+    ({"prompt": "ok", "max_words": 3}, 422, "max_words"),
+    ({"prompt": "ok", "temperature": "hot"}, 422, "temperature"),
+    ([1, 2, 3], 422, "invalid request"),
+])
+def test_malformed_requests_are_4xx_with_a_message(api: dict, body: dict | str, status: int,
+                                                    message: str) -> None:
+    answer = _post(api, body)
+    assert answer.status_code == status, answer.text
+    assert message in answer.json()["error"]["message"]
+
+
+def test_body_size_unknown_model_and_api_key(api: dict) -> None:
+    big = _post(api, json.dumps({"prompt": "x" * 200_000}))
+    assert big.status_code == 413 and "bytes" in big.json()["error"]["message"]
+    unknown = _post(api, {"model": "gpt-9", "messages": [{"role": "user", "content": "hi"}]},
+                    path="/v1/chat/completions")
+    assert unknown.status_code == 404 and "unknown model" in unknown.text
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        refused = httpx.post(api["url"] + "/v1/posts", json={"prompt": PROMPT},
+                             headers=headers, timeout=30)
+        assert refused.status_code == 401 and "API key" in refused.json()["error"]["message"]
+        assert httpx.get(api["url"] + "/v1/models", headers=headers,
+                         timeout=30).status_code == 401
+    assert httpx.get(api["url"] + "/healthz", timeout=30).status_code == 200

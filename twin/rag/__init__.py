@@ -1,0 +1,1 @@
+"""Retrieval-augmented generation: expand, self-query, search, re-rank, build the prompt."""

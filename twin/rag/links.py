@@ -1,0 +1,70 @@
+"""Extra material for one request: links fetched and extracted with the collection stage's own
+collectors (so a Medium story, a Substack post or a LinkedIn post is read the way collection
+reads it), under the URL policy, a size limit and a time limit."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from twin.collect.pipeline import collect_source
+from twin.domain import Document, Source, SourceKind
+from twin.net import UnsafeURLError, check_url
+from twin.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LinkMaterial:
+    """What the request's links gave: documents, and a readable problem per failed link."""
+
+    documents: list[Document] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def link_settings(settings: Settings) -> Settings:
+    """Collection settings for a request: its own limits, no politeness delay, few items."""
+    r = settings.rag
+    copy = settings.model_copy(deep=True)
+    c = copy.collect
+    c.timeout_s = min(c.timeout_s, r.link_timeout_s)
+    c.crawl_timeout_s = r.link_timeout_s
+    c.max_response_bytes = r.link_max_bytes
+    c.max_items_per_source = r.link_max_items
+    c.retry_times = 0
+    c.download_delay_s = 0.0
+    c.autothrottle = False
+    return copy
+
+
+def fetch_links(links: list[str], author_id: str, settings: Settings) -> LinkMaterial:
+    """Fetch every link (refusing unsafe ones up front); failures never raise."""
+    start = time.monotonic()
+    material = LinkMaterial()
+    local = link_settings(settings)
+    data = local.model_dump()
+    wanted: list[str] = []
+    for link in links[: settings.rag.max_links]:
+        try:
+            check_url(link, local.collect.allowed_hosts)
+            wanted.append(link)
+        except UnsafeURLError as exc:
+            material.errors[link] = f"refused: {exc}"
+    if wanted:
+        # Each crawl is its own process and mostly waits on the network: run them together.
+        with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
+            results = list(pool.map(lambda link: collect_source(
+                Source(kind=SourceKind.LINK, value=link), author_id, data), wanted))
+        for link, result in zip(wanted, results, strict=True):
+            if result.failure:
+                material.errors[link] = result.failure
+            else:
+                material.documents.extend(result.documents[: settings.rag.link_max_items])
+    for link in links[settings.rag.max_links:]:
+        material.errors[link] = f"skipped: at most {settings.rag.max_links} links per request"
+    material.seconds = round(time.monotonic() - start, 2)
+    return material

@@ -1,0 +1,373 @@
+"""The Ray Serve application: an LLM deployment, a RAG deployment and a FastAPI ingress.
+
+    serve run serve.app:build_app          # development (see serve/config.yaml for deploy)
+    twin serve                             # the same on the local Ray head
+
+Routes: ``POST /v1/posts`` (and ``/v1/posts/stream``, Server-Sent Events), OpenAI-compatible
+``POST /v1/chat/completions`` and ``GET /v1/models``, ``GET /healthz``. An API key (settings)
+guards every route but the health check; bodies are size-limited; a request that runs past
+``serve.request_timeout_s`` answers 504.
+"""
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from twin.serving.schemas import ChatRequest, PostRequest, PostResponse
+from twin.settings import Settings
+
+log = logging.getLogger(__name__)
+OPEN_PATHS = {"/healthz", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
+
+
+@serve.deployment
+class LLMDeployment:
+    """Loads the served model once per replica and streams generations."""
+
+    def __init__(self, settings_data: dict[str, Any]) -> None:
+        from twin.llm.engines import choose_engine, load_engine
+        from twin.logs import setup_logging
+        from twin.serving.model import served_model
+
+        settings = Settings.model_validate(settings_data)
+        setup_logging(settings.log_level)
+        s = settings.serve
+        self.spec = served_model(settings)
+        self.kind = choose_engine(s.engine, s.vllm_python)
+        self.engine = load_engine(
+            self.kind, self.spec, **({"python": s.vllm_python, "dtype": s.vllm_dtype,
+                                      "kv_cache_gb": s.vllm_kv_cache_gb,
+                                      "max_model_len": s.vllm_max_model_len,
+                                      "log_dir": str(settings.home_dir / "logs")}
+                                     if self.kind == "vllm-server" else {}))
+
+    def __del__(self) -> None:
+        close = getattr(getattr(self, "engine", None), "close", None)
+        if close is not None:
+            close()
+
+    def info(self) -> dict[str, Any]:
+        """What is being served."""
+        return {"model_version": self.spec.label, "engine": self.kind,
+                "base_model": self.spec.base, "adapter": self.spec.adapter,
+                "window": self.engine.window}
+
+    async def stream(self, messages: list[dict[str, str]], max_new_tokens: int,
+                     temperature: float) -> AsyncIterator[str]:
+        """Text pieces as they are generated."""
+        if self.kind in ("vllm", "vllm-server"):
+            async for piece in self.engine.astream(messages, max_new_tokens, temperature):
+                yield piece
+            return
+        import threading
+
+        stop = threading.Event()
+        pieces = self.engine.stream(messages, max_new_tokens, temperature, stop)
+        try:
+            while True:
+                piece = await asyncio.to_thread(next, pieces, None)
+                if piece is None:
+                    break
+                yield piece
+        finally:
+            stop.set()  # a client that went away stops the generation
+            await asyncio.to_thread(pieces.close)
+
+    async def generate(self, messages: list[dict[str, str]], max_new_tokens: int,
+                       temperature: float) -> dict[str, Any]:
+        """The whole answer, with token counts and time to first token."""
+        start = time.monotonic()
+        first: float | None = None
+        parts: list[str] = []
+        async for piece in self.stream(messages, max_new_tokens, temperature):
+            first = first or time.monotonic()
+            parts.append(piece)
+        text = "".join(parts).strip()
+        prompt = self.engine.render(messages)
+        return {"text": text, "prompt_tokens": self.engine.count_tokens(prompt),
+                "completion_tokens": self.engine.count_tokens(text),
+                "ttft_s": round((first or time.monotonic()) - start, 3),
+                "generate_s": round(time.monotonic() - start, 3)}
+
+
+@serve.deployment
+class RAGDeployment:
+    """Retrieval and the prompt: expand, self-query, search, re-rank, fit the window."""
+
+    def __init__(self, settings_data: dict[str, Any], tokenizer_path: str, window: int,
+                 llm: DeploymentHandle | None = None) -> None:
+        from transformers import AutoTokenizer
+
+        from twin.logs import setup_logging
+        from twin.rag.retriever import Retriever
+
+        self.settings = Settings.model_validate(settings_data)
+        setup_logging(self.settings.log_level)
+        self.retriever = Retriever(self.settings)
+        self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)
+        self.window = window
+        self.llm = llm
+
+    def _ask_llm(self, text: str) -> str:
+        """For query expansion by the LLM (called from a worker thread)."""
+        if self.llm is None:
+            return ""
+        answer = self.llm.generate.remote([{"role": "user", "content": text}], 96, 0.0)
+        return answer.result(timeout_s=60)["text"]
+
+    async def prepare(self, prompt: str, author_id: str | None, links: list[str],
+                      max_words: int | None, max_new_tokens: int) -> dict[str, Any]:
+        """Chat messages for the request and the sources they draw on."""
+        from twin.rag.prompt import build_messages
+
+        start = time.monotonic()
+        found = await asyncio.to_thread(self.retriever.retrieve, prompt, author=author_id,
+                                        links=links, ask_llm=self._ask_llm)
+        messages, used = build_messages(prompt, found.chunks, self.tokenizer, self.window,
+                                        max_new_tokens, max_words,
+                                        self.settings.rag.context_tokens)
+        sources: dict[str, dict[str, Any]] = {}
+        for chunk in used:
+            known = sources.get(chunk.url)
+            if known is None or chunk.score > known["score"]:
+                sources[chunk.url] = {"url": chunk.url, "title": chunk.title,
+                                      "platform": chunk.platform, "score": chunk.score,
+                                      "origin": chunk.origin}
+        return {"messages": messages, "sources": list(sources.values()),
+                "link_errors": found.link_errors, "notes": found.notes,
+                "variants": found.variants,
+                "filters": {"author_id": found.filters.author_id,
+                            "platform": found.filters.platform},
+                "timings": {**found.timings, "retrieve_s": round(time.monotonic() - start, 3)}}
+
+
+api = FastAPI(title="LLM Twin", version="0.1.0",
+              description="Ask the twin for a LinkedIn post in the author's voice, grounded in "
+              "their writing and any links you give it.")
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "status": status}}, status_code=status)
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+# Everything the Gateway's methods use must be defined above it: Serve serialises the class
+# when it is decorated, with the module globals that exist at that moment.
+@api.exception_handler(RequestValidationError)
+async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        problems.append(f"{where or 'body'}: {error.get('msg')}")
+    return _error(422, "invalid request: " + "; ".join(problems))
+
+
+@api.middleware("http")
+async def _guard(request: Request, call_next: Any) -> Any:
+    """The API key (all routes but health and docs) and the body size limit."""
+    s = getattr(request.app.state, "serve_settings", None)
+    if s is None:
+        return await call_next(request)
+    if s.api_key and request.url.path not in OPEN_PATHS \
+            and request.headers.get("authorization", "") != f"Bearer {s.api_key}":
+        return _error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > s.max_body_bytes:
+        return _error(413, f"request body over {s.max_body_bytes} bytes")
+    return await call_next(request)
+
+
+@serve.deployment
+@serve.ingress(api)
+class Gateway:
+    """The HTTP API; RAG and LLM work happen in their own deployments."""
+
+    def __init__(self, llm: DeploymentHandle, rag: DeploymentHandle,
+                 settings_data: dict[str, Any]) -> None:
+        self.llm, self.rag = llm, rag
+        self.settings = Settings.model_validate(settings_data)
+        self._info: dict[str, Any] | None = None
+        api.state.serve_settings = self.settings.serve
+
+    async def _model_info(self) -> dict[str, Any]:
+        if self._info is None:
+            self._info = await self.llm.info.remote()
+        return self._info
+
+    async def _timed(self, work: Any) -> Any:
+        try:
+            return await asyncio.wait_for(work, self.settings.serve.request_timeout_s)
+        except TimeoutError:
+            return _error(504, f"no answer within {self.settings.serve.request_timeout_s:.0f}s")
+
+    def _check_prompt(self, prompt: str) -> JSONResponse | None:
+        limit = self.settings.serve.max_prompt_chars
+        if len(prompt) > limit:
+            return _error(413, f"the prompt has {len(prompt)} characters; the limit is {limit}")
+        return None
+
+    @api.get("/healthz")
+    async def healthz(self) -> dict[str, Any]:
+        """Liveness: the model version and engine once the model has loaded."""
+        return {"status": "ok", **(await self._model_info())}
+
+    @api.post("/v1/posts", response_model=PostResponse)
+    async def posts(self, body: PostRequest) -> Any:
+        """A LinkedIn post in the author's voice, with the sources it drew on."""
+        if (problem := self._check_prompt(body.prompt)) is not None:
+            return problem
+        return await self._timed(self._post(body))
+
+    async def _prepare(self, body: PostRequest) -> tuple[dict[str, Any], int]:
+        from twin.rag.prompt import words_to_tokens
+
+        max_new = min(words_to_tokens(body.max_words), self.settings.llm.max_new_tokens * 2)
+        prepared = await self.rag.prepare.remote(body.prompt, body.author_id, body.links,
+                                                 body.max_words, max_new)
+        return prepared, max_new
+
+    async def _post(self, body: PostRequest) -> Any:
+        start = time.monotonic()
+        prepared, max_new = await self._prepare(body)
+        result = await self.llm.generate.remote(prepared["messages"], max_new,
+                                                body.temperature)
+        info = await self._model_info()
+        return PostResponse(
+            post=result["text"], sources=prepared["sources"],
+            model_version=info["model_version"], link_errors=prepared["link_errors"],
+            notes=prepared["notes"],
+            timings={**prepared["timings"], "ttft_s": result["ttft_s"],
+                     "generate_s": result["generate_s"],
+                     "completion_tokens": result["completion_tokens"],
+                     "total_s": round(time.monotonic() - start, 3)})
+
+    @api.post("/v1/posts/stream")
+    async def posts_stream(self, body: PostRequest) -> Any:
+        """The same post as Server-Sent Events: ``sources``, then ``token``s, then ``done``."""
+        if (problem := self._check_prompt(body.prompt)) is not None:
+            return problem
+        try:
+            prepared, max_new = await asyncio.wait_for(
+                self._prepare(body), self.settings.serve.request_timeout_s)
+        except TimeoutError:
+            return _error(504, "retrieval took too long")
+        info = await self._model_info()
+        sse, clock = _sse, time.monotonic
+
+        async def events() -> AsyncIterator[str]:
+            start = clock()
+            yield sse("sources", {"sources": prepared["sources"],
+                                   "link_errors": prepared["link_errors"],
+                                   "notes": prepared["notes"],
+                                   "model_version": info["model_version"]})
+            stream = self.llm.options(stream=True).stream.remote(
+                prepared["messages"], max_new, body.temperature)
+            async for piece in stream:
+                yield sse("token", {"text": piece})
+            yield sse("done", {"model_version": info["model_version"],
+                               "timings": {**prepared["timings"],
+                                           "generate_s": round(clock() - start, 3)}})
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @api.get("/v1/models")
+    async def models(self) -> dict[str, Any]:
+        """OpenAI-compatible model list: ``twin`` (plain chat) and ``twin-rag``."""
+        info = await self._model_info()
+        now = int(time.time())
+        return {"object": "list", "data": [
+            {"id": name, "object": "model", "created": now, "owned_by": "llm-twin",
+             "root": info["model_version"]} for name in ("twin", "twin-rag")]}
+
+    @api.post("/v1/chat/completions")
+    async def chat(self, body: ChatRequest) -> Any:
+        """OpenAI-compatible chat; model ``twin-rag`` adds retrieval to the last user turn."""
+        if body.model not in ("twin", "twin-rag"):
+            return _error(404, f"unknown model {body.model!r}: use twin or twin-rag")
+        messages = [m.model_dump() for m in body.messages]
+        if (problem := self._check_prompt(messages[-1]["content"])) is not None:
+            return problem
+        max_new = body.max_tokens or self.settings.llm.max_new_tokens
+        if body.model == "twin-rag" and messages[-1]["role"] == "user":
+            prepared = await self.rag.prepare.remote(messages[-1]["content"], None, [], None,
+                                                     max_new)
+            messages = messages[:-1] + prepared["messages"]
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        dumps = json.dumps
+        if not body.stream:
+            result = await self._timed(self.llm.generate.remote(messages, max_new,
+                                                                body.temperature))
+            if isinstance(result, JSONResponse):
+                return result
+            return {"id": completion_id, "object": "chat.completion", "created": created,
+                    "model": body.model, "choices": [{
+                        "index": 0, "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": result["text"]}}],
+                    "usage": {"prompt_tokens": result["prompt_tokens"],
+                              "completion_tokens": result["completion_tokens"],
+                              "total_tokens": result["prompt_tokens"]
+                              + result["completion_tokens"]}}
+
+        async def chunks() -> AsyncIterator[str]:
+            def chunk(delta: dict[str, str], finish: str | None) -> str:
+                return "data: " + dumps({
+                    "id": completion_id, "object": "chat.completion.chunk", "created": created,
+                    "model": body.model, "choices": [{"index": 0, "delta": delta,
+                                                      "finish_reason": finish}]}) + "\n\n"
+            yield chunk({"role": "assistant", "content": ""}, None)
+            stream = self.llm.options(stream=True).stream.remote(messages, max_new,
+                                                                 body.temperature)
+            async for piece in stream:
+                yield chunk({"content": piece}, None)
+            yield chunk({}, "stop")
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(chunks(), media_type="text/event-stream")
+
+
+def build_app(args: dict[str, Any] | None = None) -> Any:
+    """The Serve application; ``args`` may carry ``settings`` overrides (serve config YAML)."""
+    from twin.demo.run import deep_merge
+    from twin.settings import get_settings
+
+    base = get_settings()
+    overrides = (args or {}).get("settings") or {}
+    return app_for(Settings.model_validate(deep_merge(base.model_dump(), overrides))
+                   if overrides else base)
+
+
+def app_for(settings: Settings) -> Any:
+    """The Serve application for ``settings``: replicas, resources and autoscaling included."""
+    from twin.serving.model import served_model, tokenizer_and_window
+
+    data = settings.model_dump(mode="json")
+    s = settings.serve
+    spec = served_model(settings)
+    tokenizer_path, window = tokenizer_and_window(spec)
+    llm_options: dict[str, Any] = {
+        "ray_actor_options": {"num_cpus": s.llm_num_cpus, "num_gpus": s.llm_num_gpus}}
+    if s.autoscaling_max_replicas and s.autoscaling_max_replicas > s.llm_replicas:
+        llm_options["autoscaling_config"] = {"min_replicas": s.llm_replicas,
+                                             "max_replicas": s.autoscaling_max_replicas,
+                                             "target_ongoing_requests": 2}
+    else:
+        llm_options["num_replicas"] = s.llm_replicas
+    llm = LLMDeployment.options(**llm_options).bind(data)
+    rag = RAGDeployment.options(num_replicas=s.rag_replicas,
+                                ray_actor_options={"num_cpus": s.rag_num_cpus}).bind(
+        data, tokenizer_path, window, llm)
+    return Gateway.options(ray_actor_options={"num_cpus": 0.1}).bind(llm, rag, data)

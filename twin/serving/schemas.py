@@ -1,0 +1,76 @@
+"""The HTTP API's request and response bodies (validated: a bad one is a 4xx with a message)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+MAX_PROMPT_CHARS = 4_000  # the settings' serve.max_prompt_chars is checked again per request
+
+
+class PostRequest(BaseModel):
+    """Ask the twin for a LinkedIn post."""
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS,
+                        description="What the post should be about.")
+    author_id: str | None = Field(default=None, max_length=200,
+                                  description="Whose voice and writing (default: the only "
+                                  "author, or one named in the prompt).")
+    links: list[str] = Field(default_factory=list, max_length=10,
+                             description="Extra material to draw on (fetched for this request).")
+    max_words: int = Field(default=300, ge=20, le=1000)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the prompt is empty")
+        return value
+
+    @field_validator("links")
+    @classmethod
+    def _http_links(cls, value: list[str]) -> list[str]:
+        for link in value:
+            if not link.startswith(("http://", "https://")) or len(link) > 2000:
+                raise ValueError(f"not an http(s) link: {link[:100]!r}")
+        return value
+
+
+class Source(BaseModel):
+    """A piece of writing the post drew on."""
+
+    url: str
+    title: str
+    platform: str
+    score: float
+    origin: Literal["knowledge base", "link"] = "knowledge base"
+
+
+class PostResponse(BaseModel):
+    """The post, what it drew on, and how long each step took."""
+
+    post: str
+    sources: list[Source]
+    model_version: str
+    link_errors: dict[str, str] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict)
+
+
+class ChatMessage(BaseModel):
+    """One OpenAI-style chat message."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str = Field(max_length=MAX_PROMPT_CHARS * 4)
+
+
+class ChatRequest(BaseModel):
+    """OpenAI-compatible chat completion request (the fields this server uses)."""
+
+    model: str = "twin"
+    messages: list[ChatMessage] = Field(min_length=1, max_length=64)
+    max_tokens: int | None = Field(default=None, ge=1, le=4096)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    stream: bool = False
