@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +12,11 @@ import pytest
 from twin.demo.run import deep_merge
 from twin.demo.site import DemoSite
 from twin.settings import Settings
+
+# Every test home shares one converted copy of the base model (a conversion takes ~20 s);
+# jobs and subprocesses inherit it through the environment.
+os.environ.setdefault("TWIN_LLM__CACHE_DIR", str(Path(tempfile.gettempdir())
+                                                 / "twin-test-models"))
 
 
 @pytest.fixture(scope="session")

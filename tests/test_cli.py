@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,19 @@ def test_models_on_an_empty_registry() -> None:
     missing = runner.invoke(app, ["models", "serve", "3"])
     assert missing.exit_code == 1 and "no version 3" in missing.output
     assert runner.invoke(app, ["models", "--json"]).output.strip() == "[]"
+
+
+def test_the_cli_joins_a_token_cluster_with_its_token(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from twin.raycluster import use_cluster_token
+    from twin.settings import Settings
+
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    use_cluster_token(Settings(ray={"auth_token_file": tmp_path / "none"}))
+    assert "RAY_AUTH_MODE" not in os.environ  # no token anywhere: leave Ray's default
+    token = tmp_path / "auth_token"
+    token.write_text("abc")
+    use_cluster_token(Settings(ray={"auth_token_file": token}))
+    assert os.environ["RAY_AUTH_MODE"] == "token"
+    assert os.environ["RAY_AUTH_TOKEN_PATH"] == str(token)

@@ -153,8 +153,13 @@ def test_preference_pairs_from_the_base_model(built: dict) -> None:
     assert (settings.models_dir / "SmolLM2-135M-Instruct" / "config.json").exists()
 
 
-def test_an_unloadable_base_model_is_a_clear_error(tmp_path: Path) -> None:
+def test_an_unloadable_base_model_is_a_clear_error(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub.constants
+
     from twin.llm.models import ModelLoadError, load_causal_lm
 
+    # As on an offline machine with HF_HUB_OFFLINE=1 (without it the hub lookup retries ~45 s).
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(ModelLoadError, match="cannot load base model"):
         load_causal_lm("no-such-org/no-such-model", str(tmp_path))

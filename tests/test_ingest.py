@@ -123,6 +123,17 @@ def test_search_modes_and_filters(setup: dict) -> None:
         search("x", settings, collection="does_not_exist")
 
 
+def test_a_released_collection_is_loaded_again(setup: dict) -> None:
+    """After a Milvus restart a collection comes back released; search loads it."""
+    from twin.vectorstore import VectorStore
+
+    settings = setup["settings"]
+    store = VectorStore(settings)
+    store.client.release_collection(store.name)
+    store.close()
+    assert search("parquet schema drift", settings, k=3)
+
+
 def test_changed_document_replaces_its_chunks(setup: dict) -> None:
     settings, docs = setup["settings"], setup["docs"]
     target = next(d for d in docs if d.title == "Mojibake")

@@ -205,6 +205,16 @@ def test_malformed_requests_are_4xx_with_a_message(api: dict, body: dict | str, 
     assert message in answer.json()["error"]["message"]
 
 
+def test_a_request_past_its_deadline_is_504_and_the_server_goes_on(api: dict) -> None:
+    late = _post(api, {"prompt": PROMPT, "max_words": 1000, "timeout_s": 3})
+    assert late.status_code == 504 and "within 3s" in late.json()["error"]["message"]
+    again = _post(api, {"prompt": PROMPT, "max_words": 20, "temperature": 0})
+    assert again.status_code == 200 and again.json()["post"].strip()
+    # Not a speed check: had the timed-out 1,000-word generation gone on, it would hold the
+    # one engine for over a minute (about 70 s here) before this short request could start.
+    assert again.json()["timings"]["total_s"] < 45
+
+
 def test_body_size_unknown_model_and_api_key(api: dict) -> None:
     big = _post(api, json.dumps({"prompt": "x" * 200_000}))
     assert big.status_code == 413 and "bytes" in big.json()["error"]["message"]
@@ -218,3 +228,26 @@ def test_body_size_unknown_model_and_api_key(api: dict) -> None:
         assert httpx.get(api["url"] + "/v1/models", headers=headers,
                          timeout=30).status_code == 401
     assert httpx.get(api["url"] + "/healthz", timeout=30).status_code == 200
+
+
+def test_the_dataset_teacher_path_uses_this_endpoint(api: dict) -> None:
+    """Back-translation through an OpenAI-compatible endpoint: our own /v1, batched as the
+    dataset stage's Ray Data step does it."""
+    import pandas as pd
+
+    from twin.datasets.instructions import add_instructions
+    from twin.datasets.samples import candidates_of
+
+    doc = next(d for d in demo_documents() if d.kind == "post")
+    samples = candidates_of({"id": doc.id, "author_id": doc.author_id, "platform": "linkedin",
+                             "kind": "post", "title": doc.title, "text": doc.text},
+                            30, 320, 0.5)[0][:1]
+    batch = pd.DataFrame([s.as_dict() for s in samples] * 2)
+    teacher = {"base_url": api["url"] + "/v1", "model": "twin", "api_key": KEY,
+               "timeout_s": 120}
+    out = add_instructions(batch, teacher, 3)
+    assert set(out["instruction_source"]) == {"teacher:twin"}
+    assert all(len(i) > 3 for i in out["instruction"])
+    assert list(out["answer"]) == [samples[0].answer] * 2  # the answer is never rewritten
+    broken = add_instructions(batch.copy(), {**teacher, "api_key": "wrong"}, 3)
+    assert set(broken["instruction_source"]) == {"offline"}  # 401: offline, with a warning

@@ -37,9 +37,12 @@ def main(
 ) -> None:
     """LLM Twin. Settings come from TWIN_* variables and an optional twin.toml."""
     if config is not None:
-        # The one place the CLI writes the environment: child processes see the same file.
+        # The CLI writes the environment here only: child processes see the same file.
         os.environ["TWIN_CONFIG"] = str(config.resolve())
         reset_settings_cache()
+    from twin.raycluster import use_cluster_token
+
+    use_cluster_token(get_settings())  # before anything imports ray
 
 
 @app.command()
@@ -390,7 +393,8 @@ def post(
             message = answer.json()["error"]["message"]
         except (ValueError, KeyError, TypeError):
             message = answer.text[:500]
-        console.print(f"[red]error {answer.status_code}:[/] {message}", markup=False)
+        console.print(f"[red]error {answer.status_code}:[/] ", end="")
+        console.print(message, markup=False)
         raise typer.Exit(1)
     data = answer.json()
     if as_json:

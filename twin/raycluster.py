@@ -22,6 +22,21 @@ def ray_address(settings: Settings) -> str | None:
     return None
 
 
+def use_cluster_token(settings: Settings) -> None:
+    """A driver joining a token-authenticated cluster (Ray 2.60's default for `twin up`)
+    needs RAY_AUTH_MODE=token and the token in its environment before Ray reads its config,
+    i.e. before ``import ray``: the CLI calls this first thing."""
+    token = settings.ray.auth_token
+    path = settings.ray.auth_token_file.expanduser()
+    if not token and not path.exists():
+        return
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    if token:
+        os.environ.setdefault("RAY_AUTH_TOKEN", token)
+    else:
+        os.environ.setdefault("RAY_AUTH_TOKEN_PATH", str(path))
+
+
 def connect(settings: Settings) -> None:
     """``ray.init`` once per process, quietly, with the project on the workers' path.
 
@@ -38,5 +53,7 @@ def connect(settings: Settings) -> None:
     if address is None and not os.environ.get("RAY_ADDRESS"):
         kwargs["num_cpus"] = settings.ray.num_cpus
         kwargs["include_dashboard"] = False
+    if address is not None:
+        use_cluster_token(settings)  # in case the caller did not (too late if ray read it)
     log.info("connecting to Ray at %s", address or "a new local (in-process) instance")
     ray.init(address=address, **kwargs)

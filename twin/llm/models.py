@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
+import os
 import shutil
+import uuid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -40,12 +43,15 @@ def convert_gguf(folder: Path, gguf_file: str, target: Path) -> Path:
         del config.quantization_config  # save_pretrained refuses a GGUF-loaded model
     fresh = AutoModelForCausalLM.from_config(config)
     fresh.load_state_dict(loaded.state_dict())
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    # A private temporary folder: processes sharing one cache may convert at the same time.
+    tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     fresh.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    if not (target / "config.json").exists():
+        shutil.rmtree(target, ignore_errors=True)
+        with contextlib.suppress(OSError):  # another process finished first: keep its copy
+            tmp.rename(target)
+    shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 

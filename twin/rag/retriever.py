@@ -19,7 +19,7 @@ from twin.rag.prompt import ContextChunk
 from twin.rag.rerank import cross_encode, dedupe, mmr, rrf
 from twin.rag.selfquery import Filters, self_query
 from twin.settings import Settings
-from twin.vectorstore import Hit, VectorStore, VectorStoreError, build_filter
+from twin.vectorstore import Hit, VectorStore, build_filter
 
 log = logging.getLogger(__name__)
 AUTHORS_TTL_S = 60.0
@@ -106,8 +106,9 @@ class Retriever:
                     lists.append(self.store.full_text(variant, r.k, expr))
                 else:
                     lists.append(self.store.hybrid(vector, variant, r.k, expr))
-        except VectorStoreError as exc:
-            out.notes.append(f"knowledge base unavailable: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the post is still written, without context
+            log.warning("knowledge base search failed: %s", exc)
+            out.notes.append(f"knowledge base unavailable ({type(exc).__name__}): {exc}")
             return []
         candidates = dedupe(lists)
         if r.reranker == "rrf":

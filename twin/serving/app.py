@@ -10,6 +10,7 @@ guards every route but the health check; bodies are size-limited; a request that
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -71,17 +72,33 @@ class LLMDeployment:
             return
         import threading
 
+        # A producer thread runs the blocking generator to its end; a cancelled request sets
+        # ``stop``, generation ends at the next token and the engine is free again.
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
-        pieces = self.engine.stream(messages, max_new_tokens, temperature, stop)
+
+        def put(item: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop may be gone at shutdown
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def produce() -> None:
+            try:
+                for piece in self.engine.stream(messages, max_new_tokens, temperature, stop):
+                    put(piece)
+            except Exception as exc:  # noqa: BLE001 - re-raised in the request
+                put(exc)
+            finally:
+                put(None)
+
+        threading.Thread(target=produce, daemon=True).start()
         try:
-            while True:
-                piece = await asyncio.to_thread(next, pieces, None)
-                if piece is None:
-                    break
-                yield piece
+            while (item := await queue.get()) is not None:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
         finally:
-            stop.set()  # a client that went away stops the generation
-            await asyncio.to_thread(pieces.close)
+            stop.set()
 
     async def generate(self, messages: list[dict[str, str]], max_new_tokens: int,
                        temperature: float) -> dict[str, Any]:
@@ -160,6 +177,15 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": {"message": message, "status": status}}, status_code=status)
 
 
+@api.exception_handler(Exception)
+async def _failed(request: Request, exc: Exception) -> JSONResponse:
+    """A failure inside a deployment: a readable JSON error, not a bare 500 page."""
+    log.exception("request %s failed", request.url.path)
+    cause = exc.cause if hasattr(exc, "cause") and exc.cause else exc  # RayTaskError wraps it
+    return _error(503, f"the twin could not answer: {type(cause).__name__}: "
+                  f"{str(cause).splitlines()[0] if str(cause) else ''}"[:500])
+
+
 def _sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
@@ -207,11 +233,16 @@ class Gateway:
             self._info = await self.llm.info.remote()
         return self._info
 
-    async def _timed(self, work: Any) -> Any:
+    async def _timed(self, work: Any, limit: float | None = None,
+                     calls: list[Any] | None = None) -> Any:
+        timeout = min(limit or self.settings.serve.request_timeout_s,
+                      self.settings.serve.request_timeout_s)
         try:
-            return await asyncio.wait_for(work, self.settings.serve.request_timeout_s)
+            return await asyncio.wait_for(work, timeout)
         except TimeoutError:
-            return _error(504, f"no answer within {self.settings.serve.request_timeout_s:.0f}s")
+            for call in calls or []:  # stop the replicas' work too, not only the waiting
+                call.cancel()
+            return _error(504, f"no answer within {timeout:g}s")
 
     def _check_prompt(self, prompt: str) -> JSONResponse | None:
         limit = self.settings.serve.max_prompt_chars
@@ -229,21 +260,26 @@ class Gateway:
         """A LinkedIn post in the author's voice, with the sources it drew on."""
         if (problem := self._check_prompt(body.prompt)) is not None:
             return problem
-        return await self._timed(self._post(body))
+        calls: list[Any] = []
+        return await self._timed(self._post(body, calls), body.timeout_s, calls)
 
-    async def _prepare(self, body: PostRequest) -> tuple[dict[str, Any], int]:
+    async def _prepare(self, body: PostRequest,
+                       calls: list[Any] | None = None) -> tuple[dict[str, Any], int]:
         from twin.rag.prompt import words_to_tokens
 
         max_new = min(words_to_tokens(body.max_words), self.settings.llm.max_new_tokens * 2)
-        prepared = await self.rag.prepare.remote(body.prompt, body.author_id, body.links,
-                                                 body.max_words, max_new)
-        return prepared, max_new
+        call = self.rag.prepare.remote(body.prompt, body.author_id, body.links,
+                                       body.max_words, max_new)
+        if calls is not None:
+            calls.append(call)
+        return await call, max_new
 
-    async def _post(self, body: PostRequest) -> Any:
+    async def _post(self, body: PostRequest, calls: list[Any]) -> Any:
         start = time.monotonic()
-        prepared, max_new = await self._prepare(body)
-        result = await self.llm.generate.remote(prepared["messages"], max_new,
-                                                body.temperature)
+        prepared, max_new = await self._prepare(body, calls)
+        call = self.llm.generate.remote(prepared["messages"], max_new, body.temperature)
+        calls.append(call)
+        result = await call
         info = await self._model_info()
         return PostResponse(
             post=result["text"], sources=prepared["sources"],
@@ -309,8 +345,8 @@ class Gateway:
         created = int(time.time())
         dumps = json.dumps
         if not body.stream:
-            result = await self._timed(self.llm.generate.remote(messages, max_new,
-                                                                body.temperature))
+            call = self.llm.generate.remote(messages, max_new, body.temperature)
+            result = await self._timed(call, None, [call])
             if isinstance(result, JSONResponse):
                 return result
             return {"id": completion_id, "object": "chat.completion", "created": created,

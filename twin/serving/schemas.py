@@ -21,6 +21,9 @@ class PostRequest(BaseModel):
                              description="Extra material to draw on (fetched for this request).")
     max_words: int = Field(default=300, ge=20, le=1000)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    timeout_s: float | None = Field(default=None, gt=0, le=3600,
+                                    description="Give up (504) after this long; the server's "
+                                    "own limit applies when it is shorter.")
 
     @field_validator("prompt")
     @classmethod
