@@ -83,6 +83,7 @@ def run_size(settings: Settings, size: int, queries: int, rng: np.random.Generat
           f"p99 {n99:.2f} ms | p50 ratio numpy/Milvus {n50 / m50:.2f}x | "
           f"recall@10 vs exact {agree / (10 * queries):.3f}")
     store.drop()
+    store.close()
 
 
 def main() -> int:

@@ -1,6 +1,8 @@
 """Prefect flow: submit the collect Ray job to the configured cluster and follow it.
 
-    python flows/collect.py --author "Maya Okafor" --link https://medium.com/@maya
+    python flows/collect.py --author "Maya Okafor" --link https://medium.com/@maya [--ingest]
+    prefect deployment run 'collect/collect' --param author="Maya Okafor" \
+        --param links='["https://medium.com/@maya"]'
 """
 
 from __future__ import annotations
@@ -12,38 +14,27 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect import flow  # noqa: E402
 
-from flows.ingest import ingest_job  # noqa: E402
-from twin.orchestration import submit_collect_job  # noqa: E402
-from twin.settings import Settings  # noqa: E402
-
-
-@task(name="collect-ray-job", retries=0)
-def collect_job(author: str, links: list[str], exports: list[str],
-                ray_dashboard_url: str | None) -> dict[str, Any]:
-    """Submit ``jobs/collect.py`` and stream its logs into Prefect's."""
-    logger = get_run_logger()
-    settings = Settings()
-    if ray_dashboard_url:
-        settings.ray.dashboard_url = ray_dashboard_url
-    summary = submit_collect_job(author, links, exports, settings, on_line=logger.info)
-    totals = {k: sum(s[k] for s in summary.get("sources", []))
-              for k in ("found", "new", "updated", "unchanged", "failed")}
-    logger.info("Ray job %s: %s", summary["job_id"], totals)
-    return summary
+from flows.tasks import Progress, collect_job, ingest_job, stage_settings  # noqa: E402
 
 
 @flow(name="collect", log_prints=True)
 def collect_flow(author: str, links: list[str] | None = None, exports: list[str] | None = None,
-                 ray_dashboard_url: str | None = None, ingest: bool = False) -> dict[str, Any]:
+                 ingest: bool = False, ray_dashboard_url: str | None = None,
+                 settings_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Collect an author's writing into the warehouse, as a Ray job; fails if the job fails.
 
     With ``ingest`` the ingest job follows, so the new writing becomes searchable.
+    ``settings_overrides`` are nested settings for this run (no secrets: runs show them).
     """
-    summary = collect_job(author, list(links or []), list(exports or []), ray_dashboard_url)
+    settings = stage_settings(settings_overrides, ray_dashboard_url)
+    progress = Progress(2 if ingest else 1)
+    summary = collect_job(author, list(links or []), list(exports or []), settings)
+    progress.advance()
     if ingest:
-        summary["ingest"] = ingest_job(False, author, ray_dashboard_url)
+        summary["ingest"] = ingest_job(False, author, settings)
+        progress.advance()
     return summary
 
 
@@ -56,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ray-dashboard-url", default=None)
     parser.add_argument("--ingest", action="store_true", help="then run the ingest job")
     args = parser.parse_args(argv)
-    collect_flow(args.author, args.link, args.export, args.ray_dashboard_url, args.ingest)
+    collect_flow(args.author, args.link, args.export, args.ingest, args.ray_dashboard_url)
     return 0
 
 

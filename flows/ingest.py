@@ -1,6 +1,7 @@
 """Prefect flow: submit the ingest Ray job to the configured cluster and follow it.
 
     python flows/ingest.py [--full] [--author NAME]
+    prefect deployment run 'ingest/ingest' [--param full=true]
 """
 
 from __future__ import annotations
@@ -12,29 +13,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect import flow  # noqa: E402
 
-from twin.orchestration import submit_ingest_job  # noqa: E402
-from twin.settings import Settings  # noqa: E402
-
-
-@task(name="ingest-ray-job", retries=0)
-def ingest_job(full: bool, author: str | None, ray_dashboard_url: str | None) -> dict[str, Any]:
-    """Submit ``jobs/ingest.py`` and stream its logs into Prefect's."""
-    logger = get_run_logger()
-    settings = Settings()
-    if ray_dashboard_url:
-        settings.ray.dashboard_url = ray_dashboard_url
-    summary = submit_ingest_job(settings, full=full, author=author, on_line=logger.info)
-    logger.info("Ray job %s: %s", summary["job_id"], summary.get("message"))
-    return summary
+from flows.tasks import ingest_job, stage_settings  # noqa: E402
 
 
 @flow(name="ingest", log_prints=True)
 def ingest_flow(full: bool = False, author: str | None = None,
-                ray_dashboard_url: str | None = None) -> dict[str, Any]:
+                ray_dashboard_url: str | None = None,
+                settings_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Ingest the warehouse into Milvus, as a Ray job; fails if the job fails."""
-    return ingest_job(full, author, ray_dashboard_url)
+    return ingest_job(full, author, stage_settings(settings_overrides, ray_dashboard_url))
 
 
 def main(argv: list[str] | None = None) -> int:

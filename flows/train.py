@@ -1,6 +1,7 @@
 """Prefect flow: build the datasets, then fine-tune and register, as two Ray jobs.
 
     python flows/train.py --max-steps 30 [--preference] [--author NAME]
+    prefect deployment run 'train/train' --param max_steps=30
 """
 
 from __future__ import annotations
@@ -12,54 +13,33 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect import flow  # noqa: E402
 
-from twin.orchestration import submit_dataset_job, submit_train_job  # noqa: E402
-from twin.settings import Settings  # noqa: E402
-
-
-def _settings(ray_dashboard_url: str | None) -> Settings:
-    settings = Settings()
-    if ray_dashboard_url:
-        settings.ray.dashboard_url = ray_dashboard_url
-    return settings
-
-
-@task(name="dataset-ray-job", retries=0)
-def dataset_job(author: str | None, preference: bool,
-                ray_dashboard_url: str | None) -> dict[str, Any]:
-    """Submit ``jobs/dataset.py`` and stream its logs into Prefect's."""
-    logger = get_run_logger()
-    summary = submit_dataset_job(_settings(ray_dashboard_url), author=author,
-                                 preference=preference, on_line=logger.info)
-    logger.info("Ray job %s: dataset %s %s", summary["job_id"], summary.get("path"),
-                summary.get("counts"))
-    return summary
-
-
-@task(name="train-ray-job", retries=0)
-def train_job(options: dict[str, Any], ray_dashboard_url: str | None) -> dict[str, Any]:
-    """Submit ``jobs/train.py`` and stream its logs into Prefect's."""
-    logger = get_run_logger()
-    summary = submit_train_job(_settings(ray_dashboard_url), on_line=logger.info, **options)
-    sft = summary.get("sft", {})
-    logger.info("Ray job %s: SFT loss %s -> %s, model version %s", summary["job_id"],
-                (sft.get("losses") or ["?"])[0], (sft.get("losses") or ["?"])[-1],
-                sft.get("version"))
-    return summary
+from flows.tasks import (  # noqa: E402
+    Progress,
+    dataset_job,
+    stage_settings,
+    train_job,
+    train_options,
+)
 
 
 @flow(name="train", log_prints=True)
 def train_flow(author: str | None = None, preference: bool = False,
                max_steps: int | None = None, dpo_steps: int | None = None,
                workers: int | None = None, deepspeed: str | None = None, serve: bool = False,
-               ray_dashboard_url: str | None = None) -> dict[str, Any]:
+               ray_dashboard_url: str | None = None,
+               settings_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Datasets from the warehouse, then LoRA SFT (and DPO) registered as model versions."""
-    data = dataset_job(author, preference, ray_dashboard_url)
-    options = {"dataset": data["path"], "max_steps": max_steps, "dpo_steps": dpo_steps,
-               "workers": workers, "deepspeed": deepspeed, "serve": serve,
-               "preference": (data.get("preference") or {}).get("path")}
-    return {"dataset": data, "train": train_job(options, ray_dashboard_url)}
+    settings = stage_settings(settings_overrides, ray_dashboard_url)
+    progress = Progress(2)
+    data = dataset_job(author, preference, settings)
+    progress.advance()
+    trained = train_job(train_options(data, max_steps=max_steps, dpo_steps=dpo_steps,
+                                      workers=workers, deepspeed=deepspeed, serve=serve),
+                        settings)
+    progress.advance()
+    return {"dataset": data, "train": trained}
 
 
 def main(argv: list[str] | None = None) -> int:

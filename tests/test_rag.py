@@ -103,3 +103,44 @@ def test_prompt_fits_the_window_and_keeps_rank_order(tokenizer) -> None:
     alone, none = build_messages("Write a post", [], tokenizer, 1024, 300)
     assert alone[0]["content"] == "Write a post" and none == []
     assert words_to_tokens(300) > 300
+
+
+def test_saved_link_material_is_reference_material_never_training_answers(tmp_path) -> None:
+    """rag.save_links: link documents land under the author with origin "link"; the author's
+    own documents are never re-labelled; re-saving adds nothing; datasets skip them."""
+    import json
+
+    import pandas as pd
+
+    from twin.datasets.build import _candidates
+    from twin.domain import Document
+    from twin.rag.links import LinkMaterial, save_link_material
+    from twin.settings import Settings
+    from twin.warehouse import Warehouse
+
+    settings = Settings(home=tmp_path / "home")
+    words = " ".join(f"word{i}" for i in range(80))
+    own = Document.build(author_id="maya-okafor", platform="medium", kind="article",
+                         url="https://medium.com/@maya/own-1", title="Own", text=words)
+    warehouse = Warehouse.from_settings(settings)
+    warehouse.merge([own])
+    guest = Document.build(author_id="guest", platform="web", kind="article",
+                           url="https://example.org/paper", title="A paper", text=words + " x")
+    material = LinkMaterial(documents=[guest, own.model_copy(update={"author_id": "guest"})])
+
+    note = save_link_material(material, "maya-okafor", settings)
+    assert note.startswith("saved 1 new and 0 updated")
+    rows = {r["id"]: r for r in warehouse.read_table().to_pylist()}
+    assert len(rows) == 2
+    assert json.loads(rows[guest.id]["metadata"])["origin"] == "link"
+    assert rows[guest.id]["author_id"] == "maya-okafor"
+    assert "origin" not in json.loads(rows[own.id]["metadata"])
+    assert save_link_material(material, "maya-okafor", settings).startswith("saved 0 new")
+    assert warehouse.read_table().num_rows == 2
+    assert any(r["author_id"] == "maya-okafor" for r in warehouse.runs())
+
+    frame = _candidates(pd.DataFrame(list(rows.values())), 30, 320, 0.5)
+    kept = set(frame.loc[frame["dropped"] == "", "document_id"])
+    assert kept == {own.id}
+    dropped = json.loads(frame.loc[frame["dropped"] != "", "dropped"].iloc[0])
+    assert dropped["link material (not the author's writing)"] == 1

@@ -188,6 +188,20 @@ def test_links_are_fetched_refused_or_reported_and_the_post_still_comes(api: dic
                for s in data["sources"])
 
 
+def test_save_links_keeps_the_material_in_the_warehouse(api: dict) -> None:
+    from twin.warehouse import Warehouse
+
+    good = next(link for link in api["site"].links() if "/pulse/" in link or "/posts/" in link)
+    answer = _post(api, {"prompt": PROMPT, "links": [good], "save_links": True,
+                         "max_words": 20, "temperature": 0})
+    assert answer.status_code == 200, answer.text
+    assert any(n.startswith("saved 1 new") for n in answer.json()["notes"]), answer.json()
+    rows = Warehouse.from_settings(api["settings"]).read_table().to_pylist()
+    saved = [r for r in rows if json.loads(r["metadata"]).get("origin") == "link"]
+    assert len(saved) == 1 and saved[0]["author_id"] == "maya-okafor"
+    assert saved[0]["url"].split("?")[0] == good.split("?")[0]
+
+
 @pytest.mark.parametrize(("body", "status", "message"), [
     ('{"prompt": "unterminated', 422, "JSON"),
     ({"prompt": "   "}, 422, "the prompt is empty"),

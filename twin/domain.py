@@ -91,6 +91,11 @@ def content_hash(title: str, text: str) -> str:
     return _sha(title.strip(), text.strip())
 
 
+# ``metadata.origin`` of documents saved from a request's links: reference material kept
+# under an author, never their own words (dataset building skips it).
+LINK_ORIGIN = "link"
+
+
 class Document(BaseModel):
     """One piece of the author's writing, as stored in the warehouse."""
 

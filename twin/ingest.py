@@ -114,6 +114,15 @@ def chunk_documents(batch: pd.DataFrame, model: str, sizes: ChunkSizes,
 def run_ingest(settings: Settings, *, full: bool = False, author: str | None = None,
                show_progress: bool = True, collection: str | None = None) -> IngestSummary:
     """Ingest the warehouse (or one author's part of it) into Milvus."""
+    store = VectorStore(settings, collection)
+    try:
+        return _ingest(settings, store, full=full, author=author, show_progress=show_progress)
+    finally:
+        store.close()  # an idle open client keeps pinging the server (GOAWAY too_many_pings)
+
+
+def _ingest(settings: Settings, store: VectorStore, *, full: bool, author: str | None,
+            show_progress: bool) -> IngestSummary:
     import ray
 
     from twin.raycluster import connect
@@ -126,7 +135,6 @@ def run_ingest(settings: Settings, *, full: bool = False, author: str | None = N
                                  columns=["id", "content_hash", "text"])
     summary.warehouse_documents = table.num_rows
     summary.warehouse_version = warehouse.version()
-    store = VectorStore(settings, collection)
     if table.num_rows == 0:
         summary.message = (f"the warehouse at {warehouse.uri} holds no documents"
                            + (f" for {author_id}" if author_id else "")

@@ -82,3 +82,69 @@ def submit_train_job(settings: Settings, *, on_line: Any = None, timeout_s: floa
                                        timeout_s=timeout_s)) or {}
     summary["job_id"] = job_id
     return summary
+
+
+# What a flow run page shows: Markdown summaries of each stage's result. ----------------------
+def collect_markdown(summary: dict[str, Any]) -> str:
+    """The collect job's result: totals and one row per source (failures with their reason)."""
+    sources = summary.get("sources", [])
+    totals = collect_totals(summary)
+    lines = [f"## Collection for {summary.get('author_id', '?')}",
+             f"Ray job `{summary.get('job_id', '?')}`, run `{summary.get('run_id', '?')}`, "
+             f"{summary.get('seconds', 0):.0f}s, warehouse version "
+             f"{summary.get('table_version')}.", "",
+             " | ".join(f"**{v}** {k}" for k, v in totals.items()), "",
+             "| source | collector | found | new | updated | unchanged | failed | reason |",
+             "|---|---|---|---|---|---|---|---|"]
+    for s in sources:
+        reason = (s.get("reason") or "").replace("|", "/")
+        lines.append(f"| {s['source']} | {s.get('collector', '')} | {s.get('found', 0)} | "
+                     f"{s.get('new', 0)} | {s.get('updated', 0)} | {s.get('unchanged', 0)} | "
+                     f"{s.get('failed', 0)} | {reason} |")
+    return "\n".join(lines)
+
+
+def ingest_markdown(summary: dict[str, Any]) -> str:
+    """The ingest job's result."""
+    return (f"## Ingestion\nRay job `{summary.get('job_id', '?')}`: "
+            f"{summary.get('message', '')}.\n\n"
+            f"- documents processed: **{summary.get('processed', 0)}**\n"
+            f"- chunks written: **{summary.get('chunks_written', 0)}**\n"
+            f"- chunks in the collection: **{summary.get('chunks_in_collection', 0)}**\n"
+            f"- seconds: {summary.get('seconds', 0)}")
+
+
+def dataset_markdown(summary: dict[str, Any]) -> str:
+    """The dataset job's result."""
+    counts = summary.get("counts", {})
+    grounding = summary.get("grounding", {})
+    text = (f"## Dataset {summary.get('version', '')}\nRay job `{summary.get('job_id', '?')}`:"
+            f" `{summary.get('path', '')}`\n\n"
+            f"- samples: **{counts.get('samples', 0)}** ({counts.get('train', 0)} train / "
+            f"{counts.get('test', 0)} test) from {counts.get('documents', 0)} documents\n"
+            f"- grounding: {grounding.get('passed', 0)}/{grounding.get('checked', 0)} answers "
+            "verbatim in the warehouse\n"
+            f"- filtered: {counts.get('filtered', {})}")
+    if summary.get("preference"):
+        text += f"\n- preference pairs: {summary['preference'].get('counts', {})}"
+    return text
+
+
+def train_markdown(summary: dict[str, Any]) -> str:
+    """The train job's result: per stage, the loss and the registered version."""
+    lines = [f"## Training\nRay job `{summary.get('job_id', '?')}`"]
+    for stage in ("sft", "dpo"):
+        part = summary.get(stage)
+        if not part:
+            continue
+        losses = part.get("losses") or []
+        loss = f"{losses[0]:.3f} -> {losses[-1]:.3f}" if losses else "?"
+        lines.append(f"- {stage.upper()}: model version **{part.get('version')}**, "
+                     f"{part.get('steps')} steps, loss {loss}, {part.get('seconds', 0):.0f}s")
+    return "\n".join(lines)
+
+
+def collect_totals(summary: dict[str, Any]) -> dict[str, int]:
+    """Found/new/updated/unchanged/failed summed over the sources of a collect summary."""
+    return {k: sum(s.get(k, 0) for s in summary.get("sources", []))
+            for k in ("found", "new", "updated", "unchanged", "failed")}

@@ -24,6 +24,7 @@ SUMMARY_MARKER = "::twin-summary::"
 WORKING_DIR_EXCLUDES = [".venv", ".venv-vllm", ".twin", ".git", "**/__pycache__", ".pytest_cache",
                         ".ruff_cache", "*.egg-info", "build", "dist", "tests/artifacts"]
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+AGENT_WAIT_S = 60.0
 
 
 class RayJobFailed(RuntimeError):
@@ -92,10 +93,20 @@ def submit_stage(script: str, args: list[str], settings: Settings,
                  metadata: dict[str, str] | None = None) -> str:
     """Submit ``python jobs/<script> ARGS`` to the cluster; returns the job id."""
     entrypoint = shlex.join(["python", f"jobs/{script}", *args])
-    job_id = client(settings).submit_job(
-        entrypoint=entrypoint, runtime_env=job_runtime_env(settings),
-        metadata=metadata or {}, entrypoint_num_cpus=0,
-    )
+    jobs = client(settings)
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            job_id = jobs.submit_job(
+                entrypoint=entrypoint, runtime_env=job_runtime_env(settings),
+                metadata=metadata or {}, entrypoint_num_cpus=0,
+            )
+            break
+        except RuntimeError as exc:
+            # A head that has just started answers 500 until its job agent is up.
+            if "No available agent" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(2.0)
     log.info("submitted Ray job %s: %s", job_id, entrypoint)
     return job_id
 

@@ -1,11 +1,13 @@
 """Local services with a lifecycle: `twin up` starts them on 127.0.0.1, `twin down` stops them.
 
 Each service is skipped when settings point at an external one (a real cluster). Later stages
-add their services (Milvus Lite, Prefect) to :data:`SERVICES`.
+add their services to :data:`SERVICES`: the Ray head, Milvus Lite, a Prefect server and a
+process worker of the project's work pool.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -22,6 +24,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from twin.settings import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 class ServiceStatus(BaseModel):
@@ -185,7 +189,108 @@ class RayHead(Service):
         return ServiceStatus(name=self.name, state="stopped")
 
 
-class MilvusLite(Service):
+class BackgroundProcess(Service):
+    """A local server process started in its own session, tracked by a pid file."""
+
+    @abstractmethod
+    def command(self, settings: Settings) -> list[str]:
+        """The command line that runs it."""
+
+    def environment(self, settings: Settings) -> dict[str, str]:
+        """Its environment (ours, by default)."""
+        return dict(os.environ)
+
+    def cwd(self, settings: Settings) -> Path | None:
+        """Its working directory (ours, by default)."""
+        return None
+
+    def address(self, settings: Settings) -> str | None:
+        """Where it answers, for `twin status`."""
+        return None
+
+    def timeout_s(self, settings: Settings) -> float:
+        """How long it may take to become ready."""
+        return 60.0
+
+    def prepare(self, settings: Settings) -> None:
+        """Folders it needs before it starts."""
+
+    def after_start(self, settings: Settings) -> None:
+        """Work once it is ready (e.g. register deployments)."""
+
+    def _pid(self, settings: Settings) -> int | None:
+        try:
+            return int(json.loads(self.state_file(settings).read_text())["pid"])
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def _alive(self, settings: Settings) -> bool:
+        pid = self._pid(settings)
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        # A zombie (exited, not yet reaped by us) is not alive.
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+                return False
+        return True
+
+    def start(self, settings: Settings) -> ServiceStatus:
+        if self.is_external(settings) or self.is_running(settings):
+            if not self.is_external(settings):
+                self.after_start(settings)
+            return self.status(settings)
+        settings.run_dir.mkdir(parents=True, exist_ok=True)
+        self.prepare(settings)
+        log_path = settings.run_dir / f"{self.name}.log"
+        with log_path.open("a") as log:
+            proc = subprocess.Popen(self.command(settings), stdout=log, stderr=subprocess.STDOUT,
+                                    env=self.environment(settings), cwd=self.cwd(settings),
+                                    start_new_session=True)
+        self.state_file(settings).write_text(json.dumps({
+            "pid": proc.pid, "address": self.address(settings), "started_at": time.time()}))
+        deadline = time.monotonic() + self.timeout_s(settings)
+        while not self.is_running(settings):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                self.state_file(settings).unlink(missing_ok=True)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+                raise ServiceError(f"{self.name} did not start: " + " | ".join(tail)
+                                   + f" (log: {log_path})")
+            time.sleep(0.3)
+        self.after_start(settings)
+        return self.status(settings)
+
+    def stop(self, settings: Settings) -> ServiceStatus:
+        if self.is_external(settings):
+            return self.status(settings)
+        pid = self._pid(settings)
+        if pid is not None:
+            try:
+                os.killpg(pid, signal.SIGTERM)
+                for _ in range(100):
+                    if not self._alive(settings):
+                        break
+                    time.sleep(0.1)
+                else:
+                    os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.state_file(settings).unlink(missing_ok=True)
+            return ServiceStatus(name=self.name, state="stopped")
+        if self.is_running(settings):
+            return ServiceStatus(name=self.name, state="running", address=self.address(settings),
+                                 detail="not started by twin up; left running")
+        return ServiceStatus(name=self.name, state="stopped")
+
+
+class MilvusLite(BackgroundProcess):
     """One local `milvus-lite server` process that every client reaches by URI.
 
     A Milvus Lite data folder opens in one process only (a second client gets
@@ -200,59 +305,18 @@ class MilvusLite(Service):
     def is_running(self, settings: Settings) -> bool:
         return port_open(settings.milvus.host, settings.milvus.port)
 
-    def _pid(self, settings: Settings) -> int | None:
-        try:
-            return int(json.loads(self.state_file(settings).read_text())["pid"])
-        except (OSError, ValueError, KeyError):
-            return None
+    def command(self, settings: Settings) -> list[str]:
+        return [_bin("milvus-lite"), "server", "--data-dir", str(settings.milvus_data_dir),
+                "--host", settings.milvus.host, "--port", str(settings.milvus.port)]
 
-    def start(self, settings: Settings) -> ServiceStatus:
-        if self.is_external(settings) or self.is_running(settings):
-            return self.status(settings)
-        settings.run_dir.mkdir(parents=True, exist_ok=True)
-        data_dir = settings.milvus_data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
-        log_path = settings.run_dir / "milvus.log"
-        command = [_bin("milvus-lite"), "server", "--data-dir", str(data_dir),
-                   "--host", settings.milvus.host, "--port", str(settings.milvus.port)]
-        with log_path.open("a") as log:
-            proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-        self.state_file(settings).write_text(json.dumps({
-            "pid": proc.pid, "uri": settings.milvus_uri, "data_dir": str(data_dir),
-            "started_at": time.time()}))
-        deadline = time.monotonic() + settings.milvus.start_timeout_s
-        while not self.is_running(settings):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                self.state_file(settings).unlink(missing_ok=True)
-                proc.kill()
-                tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
-                raise ServiceError("milvus-lite server did not start: " + " | ".join(tail)
-                                   + f" (log: {log_path})")
-            time.sleep(0.3)
-        return self.status(settings)
+    def prepare(self, settings: Settings) -> None:
+        settings.milvus_data_dir.mkdir(parents=True, exist_ok=True)
 
-    def stop(self, settings: Settings) -> ServiceStatus:
-        if self.is_external(settings):
-            return self.status(settings)
-        pid = self._pid(settings)
-        if pid is not None:
-            try:
-                os.killpg(pid, signal.SIGTERM)
-                for _ in range(50):
-                    if not self.is_running(settings):
-                        break
-                    time.sleep(0.1)
-                else:
-                    os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.state_file(settings).unlink(missing_ok=True)
-            return ServiceStatus(name=self.name, state="stopped")
-        if self.is_running(settings):
-            return ServiceStatus(name=self.name, state="running", address=settings.milvus_uri,
-                                 detail="not started by twin up; left running")
-        return ServiceStatus(name=self.name, state="stopped")
+    def address(self, settings: Settings) -> str | None:
+        return settings.milvus_uri
+
+    def timeout_s(self, settings: Settings) -> float:
+        return settings.milvus.start_timeout_s
 
     def status(self, settings: Settings) -> ServiceStatus:
         if self.is_external(settings):
@@ -263,7 +327,108 @@ class MilvusLite(Service):
         return ServiceStatus(name=self.name, state="stopped")
 
 
-SERVICES: list[Service] = [RayHead(), MilvusLite()]
+def prefect_environment(settings: Settings) -> dict[str, str]:
+    """Environment of Prefect processes: our home, the API, no analytics (offline machines)."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return {**os.environ, "PREFECT_HOME": str(settings.prefect_home),
+            "PREFECT_API_URL": settings.prefect_api_url, "PATH": path,
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "true",
+            "DO_NOT_TRACK": "1", "TWIN_HOME": str(settings.home_dir)}
+
+
+def prefect_healthy(api_url: str, timeout: float = 2.0) -> bool:
+    """Whether a Prefect API answers its health check."""
+    try:
+        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+class PrefectServer(BackgroundProcess):
+    """A local Prefect server (SQLite under <home>/prefect) on 127.0.0.1."""
+
+    name = "prefect"
+
+    def is_external(self, settings: Settings) -> bool:
+        return bool(settings.prefect.api_url)
+
+    def is_running(self, settings: Settings) -> bool:
+        return prefect_healthy(settings.prefect_api_url)
+
+    def command(self, settings: Settings) -> list[str]:
+        return [_bin("prefect"), "server", "start", "--host", settings.prefect.host,
+                "--port", str(settings.prefect.port)]
+
+    def environment(self, settings: Settings) -> dict[str, str]:
+        env = prefect_environment(settings)
+        env.pop("PREFECT_API_URL")  # the server itself has no API to point at
+        return env
+
+    def prepare(self, settings: Settings) -> None:
+        settings.prefect_home.mkdir(parents=True, exist_ok=True)
+
+    def address(self, settings: Settings) -> str | None:
+        return settings.prefect_api_url
+
+    def timeout_s(self, settings: Settings) -> float:
+        return settings.prefect.start_timeout_s
+
+    def status(self, settings: Settings) -> ServiceStatus:
+        url = settings.prefect_api_url
+        if self.is_external(settings):
+            return ServiceStatus(name=self.name, state="external", address=url)
+        if self.is_running(settings):
+            return ServiceStatus(name=self.name, state="running", address=url,
+                                 detail=f"dashboard: {url.removesuffix('/api')}")
+        return ServiceStatus(name=self.name, state="stopped")
+
+
+class PrefectWorker(BackgroundProcess):
+    """A process worker of the project's work pool; starting it (re)registers the
+    deployments of ``prefect.yaml``, so every flow can be run by name."""
+
+    name = "prefect-worker"
+
+    def is_external(self, settings: Settings) -> bool:
+        return False  # a worker always runs where the flows' Ray driver code is
+
+    def is_running(self, settings: Settings) -> bool:
+        return self._alive(settings) and prefect_healthy(settings.prefect_api_url)
+
+    def command(self, settings: Settings) -> list[str]:
+        return [_bin("prefect"), "worker", "start", "--pool", settings.prefect.work_pool,
+                "--type", "process"]
+
+    def environment(self, settings: Settings) -> dict[str, str]:
+        return prefect_environment(settings)
+
+    def cwd(self, settings: Settings) -> Path | None:
+        return PROJECT_ROOT
+
+    def start(self, settings: Settings) -> ServiceStatus:
+        if not prefect_healthy(settings.prefect_api_url):
+            raise ServiceError(f"no Prefect API answers at {settings.prefect_api_url}: start "
+                               "the prefect service first (`twin up`)")
+        return super().start(settings)
+
+    def timeout_s(self, settings: Settings) -> float:
+        return settings.prefect.start_timeout_s
+
+    def after_start(self, settings: Settings) -> None:
+        from twin.deployments import register_deployments
+
+        register_deployments(settings)
+
+    def status(self, settings: Settings) -> ServiceStatus:
+        if self.is_running(settings):
+            return ServiceStatus(name=self.name, state="running",
+                                 address=f"pool {settings.prefect.work_pool}",
+                                 detail="runs the prefect.yaml deployments")
+        return ServiceStatus(name=self.name, state="stopped")
+
+
+SERVICES: list[Service] = [RayHead(), MilvusLite(), PrefectServer(), PrefectWorker()]
 
 
 def _select(names: list[str] | None) -> list[Service]:

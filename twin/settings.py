@@ -31,6 +31,7 @@ SECRET_FIELDS: dict[str, Any] = {
     "platforms": {"github_token"},
     "warehouse": {"storage_options"},
     "serve": {"api_key"},
+    "ui": {"storage_secret"},
 }
 
 
@@ -203,6 +204,36 @@ class ServeSettings(BaseModel):
         default=None, description="Above llm_replicas: Serve autoscales up to this many.")
 
 
+class PrefectSettings(BaseModel):
+    """Orchestration: a local Prefect server and process worker by default, any by URL."""
+
+    api_url: str | None = Field(
+        default=None, description="An existing Prefect API (http://host:4200/api). None: the "
+        "local server started by `twin up`.")
+    host: str = "127.0.0.1"
+    port: int = 4200
+    work_pool: str = Field(default="twin-local", description="Process work pool the "
+                           "deployments run in (a worker of it runs beside the Ray driver).")
+    data_dir: Path | None = Field(default=None, description="PREFECT_HOME of the local "
+                                  "server (its SQLite database). None: <home>/prefect.")
+    start_timeout_s: float = 90.0
+    flow_timeout_s: float = Field(default=3600.0, description="How long one stage's Ray job "
+                                  "may run inside a flow before the flow gives up.")
+    network_retries: int = Field(default=2, description="Retries of a flow task whose Ray "
+                                 "cluster could not be reached (a failed job is not retried).")
+
+
+class UISettings(BaseModel):
+    """The NiceGUI web UI (`twin ui`)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    storage_secret: str | None = Field(default=None, description="Signs browser sessions "
+                                       "(secret); None: a random one per start.")
+    max_upload_bytes: int = 500_000_000
+    poll_s: float = Field(default=2.0, description="How often a running flow is refreshed.")
+
+
 class TrainSettings(BaseModel):
     """LoRA fine-tuning on Ray Train."""
 
@@ -352,6 +383,8 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     rag: RAGSettings = Field(default_factory=RAGSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    prefect: PrefectSettings = Field(default_factory=PrefectSettings)
+    ui: UISettings = Field(default_factory=UISettings)
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
 
@@ -414,6 +447,16 @@ class Settings(BaseSettings):
         return self.milvus.uri or f"http://{self.milvus.host}:{self.milvus.port}"
 
     @property
+    def prefect_api_url(self) -> str:
+        """The Prefect API: the configured one or the local server's."""
+        return self.prefect.api_url or f"http://{self.prefect.host}:{self.prefect.port}/api"
+
+    @property
+    def prefect_home(self) -> Path:
+        """PREFECT_HOME of the local Prefect server and worker."""
+        return (self.prefect.data_dir or self.home_dir / "prefect").expanduser().resolve()
+
+    @property
     def milvus_data_dir(self) -> Path:
         """The local Milvus Lite server's data folder."""
         return (self.milvus.data_dir or self.home_dir / "milvus").expanduser().resolve()
@@ -432,6 +475,24 @@ class Settings(BaseSettings):
             env[name] = value if isinstance(value, str) else _json(value)
         env["TWIN_HOME"] = str(self.home_dir)
         return env
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated with ``extra``, nested dictionaries merged."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def with_overrides(settings: Settings, overrides: dict[str, Any] | None) -> Settings:
+    """A copy of ``settings`` with nested ``overrides`` applied (validated)."""
+    if not overrides:
+        return settings
+    return Settings.model_validate(deep_merge(settings.model_dump(), overrides))
 
 
 def _json(value: Any) -> str:

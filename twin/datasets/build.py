@@ -22,7 +22,7 @@ import pandas as pd
 
 from twin.datasets.instructions import add_instructions
 from twin.datasets.samples import Candidate, candidates_of, drop_near_duplicates
-from twin.domain import slugify
+from twin.domain import LINK_ORIGIN, slugify
 from twin.features.clean import clean_for_style
 from twin.settings import Settings
 from twin.warehouse import Warehouse
@@ -56,6 +56,9 @@ def _candidates(batch: pd.DataFrame, min_words: int, max_words: int,
     rows: list[dict[str, Any]] = []
     dropped: Counter[str] = Counter()
     for doc in batch.to_dict("records"):
+        if json.loads(doc.get("metadata") or "{}").get("origin") == LINK_ORIGIN:
+            dropped["link material (not the author's writing)"] += 1
+            continue
         found, why = candidates_of(doc, min_words, max_words, max_quote_ratio)
         rows.extend(c.as_dict() for c in found)
         dropped.update(why)
@@ -118,7 +121,7 @@ def build_instruction_dataset(settings: Settings, *, author: str | None = None,
     ray.data.DataContext.get_current().enable_progress_bars = False
     dataset = ray.data.read_delta(warehouse.documents_uri, version=version,
                                   columns=["id", "author_id", "platform", "kind", "title",
-                                           "text"],
+                                           "text", "metadata"],
                                   storage_options=settings.warehouse.storage_options or None,
                                   num_cpus=0.25)
     if author_id:

@@ -18,22 +18,11 @@ from twin.rayjobs import follow, submit_stage, summary_from_logs
 from twin.report import hits_table, stats_table
 from twin.retrieval import search
 from twin.services import SERVICES, down, up
-from twin.settings import Settings
+from twin.settings import Settings, deep_merge
 from twin.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 SAMPLE_QUERY = "a partner changed a column type and the loader broke at 3 a.m."
-
-
-def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """``base`` updated with ``extra``, nested dictionaries merged."""
-    out = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def demo_settings(settings: Settings, site: DemoSite) -> Settings:

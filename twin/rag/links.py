@@ -4,13 +4,23 @@ reads it), under the URL policy, a size limit and a time limit."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from twin.collect.pipeline import collect_source
-from twin.domain import Document, Source, SourceKind
+from twin.domain import (
+    LINK_ORIGIN,
+    CollectionSummary,
+    Document,
+    Source,
+    SourceKind,
+    SourceSummary,
+)
 from twin.net import UnsafeURLError, check_url
 from twin.settings import Settings
 
@@ -68,3 +78,49 @@ def fetch_links(links: list[str], author_id: str, settings: Settings) -> LinkMat
         material.errors[link] = f"skipped: at most {settings.rag.max_links} links per request"
     material.seconds = round(time.monotonic() - start, 2)
     return material
+
+
+
+def save_link_material(material: LinkMaterial, author_id: str, settings: Settings) -> str:
+    """Merge a request's link documents into the warehouse, marked as reference material.
+
+    They are kept under the author so later requests can retrieve them (after `twin ingest`),
+    with ``metadata.origin = "link"``: they are someone else's words, so dataset building never
+    uses them as the author's answers. Returns a note for the response; never raises.
+    """
+    from twin.warehouse import Warehouse
+
+    if not material.documents:
+        return "no link material to save"
+    warehouse = Warehouse.from_settings(settings)
+    own: set[str] = set()  # already collected as the author's own writing: left as it is
+    if warehouse.exists():
+        table = warehouse.read_table(columns=["id", "metadata"])
+        own = {i for i, meta in zip(table.column("id").to_pylist(),
+                                    table.column("metadata").to_pylist(), strict=True)
+               if json.loads(meta or "{}").get("origin") != LINK_ORIGIN}
+    documents = []
+    for doc in material.documents:
+        if doc.id in own:
+            continue
+        doc = doc.model_copy(deep=True)
+        doc.author_id = author_id
+        doc.metadata = {**doc.metadata, "origin": LINK_ORIGIN}
+        documents.append(doc)
+    if not documents:
+        return "the links are already in the warehouse as the author's own writing"
+    try:
+        merge = warehouse.merge(documents)
+        by_url = {d.url: d for d in documents}
+        summary = CollectionSummary(
+            run_id=f"link-{uuid.uuid4().hex[:8]}", author_id=author_id,
+            table_version=merge.version, sources=[SourceSummary(
+                source=url, collector="request link", found=1,
+                new=int(d.id in merge.new), updated=int(d.id in merge.updated),
+                unchanged=int(d.id in merge.unchanged)) for url, d in by_url.items()])
+        warehouse.log_run(summary, datetime.now(UTC))
+    except Exception as exc:  # noqa: BLE001 - the post is still written
+        log.warning("could not save link material: %s", exc)
+        return f"link material not saved to the warehouse: {type(exc).__name__}: {exc}"
+    return (f"saved {len(merge.new)} new and {len(merge.updated)} updated link documents to the "
+            "warehouse as reference material (searchable after `twin ingest`)")

@@ -14,7 +14,7 @@ from twin.features.chunk import ChunkSizes, chunk_text
 from twin.features.clean import clean_for_retrieval
 from twin.features.embed import encode, token_counter
 from twin.rag.expand import expand_query
-from twin.rag.links import fetch_links
+from twin.rag.links import fetch_links, save_link_material
 from twin.rag.prompt import ContextChunk
 from twin.rag.rerank import cross_encode, dedupe, mmr, rrf
 from twin.rag.selfquery import Filters, self_query
@@ -68,8 +68,13 @@ class Retriever:
         return self._authors
 
     def retrieve(self, prompt: str, *, author: str | None = None, links: list[str] = (),
-                 ask_llm: Callable[[str], str] | None = None) -> Retrieval:
-        """Context chunks for ``prompt``: the links' material first, then the knowledge base."""
+                 ask_llm: Callable[[str], str] | None = None,
+                 save_links: bool | None = None) -> Retrieval:
+        """Context chunks for ``prompt``: the links' material first, then the knowledge base.
+
+        ``save_links`` (default ``rag.save_links``) also merges the links' documents into the
+        warehouse as the author's reference material.
+        """
         r = self.settings.rag
         out = Retrieval()
         t0 = time.monotonic()
@@ -83,6 +88,12 @@ class Retriever:
             material = fetch_links(list(links), out.filters.author_id or "guest", self.settings)
             out.link_errors = material.errors
             extra = self._link_chunks(material.documents, query_vectors[0])
+            if (r.save_links if save_links is None else save_links) and material.documents:
+                if out.filters.author_id:
+                    out.notes.append(save_link_material(material, out.filters.author_id,
+                                                        self.settings))
+                else:
+                    out.notes.append("link material not saved: no author for this request")
         t2 = time.monotonic()
         ranked = self._search(out, query_vectors, prompt)
         t3 = time.monotonic()

@@ -143,13 +143,15 @@ class RAGDeployment:
         return answer.result(timeout_s=60)["text"]
 
     async def prepare(self, prompt: str, author_id: str | None, links: list[str],
-                      max_words: int | None, max_new_tokens: int) -> dict[str, Any]:
+                      max_words: int | None, max_new_tokens: int,
+                      save_links: bool | None = None) -> dict[str, Any]:
         """Chat messages for the request and the sources they draw on."""
         from twin.rag.prompt import build_messages
 
         start = time.monotonic()
         found = await asyncio.to_thread(self.retriever.retrieve, prompt, author=author_id,
-                                        links=links, ask_llm=self._ask_llm)
+                                        links=links, ask_llm=self._ask_llm,
+                                        save_links=save_links)
         messages, used = build_messages(prompt, found.chunks, self.tokenizer, self.window,
                                         max_new_tokens, max_words,
                                         self.settings.rag.context_tokens)
@@ -269,7 +271,7 @@ class Gateway:
 
         max_new = min(words_to_tokens(body.max_words), self.settings.llm.max_new_tokens * 2)
         call = self.rag.prepare.remote(body.prompt, body.author_id, body.links,
-                                       body.max_words, max_new)
+                                       body.max_words, max_new, body.save_links)
         if calls is not None:
             calls.append(call)
         return await call, max_new
@@ -377,13 +379,9 @@ class Gateway:
 
 def build_app(args: dict[str, Any] | None = None) -> Any:
     """The Serve application; ``args`` may carry ``settings`` overrides (serve config YAML)."""
-    from twin.demo.run import deep_merge
-    from twin.settings import get_settings
+    from twin.settings import get_settings, with_overrides
 
-    base = get_settings()
-    overrides = (args or {}).get("settings") or {}
-    return app_for(Settings.model_validate(deep_merge(base.model_dump(), overrides))
-                   if overrides else base)
+    return app_for(with_overrides(get_settings(), (args or {}).get("settings")))
 
 
 def app_for(settings: Settings) -> Any:

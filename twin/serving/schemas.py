@@ -19,6 +19,9 @@ class PostRequest(BaseModel):
                                   "author, or one named in the prompt).")
     links: list[str] = Field(default_factory=list, max_length=10,
                              description="Extra material to draw on (fetched for this request).")
+    save_links: bool | None = Field(default=None, description="Also keep the links' material "
+                                    "in the warehouse as the author's reference material "
+                                    "(default: the server's rag.save_links).")
     max_words: int = Field(default=300, ge=20, le=1000)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     timeout_s: float | None = Field(default=None, gt=0, le=3600,
