@@ -46,3 +46,18 @@ def demo_documents(author: str = "maya-okafor") -> list:
                                url=f"https://github.com/{author}/parquet-drift",
                                title=f"{author}/parquet-drift", text=text))
     return docs
+
+
+def fresh_adapter(settings: Settings, folder: Path) -> None:
+    """A real, freshly initialised LoRA adapter (B = 0: it answers like the base)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from twin.llm.models import resolve_base_model
+
+    base = resolve_base_model(settings.llm.base_model, settings.models_dir)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
+                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"],
+                                      task_type="CAUSAL_LM"))
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(base).save_pretrained(folder)

@@ -82,3 +82,15 @@ def test_code_chunks_follow_files_and_definitions(count) -> None:
 def test_chunk_ids_are_deterministic() -> None:
     assert chunk_id("doc", 0, "text") == chunk_id("doc", 0, "text")
     assert chunk_id("doc", 0, "text") != chunk_id("doc", 1, "text")
+
+
+def test_ingest_asks_only_for_the_cpus_the_cluster_has_free() -> None:
+    """A Serve app holding CPUs must not make Ray Data wait forever (it stalls silently)."""
+    from twin.ingest import fit_cpus
+    from twin.settings import Settings
+
+    settings = Settings()
+    assert fit_cpus(settings, 2.0) == (0.25, 1.0)  # room for everything: as configured
+    map_cpus, actor_cpus = fit_cpus(settings, 0.4)  # a Serve app holds 1.6 of 2 CPUs
+    assert 3 * map_cpus + actor_cpus <= 0.4 + 1e-9 and actor_cpus >= 0.1
+    assert fit_cpus(settings, 0.0)[1] == 0.1  # never zero: Ray would refuse the actor

@@ -7,12 +7,11 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.helpers import demo_documents
+from tests.helpers import demo_documents, fresh_adapter
 from twin.demo.site import DemoSite
 from twin.settings import Settings
 
@@ -52,21 +51,6 @@ class HangingServer:
         self.sock.close()
 
 
-def _fresh_adapter(settings: Settings, folder: Path) -> None:
-    """A real, freshly initialised LoRA adapter (B = 0: it answers like the base)."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from twin.llm.models import resolve_base_model
-
-    base = resolve_base_model(settings.llm.base_model, settings.models_dir)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
-                           LoraConfig(r=4, target_modules=["q_proj", "v_proj"],
-                                      task_type="CAUSAL_LM"))
-    model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(base).save_pretrained(folder)
-
-
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, milvus: dict,
         demo_site: DemoSite) -> Iterator[dict]:
@@ -91,7 +75,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, milvus: dict,
     Warehouse.from_settings(settings).merge(demo_documents())
     run_ingest(settings, full=True, show_progress=False)
     adapter = root / "adapter"
-    _fresh_adapter(settings, adapter)
+    fresh_adapter(settings, adapter)
     registry = Registry(settings)
     result = TrainResult(adapter_dir=adapter, run="fresh-lora", steps=0,
                          info={"stage": "sft", "base_model": settings.llm.base_model})

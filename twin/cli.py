@@ -542,6 +542,80 @@ def demo_site() -> None:
             console.print("stopped")
 
 
+@app.command()
+def ui(
+    host: Annotated[str | None, typer.Option(help="Listen address (default ui.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default ui.port, 8080).")] = None,
+) -> None:
+    """Start the web UI: profile, collection runs, library, writing posts, model versions.
+
+    It talks to the twin's HTTP API (`twin serve`) and to Prefect (`twin up`); start those
+    first for every page to work.
+    """
+    from twin.ui.app import run_ui
+
+    settings = _settings()
+    if host:
+        settings.ui.host = host
+    if port:
+        settings.ui.port = port
+    console.print(f"LLM Twin UI at http://{settings.ui.host}:{settings.ui.port} (Ctrl-C stops)")
+    run_ui(settings)
+
+
+@app.command()
+def deploy() -> None:
+    """(Re)register the prefect.yaml deployments with Prefect (`twin up` does it too)."""
+    from twin.deployments import DEPLOYMENTS, PrefectError, register_deployments
+
+    settings = _settings()
+    try:
+        register_deployments(settings)
+    except PrefectError as exc:
+        console.print(f"[red]error:[/] {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    console.print(f"registered {', '.join(DEPLOYMENTS.values())} in work pool "
+                  f"{settings.prefect.work_pool} at {settings.prefect_api_url}", markup=False)
+
+
+@app.command("run")
+def run_deployment(
+    deployment: Annotated[str, typer.Argument(
+        help="collect, ingest, dataset, train or pipeline (or flow/deployment).")],
+    param: Annotated[list[str] | None, typer.Option(
+        "--param", "-p", help="KEY=VALUE, VALUE as JSON when it parses (repeatable).")] = None,
+    wait: Annotated[bool, typer.Option(help="Follow the run and print its logs.")] = True,
+) -> None:
+    """Start a Prefect deployment run (as the UI does) and follow it to the end."""
+    from twin.deployments import PrefectAPI, PrefectError
+
+    settings = _settings()
+    params: dict = {}
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            console.print(f"[red]error:[/] --param wants KEY=VALUE, not {item!r}", markup=False)
+            raise typer.Exit(2)
+        try:
+            params[key] = json.loads(value)
+        except ValueError:
+            params[key] = value
+    api = PrefectAPI.from_settings(settings)
+    try:
+        started = api.run(deployment, params)
+        console.print(f"flow run {started.name} ({started.id})", markup=False)
+        if not wait:
+            return
+        end = api.wait(started.id, settings.prefect.flow_timeout_s * 4,
+                       on_log=lambda line: console.print(line, markup=False, highlight=False))
+    except PrefectError as exc:
+        console.print(f"[red]error:[/] {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    console.print(f"{end.name}: {end.state} {end.state_message}", markup=False)
+    if end.state != "COMPLETED":
+        raise typer.Exit(1)
+
+
 @app.command("settings")
 def show_settings() -> None:
     """Print the effective settings (secrets masked)."""

@@ -38,6 +38,11 @@ def register_deployments(settings: Settings, timeout_s: float = 300.0) -> None:
     """(Re)register every deployment of ``prefect.yaml`` with the configured Prefect API."""
     from twin.services import PROJECT_ROOT, _bin, prefect_environment
 
+    api = PrefectAPI.from_settings(settings)
+    try:
+        api.ensure_work_pool(settings.prefect.work_pool)
+    finally:
+        api.close()
     env = {**prefect_environment(settings), "TWIN_WORK_POOL": settings.prefect.work_pool}
     proc = subprocess.run([_bin("prefect"), "--no-prompt", "deploy", "--all"],
                           cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
@@ -118,6 +123,15 @@ class PrefectAPI:
             return self.http.get("/health").status_code == 200
         except httpx.HTTPError:
             return False
+
+    def ensure_work_pool(self, name: str) -> None:
+        """Create the process work pool the deployments run in, unless it exists."""
+        try:
+            self._call("GET", f"/work_pools/{name}")
+        except PrefectError as exc:
+            if " 404 " not in str(exc):
+                raise
+            self._call("POST", "/work_pools/", json={"name": name, "type": "process"})
 
     def deployment_id(self, deployment: str) -> str:
         """The id of a deployment, by short name (``collect``) or ``flow/deployment``."""

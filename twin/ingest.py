@@ -111,6 +111,25 @@ def chunk_documents(batch: pd.DataFrame, model: str, sizes: ChunkSizes,
     return pd.DataFrame(rows, columns=columns)
 
 
+def fit_cpus(settings: Settings, free_cpus: float) -> tuple[float, float]:
+    """CPUs for the map steps and for each embedding actor, within what the cluster has free.
+
+    Ray Data waits forever, silently, when its steps ask for more CPUs than are free (a Serve
+    app on the same head holds some): ask for a share of what is free instead.
+    """
+    steps = 3  # read, select, chunk
+    map_cpus, actor_cpus = settings.ingest.map_num_cpus, settings.embed.actor_num_cpus
+    actors = settings.embed.actors
+    needed = steps * map_cpus + actors * actor_cpus
+    if free_cpus >= needed:
+        return map_cpus, actor_cpus
+    map_cpus = min(map_cpus, 0.05)
+    actor_cpus = max(0.1, (free_cpus - steps * map_cpus) / actors)
+    log.warning("the cluster has %.2f CPUs free (%.2f asked for): ingesting with %.2f CPUs per "
+                "embedding actor and %.2f per step", free_cpus, needed, actor_cpus, map_cpus)
+    return map_cpus, round(actor_cpus, 2)
+
+
 def run_ingest(settings: Settings, *, full: bool = False, author: str | None = None,
                show_progress: bool = True, collection: str | None = None) -> IngestSummary:
     """Ingest the warehouse (or one author's part of it) into Milvus."""
@@ -179,7 +198,7 @@ def _ingest(settings: Settings, store: VectorStore, *, full: bool, author: str |
     sizes = ChunkSizes(prose=settings.ingest.prose_chunk_tokens,
                        overlap=settings.ingest.prose_overlap_tokens,
                        code=settings.ingest.code_chunk_tokens)
-    map_cpus = settings.ingest.map_num_cpus
+    map_cpus, actor_cpus = fit_cpus(settings, ray.available_resources().get("CPU", 0.0))
     gpus = settings.embed.actor_num_gpus or (
         1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0)
     dataset = (
@@ -198,7 +217,7 @@ def _ingest(settings: Settings, store: VectorStore, *, full: bool, author: str |
                          "threads": max(1, int(settings.embed.actor_num_cpus))},
                      compute=ray.data.ActorPoolStrategy(size=settings.embed.actors),
                      batch_size=settings.embed.batch_size, batch_format="numpy",
-                     num_cpus=settings.embed.actor_num_cpus, num_gpus=gpus)
+                     num_cpus=actor_cpus, num_gpus=gpus)
     )
     written: dict[str, int] = {}
     expected: dict[str, int] = {}

@@ -89,7 +89,7 @@ def collect_markdown(summary: dict[str, Any]) -> str:
     """The collect job's result: totals and one row per source (failures with their reason)."""
     sources = summary.get("sources", [])
     totals = collect_totals(summary)
-    lines = [f"## Collection for {summary.get('author_id', '?')}",
+    lines = [f"### Collection for {summary.get('author_id', '?')}",
              f"Ray job `{summary.get('job_id', '?')}`, run `{summary.get('run_id', '?')}`, "
              f"{summary.get('seconds', 0):.0f}s, warehouse version "
              f"{summary.get('table_version')}.", "",
@@ -106,7 +106,7 @@ def collect_markdown(summary: dict[str, Any]) -> str:
 
 def ingest_markdown(summary: dict[str, Any]) -> str:
     """The ingest job's result."""
-    return (f"## Ingestion\nRay job `{summary.get('job_id', '?')}`: "
+    return (f"### Ingestion\nRay job `{summary.get('job_id', '?')}`: "
             f"{summary.get('message', '')}.\n\n"
             f"- documents processed: **{summary.get('processed', 0)}**\n"
             f"- chunks written: **{summary.get('chunks_written', 0)}**\n"
@@ -118,7 +118,7 @@ def dataset_markdown(summary: dict[str, Any]) -> str:
     """The dataset job's result."""
     counts = summary.get("counts", {})
     grounding = summary.get("grounding", {})
-    text = (f"## Dataset {summary.get('version', '')}\nRay job `{summary.get('job_id', '?')}`:"
+    text = (f"### Dataset {summary.get('version', '')}\nRay job `{summary.get('job_id', '?')}`:"
             f" `{summary.get('path', '')}`\n\n"
             f"- samples: **{counts.get('samples', 0)}** ({counts.get('train', 0)} train / "
             f"{counts.get('test', 0)} test) from {counts.get('documents', 0)} documents\n"
@@ -132,7 +132,7 @@ def dataset_markdown(summary: dict[str, Any]) -> str:
 
 def train_markdown(summary: dict[str, Any]) -> str:
     """The train job's result: per stage, the loss and the registered version."""
-    lines = [f"## Training\nRay job `{summary.get('job_id', '?')}`"]
+    lines = [f"### Training\nRay job `{summary.get('job_id', '?')}`"]
     for stage in ("sft", "dpo"):
         part = summary.get(stage)
         if not part:

@@ -412,6 +412,15 @@ class PrefectWorker(BackgroundProcess):
                                "the prefect service first (`twin up`)")
         return super().start(settings)
 
+    def prepare(self, settings: Settings) -> None:
+        from twin.deployments import PrefectAPI
+
+        api = PrefectAPI.from_settings(settings)
+        try:
+            api.ensure_work_pool(settings.prefect.work_pool)
+        finally:
+            api.close()
+
     def timeout_s(self, settings: Settings) -> float:
         return settings.prefect.start_timeout_s
 

@@ -37,12 +37,14 @@ def words_to_tokens(max_words: int) -> int:
 
 def build_messages(prompt: str, chunks: list[ContextChunk], tokenizer: Any, window: int,
                    max_new_tokens: int, max_words: int | None = None,
-                   context_tokens: int | None = None) -> tuple[list[dict[str, str]],
-                                                                list[ContextChunk]]:
+                   context_tokens: int | None = None,
+                   tone: str | None = None) -> tuple[list[dict[str, str]], list[ContextChunk]]:
     """(chat messages, the chunks that fit) for ``prompt``."""
     request = prompt.strip()
     if max_words:
         request += f"\n\nKeep it under {max_words} words."
+    if tone:
+        request += f" Make the tone {tone}."
 
     def count(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])

@@ -16,9 +16,9 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from ray import serve
@@ -29,6 +29,10 @@ from twin.settings import Settings
 
 log = logging.getLogger(__name__)
 OPEN_PATHS = {"/healthz", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 @serve.deployment
@@ -144,7 +148,8 @@ class RAGDeployment:
 
     async def prepare(self, prompt: str, author_id: str | None, links: list[str],
                       max_words: int | None, max_new_tokens: int,
-                      save_links: bool | None = None) -> dict[str, Any]:
+                      save_links: bool | None = None, tone: str | None = None
+                      ) -> dict[str, Any]:
         """Chat messages for the request and the sources they draw on."""
         from twin.rag.prompt import build_messages
 
@@ -154,7 +159,7 @@ class RAGDeployment:
                                         save_links=save_links)
         messages, used = build_messages(prompt, found.chunks, self.tokenizer, self.window,
                                         max_new_tokens, max_words,
-                                        self.settings.rag.context_tokens)
+                                        self.settings.rag.context_tokens, tone)
         sources: dict[str, dict[str, Any]] = {}
         for chunk in used:
             known = sources.get(chunk.url)
@@ -168,6 +173,45 @@ class RAGDeployment:
                 "filters": {"author_id": found.filters.author_id,
                             "platform": found.filters.platform},
                 "timings": {**found.timings, "retrieve_s": round(time.monotonic() - start, 3)}}
+
+
+    async def library(self, author_id: str | None, limit: int) -> dict[str, Any]:
+        """What the warehouse holds: counts per author and platform, and the latest pieces."""
+        from twin.warehouse import Warehouse
+
+        def read() -> dict[str, Any]:
+            warehouse = Warehouse.from_settings(self.settings)
+            stats = warehouse.stats(author_id)
+            docs = warehouse.documents(author_id=author_id)[:limit] if stats else []
+            return {"platforms": [{**row, "first": _iso(row["first"]), "last": _iso(row["last"])}
+                                  for row in stats],
+                    "documents": [{"id": d.id, "author_id": d.author_id,
+                                   "platform": d.platform.value, "kind": d.kind.value,
+                                   "title": d.title, "url": d.url,
+                                   "published_at": _iso(d.published_at),
+                                   "origin": d.metadata.get("origin", "collected")}
+                                  for d in docs],
+                    "table_version": warehouse.version()}
+
+        return await asyncio.to_thread(read)
+
+    async def search(self, query: str, author_id: str | None, platform: str | None, k: int,
+                     mode: str) -> list[dict[str, Any]]:
+        """The knowledge base's nearest chunks (the `twin search` primitive)."""
+        from dataclasses import asdict
+
+        from twin.retrieval import search
+
+        hits = await asyncio.to_thread(search, query, self.settings, author=author_id,
+                                       platform=platform, k=k, mode=mode)
+        return [asdict(h) for h in hits]
+
+    async def versions(self) -> list[dict[str, Any]]:
+        """The model registry: every version with its metrics and aliases."""
+        from twin.registry import Registry
+
+        return await asyncio.to_thread(lambda: [v.to_dict() for v in
+                                                Registry(self.settings).versions()])
 
 
 api = FastAPI(title="LLM Twin", version="0.1.0",
@@ -271,7 +315,7 @@ class Gateway:
 
         max_new = min(words_to_tokens(body.max_words), self.settings.llm.max_new_tokens * 2)
         call = self.rag.prepare.remote(body.prompt, body.author_id, body.links,
-                                       body.max_words, max_new, body.save_links)
+                                       body.max_words, max_new, body.save_links, body.tone)
         if calls is not None:
             calls.append(call)
         return await call, max_new
@@ -320,6 +364,35 @@ class Gateway:
                                            "generate_s": round(clock() - start, 3)}})
 
         return StreamingResponse(events(), media_type="text/event-stream")
+
+    @api.get("/v1/library")
+    async def library(self, author_id: str | None = Query(default=None, max_length=200),
+                      limit: int = Query(default=50, ge=1, le=500)) -> Any:
+        """What the warehouse holds per platform, and its latest documents."""
+        return await self._timed(self.rag.library.remote(author_id, limit))
+
+    @api.get("/v1/search")
+    async def search(self, q: str = Query(min_length=1, max_length=1000),
+                     author_id: str | None = Query(default=None, max_length=200),
+                     platform: str | None = Query(default=None, max_length=40),
+                     k: int = Query(default=5, ge=1, le=50),
+                     mode: Literal["hybrid", "dense", "text"] = "hybrid") -> Any:
+        """Nearest chunks of the knowledge base, with score, source and date."""
+        if not q.strip():
+            return _error(422, "invalid request: q: the query is empty")
+        try:
+            return {"hits": await self.rag.search.remote(q, author_id, platform, k, mode)}
+        except Exception as exc:  # noqa: BLE001 - an empty knowledge base is a 404, not a 503
+            if "does not exist yet" in str(exc):
+                return _error(404, "the knowledge base is empty: collect and ingest first")
+            raise
+
+    @api.get("/v1/model-versions")
+    async def model_versions(self) -> dict[str, Any]:
+        """Registered model versions with their metrics; which is marked and which is served."""
+        info = await self._model_info()
+        return {"served": info["model_version"], "engine": info["engine"],
+                "versions": await self.rag.versions.remote()}
 
     @api.get("/v1/models")
     async def models(self) -> dict[str, Any]:

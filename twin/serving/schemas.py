@@ -23,6 +23,8 @@ class PostRequest(BaseModel):
                                     "in the warehouse as the author's reference material "
                                     "(default: the server's rag.save_links).")
     max_words: int = Field(default=300, ge=20, le=1000)
+    tone: Literal["professional", "casual", "enthusiastic", "reflective", "storytelling"] | None \
+        = Field(default=None, description="A tone to ask for (default: the author's usual).")
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     timeout_s: float | None = Field(default=None, gt=0, le=3600,
                                     description="Give up (504) after this long; the server's "
