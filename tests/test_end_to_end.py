@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 RAY_PORT, DASHBOARD_PORT, MILVUS_PORT = 6391, 8267, 19591
+PREFECT_PORT, UI_PORT, SERVE_PORT = 4291, 8091, 8001
 
 
 def _twin(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -37,11 +38,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory,
     home = tmp_path_factory.mktemp("e2e") / "home"
     env = {**os.environ, "TWIN_HOME": str(home), "TWIN_RAY__PORT": str(RAY_PORT),
            "TWIN_RAY__DASHBOARD_PORT": str(DASHBOARD_PORT), "TWIN_RAY__NUM_CPUS": "2",
-           "TWIN_MILVUS__PORT": str(MILVUS_PORT)}
+           "TWIN_MILVUS__PORT": str(MILVUS_PORT), "TWIN_PREFECT__PORT": str(PREFECT_PORT),
+           "TWIN_UI__PORT": str(UI_PORT), "TWIN_SERVE__PORT": str(SERVE_PORT)}
     env.pop("RAY_ADDRESS", None)
     started = _twin("up", env=env)
     assert started.returncode == 0, started.stdout + started.stderr
-    assert started.stdout.count("running") == 2  # the Ray head and Milvus Lite
+    # The Ray head, Milvus Lite, the Prefect server and worker, the web UI.
+    assert started.stdout.count("running") == 5, started.stdout
     again = _twin("up", env=env)  # idempotent
     assert again.returncode == 0 and "running" in again.stdout
     yield env
@@ -106,31 +109,49 @@ def test_ray_job_submit_ingests_and_search_finds(cluster: dict[str, str],
     assert any("Parquet" in h["title"] for h in hits)
 
 
-def test_prefect_flow_submits_and_follows_the_job(cluster: dict[str, str], demo_site: DemoSite,
-                                                  tmp_path: Path) -> None:
-    env = {**cluster, **_job_env(cluster, demo_site), "PREFECT_HOME": str(tmp_path / "prefect"),
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "TWIN_RAY__DASHBOARD_URL": f"http://127.0.0.1:{DASHBOARD_PORT}"}
-    env.pop("PREFECT_API_URL", None)
-    args = [sys.executable, "flows/collect.py", "--author", AUTHOR_NAME, "--ingest"]
-    for link in demo_site.links():
-        args += ["--link", link]
-    for export in demo_site.exports():
-        args += ["--export", str(export)]
-    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=500,
-                          check=False)
+def test_prefect_deployment_run_collects_and_ingests(cluster: dict[str, str],
+                                                     demo_site: DemoSite) -> None:
+    """`prefect deployment run` of the collect deployment that `twin up` registered: the
+    worker runs the flow, which submits the collect and ingest jobs and follows them."""
+    env = {**cluster, "PREFECT_API_URL": f"http://127.0.0.1:{PREFECT_PORT}/api",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    overrides = demo_site.settings_overrides()
+
+    def run(*params: str) -> subprocess.CompletedProcess[str]:
+        args = [str(BIN / "prefect"), "deployment", "run", "collect/collect", "--watch",
+                "--param", f"author={AUTHOR_NAME}",
+                "--param", f"settings_overrides={json.dumps(overrides)}"]
+        for param in params:
+            args += ["--param", param]
+        return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=500, check=False)
+
+    proc = run(f"links={json.dumps(demo_site.links())}",
+               f"exports={json.dumps([str(e) for e in demo_site.exports()])}")
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]
+    assert "COMPLETED" in output.upper()
+    # The run tells its story through Prefect's API: logs and the stages' artifacts.
+    from twin.deployments import PrefectAPI
+
+    api = PrefectAPI(env["PREFECT_API_URL"])
+    latest = api.runs("collect", limit=1)[0]
+    assert latest.state == "COMPLETED"
+    logs = " ".join(line["message"] for line in api.logs(latest.id, limit=1000))
     # The job above stored everything: this run finds it all unchanged.
-    assert "34 found, 0 new, 0 updated, 34 unchanged, 0 failed" in output
-    assert "Finished in state Completed" in output
-    assert "everything is up to date" in output  # the chained ingest found nothing new
-    failing = subprocess.run([sys.executable, "flows/collect.py", "--author", AUTHOR_NAME,
-                              "--link", "not-a-link"], cwd=ROOT, env=env, capture_output=True,
-                             text=True, timeout=300, check=False)
+    assert "34 found, 0 new, 0 updated, 34 unchanged, 0 failed" in logs
+    assert "everything is up to date" in logs  # the chained ingest found nothing new
+    markdown = [a["data"] for a in api.artifacts(latest.id) if a["type"] == "markdown"]
+    assert any("Collection for maya-okafor" in m and "| 34 |" not in m for m in markdown)
+    assert any("### Ingestion" in m for m in markdown)
+    progress = [a["data"] for a in api.artifacts(latest.id) if a["type"] == "progress"]
+    assert progress and float(progress[-1]) == 100.0
+
+    failing = run('links=["not-a-link"]')
     assert failing.returncode != 0
-    assert "FAILED" in failing.stdout + failing.stderr
-    assert "not a valid http(s) link" in failing.stdout + failing.stderr
+    failed = api.runs("collect", limit=1)[0]
+    assert failed.state == "FAILED" and "not a valid http(s) link" in failed.state_message
+    assert [t["state"] for t in api.task_runs(failed.id)] == ["FAILED"]  # not retried
     store = Warehouse(Settings(home=Path(cluster["TWIN_HOME"])).warehouse_uri)
     assert store.read_table().num_rows == 34
 

@@ -191,28 +191,15 @@ async def test_model_page_shows_versions_and_the_served_one(stack: dict, user,
 
 @pytest.fixture(scope="module")
 def browser(stack: dict) -> Iterator[object]:
-    """The UI as a real server, and headless Chromium driven by Selenium."""
+    """Headless Chromium driven by Selenium, pointed at the UI that `twin up` started."""
     from selenium import webdriver
 
     chromium = shutil.which("chromium")
     driver_path = shutil.which("chromedriver")
     assert chromium and driver_path, "make test installs Debian's chromium and chromium-driver"
     settings = stack["settings"]
-    log = (settings.home_dir / "ui.log").open("w")
-    # NiceGUI takes a process with PYTEST_CURRENT_TEST for its own screen tests.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NICEGUI_"))}
-    proc = subprocess.Popen([str(BIN / "twin"), "ui"], cwd=ROOT, env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{settings.ui.port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/profile", timeout=5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline and proc.poll() is None, "the UI did not start"
-        time.sleep(0.5)
+    url = f"http://127.0.0.1:{settings.ui.port}"  # `twin up` started it, as the `ui` service
+    assert httpx.get(url + "/profile", timeout=30).status_code == 200
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -227,9 +214,6 @@ def browser(stack: dict) -> Iterator[object]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     yield {"driver": driver, "url": url}
     driver.quit()
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
 
 
 def _wait_for(driver, condition, timeout_s: float, what: str):

@@ -1,8 +1,8 @@
 """Local services with a lifecycle: `twin up` starts them on 127.0.0.1, `twin down` stops them.
 
 Each service is skipped when settings point at an external one (a real cluster). Later stages
-add their services to :data:`SERVICES`: the Ray head, Milvus Lite, a Prefect server and a
-process worker of the project's work pool.
+add their services to :data:`SERVICES`: the Ray head, Milvus Lite, a Prefect server, a
+process worker of the project's work pool, and the web UI.
 """
 
 from __future__ import annotations
@@ -437,7 +437,37 @@ class PrefectWorker(BackgroundProcess):
         return ServiceStatus(name=self.name, state="stopped")
 
 
-SERVICES: list[Service] = [RayHead(), MilvusLite(), PrefectServer(), PrefectWorker()]
+class WebUI(BackgroundProcess):
+    """The NiceGUI web UI (`twin ui`) on 127.0.0.1."""
+
+    name = "ui"
+
+    def is_external(self, settings: Settings) -> bool:
+        return False
+
+    def is_running(self, settings: Settings) -> bool:
+        return port_open(settings.ui.host, settings.ui.port)
+
+    def command(self, settings: Settings) -> list[str]:
+        return [_bin("twin"), "ui"]
+
+    def environment(self, settings: Settings) -> dict[str, str]:
+        # Everything the pages need comes from these settings; NiceGUI must not think it runs
+        # under pytest (it looks for PYTEST_CURRENT_TEST).
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NICEGUI_"))}
+        return {**env, **settings.to_env()}
+
+    def address(self, settings: Settings) -> str | None:
+        return f"http://{settings.ui.host}:{settings.ui.port}"
+
+    def status(self, settings: Settings) -> ServiceStatus:
+        if self.is_running(settings):
+            return ServiceStatus(name=self.name, state="running", address=self.address(settings),
+                                 detail="the web UI")
+        return ServiceStatus(name=self.name, state="stopped")
+
+
+SERVICES: list[Service] = [RayHead(), MilvusLite(), PrefectServer(), PrefectWorker(), WebUI()]
 
 
 def _select(names: list[str] | None) -> list[Service]:
@@ -457,8 +487,15 @@ def up(settings: Settings, names: list[str] | None = None) -> list[ServiceStatus
 
 
 def down(settings: Settings, names: list[str] | None = None) -> list[ServiceStatus]:
-    """Stop the local services this project started."""
-    return [service.stop(settings) for service in reversed(_select(names))]
+    """Stop the local services this project started (one failing never keeps the others up)."""
+    statuses = []
+    for service in reversed(_select(names)):
+        try:
+            statuses.append(service.stop(settings))
+        except Exception as exc:  # noqa: BLE001 - reported, and the rest are still stopped
+            statuses.append(ServiceStatus(name=service.name, state="unknown",
+                                          detail=f"could not stop: {exc}"))
+    return statuses
 
 
 def status(settings: Settings) -> list[ServiceStatus]:

@@ -1,10 +1,14 @@
-"""The README's main command: the demo author end to end on a local Ray: collect, ingest,
-search, build the datasets, a short fine-tune (registered), and a before/after sample."""
+"""The README's main command: the demo author end to end on embedded defaults: local Ray,
+Milvus, Prefect and the web UI; collect + ingest and dataset + train as Prefect deployment runs;
+a search, a before/after sample, the Serve app and a generated post."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,21 +17,14 @@ from rich.console import Console
 
 from twin.demo.content import AUTHOR_NAME
 from twin.demo.site import DemoSite
-from twin.orchestration import submit_dataset_job, submit_ingest_job, submit_train_job
-from twin.rayjobs import follow, submit_stage, summary_from_logs
 from twin.report import hits_table, stats_table
 from twin.retrieval import search
 from twin.services import SERVICES, down, up
-from twin.settings import Settings, deep_merge
+from twin.settings import Settings
 from twin.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 SAMPLE_QUERY = "a partner changed a column type and the loader broke at 3 a.m."
-
-
-def demo_settings(settings: Settings, site: DemoSite) -> Settings:
-    """The settings with the platforms pointed at the local demo site."""
-    return Settings(**deep_merge(settings.model_dump(), site.settings_overrides()))
 
 
 def _job_printer(console: Console) -> Any:
@@ -86,84 +83,90 @@ def serve_and_ask(settings: Settings, console: Console) -> dict[str, Any]:
     return data
 
 
+def _run_deployment(api: Any, name: str, params: dict[str, Any], settings: Settings,
+                    console: Console) -> dict[str, Any]:
+    """Start a Prefect deployment run (as the UI's buttons do), stream its logs, return the
+    flow's result: the summaries its tasks left as artifacts and the run itself."""
+    from twin.deployments import PrefectError
+
+    started = api.run(name, params)
+    console.print(f"    Prefect flow run {started.name} of deployment {name!r}")
+    end = api.wait(started.id, settings.prefect.flow_timeout_s * 2,
+                   on_log=_job_printer(console))
+    if end.state != "COMPLETED":
+        raise PrefectError(f"flow run {end.name} ended {end.state}: {end.state_message}")
+    return {"run": end, "artifacts": api.artifacts(end.id)}
+
+
 def run_demo(settings: Settings, keep_running: bool = False,
              console: Console | None = None) -> dict[str, Any]:
-    """Start Ray, serve the demo sites, submit the collect job, print what was collected."""
+    """The whole journey on embedded defaults: local Ray, Milvus, Prefect and the UI; the demo
+    author's sites; collect + ingest and dataset + train as Prefect deployment runs (each stage a
+    Ray job); a search; a before/after; the Serve app and a post; the UI's address."""
+    from twin.deployments import PrefectAPI
+    from twin.ui.profile import Profile, save_profile
+
     console = console or Console()
     start = time.monotonic()
     started = [s.name for s in SERVICES
                if not s.is_external(settings) and not s.is_running(settings)]
     console.print("[bold]1/8[/] starting local services (Ray head with job submission, "
-                  "Milvus Lite)…")
+                  "Milvus Lite, a Prefect server and worker with the deployments, the web UI)…")
     for status in up(settings):
         console.print(f"    {status.name}: {status.state} {status.address or ''} "
                       f"{status.detail or ''}")
+    api = PrefectAPI.from_settings(settings)
+    site = DemoSite(settings.home_dir / "demo", settings.demo_base_port).start()
     try:
-        with DemoSite(settings.home_dir / "demo", settings.demo_base_port) as site:
-            local = demo_settings(settings, site)
-            links, exports = site.links(), [str(p) for p in site.exports()]
-            console.print(f"[bold]2/8[/] demo sites on 127.0.0.1 "
-                          f"({', '.join(f'{k} {site.hostport(k)}' for k in site.servers)}); "
-                          f"submitting the collect job: {len(links)} links, "
-                          f"{len(exports)} export archives")
-            args = ["--author", AUTHOR_NAME]
-            for link in links:
-                args += ["--link", link]
-            for export in exports:
-                args += ["--export", export]
-            job_id = submit_stage("collect.py", args, local,
-                                  metadata={"stage": "collect", "demo": "true"})
-            console.print(f"    Ray job {job_id} (follow it: ray job logs {job_id} --follow)")
-            logs = follow(job_id, local, on_line=lambda line: console.print(
-                line, markup=False, highlight=False, soft_wrap=True)
-                if "::twin-summary::" not in line else None)
-        summary = summary_from_logs(logs) or {}
+        links, exports = site.links(), [str(p) for p in site.exports()]
+        overrides = site.settings_overrides()
+        # The UI's profile: the Collect page can run the same collection again.
+        save_profile(Profile(author=AUTHOR_NAME, links=links, exports=exports,
+                             settings_overrides=overrides), settings)
+        console.print(f"[bold]2/8[/] demo sites on 127.0.0.1 "
+                      f"({', '.join(f'{k} {site.hostport(k)}' for k in site.servers)}); "
+                      f"running the 'collect' deployment (collect job, then ingest job): "
+                      f"{len(links)} links, {len(exports)} export archives")
+        collected = _run_deployment(api, "collect", {
+            "author": AUTHOR_NAME, "links": links, "exports": exports, "ingest": True,
+            "settings_overrides": overrides}, settings, console)
         console.print("    what the warehouse holds now:")
         console.print(stats_table(Warehouse.from_settings(settings).stats()))
         collected_at = time.monotonic()
 
-        console.print("[bold]3/8[/] submitting the ingest job (clean, chunk, embed into Milvus "
-                      "with Ray Data)…")
-        ingest = submit_ingest_job(settings, on_line=lambda line: console.print(
-            line, markup=False, highlight=False, soft_wrap=True)
-            if "::twin-summary::" not in line else None)
-        ingested_at = time.monotonic()
-
-        console.print(f"[bold]4/8[/] a sample search of the knowledge base: {SAMPLE_QUERY!r}")
+        console.print(f"[bold]3/8[/] a sample search of the knowledge base: {SAMPLE_QUERY!r}")
         hits = search(SAMPLE_QUERY, settings, author=AUTHOR_NAME, k=3)
         console.print(hits_table(hits, SAMPLE_QUERY))
         searched_at = time.monotonic()
 
-        show = _job_printer(console)
-        console.print("[bold]5/8[/] submitting the dataset job (instructions by back-translation;"
-                      " every answer is the author's own text, checked verbatim)…")
-        data = submit_dataset_job(settings, author=AUTHOR_NAME, on_line=show)
+        steps = settings.demo_train_steps
+        console.print(f"[bold]4/8[/] running the 'train' deployment: the dataset job "
+                      "(instructions by back-translation; every answer is the author's own "
+                      f"text, checked verbatim), then a short LoRA SFT ({steps} steps) on Ray "
+                      "Train, registered and marked for serving…")
+        # The demo's own head has the machine to itself: give the one worker every core (2 max).
+        tuning = {"train": {
+            "cpus_per_worker": max(settings.train.cpus_per_worker,
+                                   float(min(2, os.cpu_count() or 1))),
+            "learning_rate": settings.demo_train_learning_rate,
+            "max_length": settings.demo_train_max_length}}
+        trained_run = _run_deployment(api, "train", {
+            "author": AUTHOR_NAME, "max_steps": steps, "serve": True,
+            "settings_overrides": tuning}, settings, console)
+        data, trained = _stage_summaries(api, trained_run["run"].id)
         counts = data.get("counts", {})
         console.print(f"    dataset {data.get('version')}: {counts.get('train')} train / "
                       f"{counts.get('test')} test samples from {counts.get('documents')} "
                       f"documents; grounding {data.get('grounding', {}).get('passed')}/"
                       f"{data.get('grounding', {}).get('checked')}")
-        dataset_at = time.monotonic()
-
-        steps = settings.demo_train_steps
-        console.print(f"[bold]6/8[/] submitting the train job: a short LoRA SFT ({steps} steps) "
-                      "on Ray Train, registered in the model registry and marked for serving…")
-        # The demo's own head has the machine to itself: give the one worker every core (2 max).
-        tuned = settings.model_copy(deep=True)
-        tuned.train.cpus_per_worker = max(tuned.train.cpus_per_worker,
-                                          float(min(2, os.cpu_count() or 1)))
-        tuned.train.learning_rate = settings.demo_train_learning_rate
-        tuned.train.max_length = settings.demo_train_max_length
-        trained = submit_train_job(tuned, on_line=show, dataset=data["path"],
-                                   max_steps=steps, serve=True)
         sft = trained["sft"]
         console.print(f"    model version {sft['version']}: loss {sft['losses'][0]:.3f} -> "
                       f"{sft['losses'][-1]:.3f} in {sft['steps']} steps ({sft['seconds']:.0f}s)"
                       f"; adapter {sft['adapter']}")
         trained_at = time.monotonic()
 
-        console.print("[bold]7/8[/] before/after on a held-out instruction (same prompt, chat "
-                      "template and greedy decoding):")
+        console.print("[bold]5/8[/] before/after on a held-out instruction (same prompt, chat "
+                      "template and decoding):")
         sample = before_after(settings, data["path"], sft["adapter"])
         console.print(f"    instruction: {sample['instruction']}", markup=False)
         for label in ("base model", "twin", "the author wrote"):
@@ -171,23 +174,52 @@ def run_demo(settings: Settings, keep_running: bool = False,
             console.print(sample[label], markup=False, highlight=False)
         sampled_at = time.monotonic()
 
-        console.print("[bold]8/8[/] serving the twin on Ray Serve (RAG + the registered model) "
+        console.print("[bold]6/8[/] serving the twin on Ray Serve (RAG + the registered model) "
                       "and asking it for a post…")
         served = serve_and_ask(settings, console)
+        served_at = time.monotonic()
+
+        ui_url = f"http://{settings.ui.host}:{settings.ui.port}"
+        console.print(f"[bold]7/8[/] the web UI is at [bold]{ui_url}[/] (Profile, Collect, "
+                      f"Library, Write, Model); Prefect's dashboard at "
+                      f"{settings.prefect_api_url.removesuffix('/api')}")
         elapsed = time.monotonic() - start
-        collect_s = summary.get("seconds", 0)
-        console.print(f"demo finished in {elapsed:.0f}s (collection step "
-                      f"{collected_at - start:.0f}s [collect job {collect_s:.0f}s], ingest step "
-                      f"{ingested_at - collected_at:.0f}s, search "
-                      f"{searched_at - ingested_at:.0f}s, dataset step "
-                      f"{dataset_at - searched_at:.0f}s, train step {trained_at - dataset_at:.0f}s"
-                      f", before/after {sampled_at - trained_at:.0f}s, serve + post "
-                      f"{time.monotonic() - sampled_at:.0f}s)")
-        return {"job_id": job_id, "summary": summary, "ingest": ingest, "hits": len(hits),
-                "dataset": data, "train": trained, "sample": sample, "post": served,
-                "seconds": elapsed}
+        console.print(f"[bold]8/8[/] demo finished in {elapsed:.0f}s (services and collect + "
+                      f"ingest {collected_at - start:.0f}s, search "
+                      f"{searched_at - collected_at:.0f}s, dataset + train "
+                      f"{trained_at - searched_at:.0f}s, before/after "
+                      f"{sampled_at - trained_at:.0f}s, serve + post "
+                      f"{served_at - sampled_at:.0f}s)")
+        if keep_running:
+            console.print(f"everything keeps running: open {ui_url}. The demo sites stay up "
+                          "while this command runs: Ctrl-C stops them (`twin down` stops the "
+                          "services).")
+            with contextlib.suppress(KeyboardInterrupt):
+                while True:
+                    time.sleep(3600)
+        return {"collect": collected, "hits": len(hits), "dataset": data, "train": trained,
+                "sample": sample, "post": served, "ui": ui_url, "seconds": elapsed}
     finally:
+        site.stop()
+        api.close()
+        if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+            sys.modules["ray"].shutdown()  # leave the cluster before it stops: no noise
         if started and not keep_running:
             down(settings, started)
             console.print(f"stopped what this demo started ({', '.join(started)}); use "
                           "--keep-running to keep it")
+
+
+def _stage_summaries(api: Any, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The dataset and train jobs' summaries, from the train flow run's logs."""
+    from twin.rayjobs import SUMMARY_MARKER
+
+    summaries = []
+    offset = 0
+    while batch := api.logs(run_id, offset=offset):
+        offset += len(batch)
+        summaries += [json.loads(line["message"].split(SUMMARY_MARKER, 1)[1])
+                      for line in batch if SUMMARY_MARKER in line["message"]]
+    dataset = next(s for s in summaries if "counts" in s)
+    trained = next(s for s in summaries if "sft" in s)
+    return dataset, trained
