@@ -18,10 +18,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from twin.collect.pipeline import collect, collect_source, parse_sources  # noqa: E402
 from twin.demo.content import AUTHOR_NAME  # noqa: E402
-from twin.demo.run import deep_merge  # noqa: E402
 from twin.demo.site import DemoSite  # noqa: E402
 from twin.domain import SourceKind  # noqa: E402
-from twin.settings import Settings  # noqa: E402
+from twin.settings import (
+    Settings,  # noqa: E402
+    deep_merge,  # noqa: E402
+)
 
 
 def main() -> int:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from twin.demo.run import deep_merge
 from twin.demo.site import DemoSite
-from twin.settings import Settings
+from twin.settings import Settings, deep_merge
 
 # Every test home shares one converted copy of the base model (a conversion takes ~20 s);
 # jobs and subprocesses inherit it through the environment.

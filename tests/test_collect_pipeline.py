@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("local_ray")
 
 @pytest.fixture(scope="module")
 def module_settings(tmp_path_factory: pytest.TempPathFactory, demo_site: DemoSite) -> Settings:
-    from twin.demo.run import deep_merge
+    from twin.settings import deep_merge
 
     return Settings(home=tmp_path_factory.mktemp("pipeline") / "home",
                     **deep_merge(demo_site.settings_overrides(),

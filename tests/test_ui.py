@@ -293,3 +293,36 @@ def test_the_whole_journey_in_chromium(stack: dict, browser: dict) -> None:
     driver.get(url + "/model")
     _wait_for(driver, lambda d: "Served now" in d.page_source, 60, "model page")
     _shoot(driver, "model")
+
+
+# After the browser's journey the knowledge base holds the collected writing.
+async def test_library_page_lists_holdings_and_searches(stack: dict, user,
+                                                        ui_user_settings) -> None:
+    from nicegui import ui
+
+    await user.open("/library")
+    await user.should_see("Latest", retries=600)
+    table = user.find(ui.table).elements.pop()
+    assert {r["platform"] for r in table.rows} >= {"medium", "linkedin", "web"}
+    assert all(r["documents"] >= 1 for r in table.rows)
+    user.find(marker="search").type("schema drift in Parquet files")
+    user.find(marker="search-button").click()
+    await user.should_see(ui.card, retries=600)
+    assert len(user.find(ui.card).elements) == 5
+
+
+async def test_write_page_streams_a_post_with_sources(stack: dict, user,
+                                                      ui_user_settings) -> None:
+    from nicegui import ui
+
+    await user.open("/write")
+    user.find(marker="prompt").type("Write a LinkedIn post about on-call handoffs")
+    user.find(marker="write").click()
+    await user.should_see("twin-v1 ·", retries=3000)  # the done event: version and time
+    post = user.find(marker="post").elements.pop().text
+    assert len(post.split()) >= 5
+    links = [e for e in user.find(ui.link).elements]
+    assert links and all(e.props.get("href", "").startswith("http") for e in links)
+    user.find(marker="prompt").clear()  # bad input: the page says so, nothing is sent
+    user.find(marker="write").click()
+    await user.should_see("write a prompt first")

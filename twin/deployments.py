@@ -180,6 +180,13 @@ class PrefectAPI:
             "logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC",
             "offset": offset, "limit": limit})
 
+    def all_logs(self, run_id: str) -> list[dict[str, Any]]:
+        """Every log line of a run (the API pages by at most 200)."""
+        lines: list[dict[str, Any]] = []
+        while batch := self.logs(run_id, offset=len(lines)):
+            lines += batch
+        return lines
+
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
         """A run's artifacts (markdown summaries, tables, progress; not results), oldest
         first."""

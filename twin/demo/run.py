@@ -214,12 +214,8 @@ def _stage_summaries(api: Any, run_id: str) -> tuple[dict[str, Any], dict[str, A
     """The dataset and train jobs' summaries, from the train flow run's logs."""
     from twin.rayjobs import SUMMARY_MARKER
 
-    summaries = []
-    offset = 0
-    while batch := api.logs(run_id, offset=offset):
-        offset += len(batch)
-        summaries += [json.loads(line["message"].split(SUMMARY_MARKER, 1)[1])
-                      for line in batch if SUMMARY_MARKER in line["message"]]
+    summaries = [json.loads(line["message"].split(SUMMARY_MARKER, 1)[1])
+                 for line in api.all_logs(run_id) if SUMMARY_MARKER in line["message"]]
     dataset = next(s for s in summaries if "counts" in s)
     trained = next(s for s in summaries if "sft" in s)
     return dataset, trained

@@ -305,7 +305,7 @@ def library_page() -> None:
         holdings = ui.column().classes("w-full")
         with ui.row().classes("w-full items-start no-wrap gap-2"):
             query = tag(ui.input("Search your writing").classes("grow"), "search")
-            search_button = ui.button("Search", icon="search")
+            search_button = tag(ui.button("Search", icon="search"), "search-button")
         results = ui.column().classes("w-full gap-2")
 
         async def load() -> None:
