@@ -171,6 +171,7 @@ async def test_pages_report_an_unreachable_api_readably(stack: dict, user, ui_us
     reset_settings_cache()
     await user.open("/model")
     await user.should_see("does not answer: start it with `twin serve`", retries=300)
+    assert len(user.find(marker="error").elements) == 1  # one readable message, no traceback
     monkeypatch.setenv("TWIN_PREFECT__PORT", str(_free_port()))
     reset_settings_cache()
     await user.open("/collect")

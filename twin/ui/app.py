@@ -70,6 +70,20 @@ def frame(title: str) -> Iterator[ui.column]:
 
 
 # Profile -------------------------------------------------------------------------------------
+def draw_items(column: ui.column, items: list[str], empty: str,
+               remove: Callable[[str], None], show: Callable[[str], Any]) -> None:
+    """A list of saved items, each with a remove button."""
+    column.clear()
+    with column:
+        if not items:
+            ui.label(empty).classes("text-grey-7")
+        for item in items:
+            with ui.row().classes("w-full items-center no-wrap gap-2"):
+                show(item)
+                ui.button(icon="close", on_click=lambda i=item: remove(i)).props(
+                    "flat dense round").tooltip("remove")
+
+
 def profile_page() -> None:
     """Name, links (checked as typed) and export ZIPs, saved in the home folder."""
     settings = _settings()
@@ -96,16 +110,9 @@ def profile_page() -> None:
         links = ui.column().classes("w-full gap-1")
 
         def draw_links() -> None:
-            links.clear()
-            with links:
-                if not profile.links:
-                    ui.label("No links yet.").classes("text-grey-7")
-                for link in profile.links:
-                    with ui.row().classes("w-full items-center no-wrap gap-2"):
-                        ui.badge(platform_of(link))
-                        ui.link(link, link, new_tab=True).classes("truncate grow")
-                        ui.button(icon="close", on_click=lambda u=link: remove_link(u)).props(
-                            "flat dense round").tooltip("remove")
+            draw_items(links, profile.links, "No links yet.", remove_link,
+                       lambda link: (ui.badge(platform_of(link)),
+                                     ui.link(link, link, new_tab=True).classes("truncate grow")))
 
         def remove_link(link: str) -> None:
             profile.links.remove(link)
@@ -138,14 +145,9 @@ def profile_page() -> None:
         exports = ui.column().classes("w-full gap-1")
 
         def draw_exports() -> None:
-            exports.clear()
-            with exports:
-                for path in profile.exports:
-                    with ui.row().classes("items-center gap-2"):
-                        ui.icon("folder_zip")
-                        ui.label(path.rsplit("/", 1)[-1])
-                        ui.button(icon="close", on_click=lambda p=path: remove_export(p)).props(
-                            "flat dense round").tooltip("remove")
+            draw_items(exports, profile.exports, "No exports yet.", remove_export,
+                       lambda path: (ui.icon("folder_zip"),
+                                     ui.label(path.rsplit("/", 1)[-1]).classes("grow")))
 
         def remove_export(path: str) -> None:
             profile.exports.remove(path)
