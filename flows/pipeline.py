@@ -1,4 +1,5 @@
-"""Prefect flow: the whole journey, each stage a Ray job: collect, ingest, dataset, train.
+"""Prefect flow: the whole journey, each stage a Ray job: collect, ingest, dataset, train,
+evaluate.
 
     python flows/pipeline.py --author "Maya Okafor" --link https://medium.com/@maya --max-steps 30
     prefect deployment run 'pipeline/pipeline' --param author="Maya Okafor" \
@@ -20,6 +21,7 @@ from flows.tasks import (  # noqa: E402
     Progress,
     collect_job,
     dataset_job,
+    evaluate_job,
     ingest_job,
     stage_settings,
     train_job,
@@ -30,13 +32,13 @@ from flows.tasks import (  # noqa: E402
 @flow(name="pipeline", log_prints=True)
 def pipeline_flow(author: str, links: list[str] | None = None,
                   exports: list[str] | None = None, max_steps: int | None = None,
-                  preference: bool = False, serve: bool = True,
+                  preference: bool = False, serve: bool = True, evaluate: bool = True,
                   ray_dashboard_url: str | None = None,
                   settings_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Collect the author's writing, ingest it, build the datasets, fine-tune and register a
-    model version (marked for serving unless ``serve`` is false)."""
+    model version (marked for serving unless ``serve`` is false), then evaluate it."""
     settings = stage_settings(settings_overrides, ray_dashboard_url)
-    progress = Progress(4)
+    progress = Progress(5 if evaluate else 4)
     collected = collect_job(author, list(links or []), list(exports or []), settings)
     progress.advance()
     ingested = ingest_job(False, author, settings)
@@ -45,7 +47,11 @@ def pipeline_flow(author: str, links: list[str] | None = None,
     progress.advance()
     trained = train_job(train_options(data, max_steps=max_steps, serve=serve), settings)
     progress.advance()
-    return {"collect": collected, "ingest": ingested, "dataset": data, "train": trained}
+    result = {"collect": collected, "ingest": ingested, "dataset": data, "train": trained}
+    if evaluate:
+        result["evaluate"] = evaluate_job([trained["sft"]["version"]], True, settings)
+        progress.advance()
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,6 +111,21 @@ def train_job(options: dict[str, Any], settings: Settings) -> dict[str, Any]:
     return summary
 
 
+@task(name="evaluate-ray-job", retries=_retries(), retry_delay_seconds=10,
+      retry_condition_fn=network_failure)
+def evaluate_job(versions: list[int] | None, retrieval: bool,
+                 settings: Settings) -> dict[str, Any]:
+    """Submit ``jobs/evaluate.py``, stream its logs, leave the headline numbers as an artifact."""
+    logger = get_run_logger()
+    report = orchestration.submit_evaluate_job(settings, versions=versions, retrieval=retrieval,
+                                               on_line=logger.info,
+                                               timeout_s=settings.prefect.flow_timeout_s)
+    create_markdown_artifact(key="evaluate-summary",
+                             markdown=orchestration.evaluate_markdown(report))
+    logger.info("Ray job %s: evaluation written to %s", report["job_id"], report.get("path"))
+    return report
+
+
 def train_options(dataset: dict[str, Any], **options: Any) -> dict[str, Any]:
     """The train job's options after a dataset job: its folders, plus the flow's choices."""
     return {"dataset": dataset["path"],

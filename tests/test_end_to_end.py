@@ -182,3 +182,34 @@ def test_prefect_train_flow_builds_the_dataset_trains_and_registers(
     adapter = Path(version["source"].removeprefix("file://"))
     assert (adapter / "adapter_model.safetensors").exists()
     assert (adapter / "chat_template.jinja").exists()
+
+
+def test_evaluate_deployment_compares_base_and_twin_and_stores_metrics(
+        cluster: dict[str, str]) -> None:
+    """`twin run evaluate` (the Prefect deployment, a Ray job) on the version the train flow
+    registered: style with CIs for both models, retrieval per setting, metrics in the registry."""
+    overrides = {"evaluate": {"max_samples": 4, "max_new_tokens": 48,
+                              "search_modes": ["hybrid", "dense"], "expansions": ["keywords"],
+                              "rerankers": ["mmr", "none"]},
+                 "milvus": {"port": MILVUS_PORT}}
+    proc = _twin("run", "evaluate", "-p", f"settings_overrides={json.dumps(overrides)}",
+                 env=cluster)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    assert "Held-out evaluation (4 samples, greedy)" in output
+    assert "LLM-as-judge skipped" in output
+    compared = _twin("eval", "--compare", env=cluster)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+    assert "twin-v1" in compared.stdout and "style_distance" in compared.stdout
+    report = json.loads(sorted((Path(cluster["TWIN_HOME"]) / "evals").glob(
+        "*/report.json"))[-1].read_text())
+    assert report["models"] == ["base", "twin-v1"] and report["samples"] == 4
+    for label in report["models"]:
+        ci = report["summary"][label]["style_distance"]
+        assert ci["low"] <= ci["mean"] <= ci["high"]
+    assert len(report["retrieval"]) == 4
+    assert max(row["hit@10"] for row in report["retrieval"]) > 0.5  # finds the source doc
+    versions = json.loads(_twin("models", "--json", env=cluster).stdout)
+    metrics = versions[0]["metrics"]
+    assert {"eval_style_distance", "eval_reference_similarity",
+            "eval_gain_style_distance"} <= set(metrics)

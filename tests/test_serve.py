@@ -249,3 +249,23 @@ def test_the_dataset_teacher_path_uses_this_endpoint(api: dict) -> None:
     assert list(out["answer"]) == [samples[0].answer] * 2  # the answer is never rewritten
     broken = add_instructions(batch.copy(), {**teacher, "api_key": "wrong"}, 3)
     assert set(broken["instruction_source"]) == {"offline"}  # 401: offline, with a warning
+
+
+def test_the_evaluation_judge_talks_to_this_endpoint(api: dict, caplog) -> None:
+    """LLM-as-judge through an OpenAI-compatible endpoint (ours): one score pair per item,
+    each a 1-3 score or None when the small model's answer holds no JSON (logged)."""
+    from twin.evaluate.judge import judge
+
+    settings = api["settings"].model_copy(deep=True)
+    settings.evaluate.judge_base_url = api["url"] + "/v1"
+    settings.evaluate.judge_api_key = KEY
+    items = [{"instruction": "Write about schema drift", "reference": "Parquet drifted.",
+              "output": "Schemas drift; contracts help."}] * 2
+    scores = judge(settings, items)
+    assert len(scores) == 2
+    for score in scores:
+        assert set(score) == {"accuracy", "style"}
+        assert all(v is None or 1 <= v <= 3 for v in score.values())
+    settings.evaluate.judge_api_key = "wrong"
+    assert judge(settings, items[:1]) == [{"accuracy": None, "style": None}]
+    assert "401" in caplog.text

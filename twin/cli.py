@@ -542,6 +542,60 @@ def demo_site() -> None:
             console.print("stopped")
 
 
+@app.command("eval")
+def evaluate(
+    version: Annotated[list[int] | None, typer.Option(
+        "--version", help="A registry version (repeatable; default: all).")] = None,
+    dataset: Annotated[Path | None, typer.Option(
+        help="An instruction dataset folder (default: the latest).")] = None,
+    max_samples: Annotated[int | None, typer.Option(
+        help="Held-out samples to use (default evaluate.max_samples).")] = None,
+    retrieval: Annotated[bool, typer.Option(
+        help="Also compare retrieval settings (hit rate, MRR).")] = True,
+    compare: Annotated[bool, typer.Option(
+        "--compare", help="Print the latest report side by side; evaluate nothing.")] = False,
+    submit: Annotated[bool, typer.Option(
+        help="Run as a Ray job on the cluster (as the Prefect flow does).")] = False,
+) -> None:
+    """Does the twin sound like the author? Base model vs each twin version on held-out text.
+
+    Same prompts, chat template and greedy decoding for every model. Style: distance from the
+    author's stylometric habits, embedding similarity to what the author wrote, with 95%
+    bootstrap CIs; LLM-as-judge when evaluate.judge_base_url is set; retrieval hit rate and
+    MRR for each retrieval setting. Results are stored with each version in the registry.
+    """
+    from twin.evaluate.runner import EvaluationError, latest_report, run_evaluation
+    from twin.report import print_evaluation
+    from twin.train.common import TrainError
+
+    settings = _settings()
+    if compare:
+        report = latest_report(settings)
+        if report is None:
+            console.print("no evaluation yet: run `twin eval`")
+            raise typer.Exit(1)
+        print_evaluation(report, console)
+        return
+    if max_samples is not None:
+        settings.evaluate.max_samples = max_samples
+    try:
+        if submit:
+            from twin.orchestration import submit_evaluate_job
+
+            report = submit_evaluate_job(settings, versions=version, retrieval=retrieval,
+                                         on_line=lambda line: console.print(
+                                             line, markup=False, highlight=False)
+                                         if "::twin-summary::" not in line else None)
+            return
+        report = run_evaluation(settings, dataset=dataset, versions=version,
+                                retrieval=retrieval)
+    except (EvaluationError, TrainError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/] {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    print_evaluation(report, console)
+    console.print(f"report: {report['path']}/report.json", markup=False)
+
+
 @app.command()
 def ui(
     host: Annotated[str | None, typer.Option(help="Listen address (default ui.host).")] = None,

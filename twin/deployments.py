@@ -25,6 +25,7 @@ DEPLOYMENTS = {
     "ingest": "ingest/ingest",
     "dataset": "dataset/dataset",
     "train": "train/train",
+    "evaluate": "evaluate/evaluate",
     "pipeline": "pipeline/pipeline",
 }
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}

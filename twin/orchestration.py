@@ -148,3 +148,36 @@ def collect_totals(summary: dict[str, Any]) -> dict[str, int]:
     """Found/new/updated/unchanged/failed summed over the sources of a collect summary."""
     return {k: sum(s.get(k, 0) for s in summary.get("sources", []))
             for k in ("found", "new", "updated", "unchanged", "failed")}
+
+
+def submit_evaluate_job(settings: Settings, *, versions: list[int] | None = None,
+                        retrieval: bool = True, on_line: Any = None,
+                        timeout_s: float | None = None) -> dict[str, Any]:
+    """Submit the evaluate job (held-out style, judge, retrieval); return its report."""
+    args: list[str] = [] if retrieval else ["--no-retrieval"]
+    for version in versions or []:
+        args += ["--version", str(version)]
+    job_id = submit_stage("evaluate.py", args, settings, metadata={"stage": "evaluate"})
+    summary = summary_from_logs(follow(job_id, settings, on_line=on_line,
+                                       timeout_s=timeout_s)) or {}
+    summary["job_id"] = job_id
+    return summary
+
+
+def evaluate_markdown(report: dict[str, Any]) -> str:
+    """The evaluation's headline: each model's style numbers, the best retrieval settings."""
+    lines = [f"### Evaluation\nRay job `{report.get('job_id', '?')}` on "
+             f"{report.get('samples', 0)} held-out samples.", "",
+             "| metric | " + " | ".join(report.get("models", [])) + " |",
+             "|---|" + "---|" * len(report.get("models", []))]
+    summary = report.get("summary", {})
+    metrics = list(dict.fromkeys(m for label in summary for m in summary[label]))
+    for metric in metrics:
+        cells = [f"{summary[label][metric]['mean']:.3f}" if metric in summary[label] else ""
+                 for label in report.get("models", [])]
+        lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+    for row in report.get("retrieval", [])[:3]:
+        lines.append(f"\n- retrieval {row['search_mode']}/{row['expansion']}/{row['reranker']}:"
+                     f" hit@5 {row['hit@5']}, MRR {row['mrr']}")
+    lines += [f"\n_{note}_" for note in report.get("notes", [])]
+    return "\n".join(lines)

@@ -64,3 +64,57 @@ def hits_table(hits: list, query: str) -> Table:
         table.add_row(str(rank), f"{hit.score:.4f}", hit.platform, date,
                       f"{hit.title}\n{hit.url}", snippet)
     return table
+
+
+def _ci(c: dict[str, Any]) -> str:
+    return f"{c['mean']:.3f} [{c['low']:.3f}, {c['high']:.3f}]"
+
+
+def evaluation_tables(report: dict[str, Any]) -> list[Table]:
+    """Side by side: each model's metrics (mean [95% CI]), the twins' gains over the base
+    model, and retrieval hit rate / MRR per setting."""
+    models = report["models"]
+    side = Table(title=f"Held-out evaluation ({report['samples']} samples, greedy)")
+    side.add_column("metric")
+    for label in models:
+        side.add_column(label, justify="right")
+    metrics = list(dict.fromkeys(m for label in models for m in report["summary"][label]))
+    for metric in metrics:
+        side.add_row(metric, *[_ci(report["summary"][label][metric])
+                               if metric in report["summary"][label] else "" for label in models])
+    tables = [side]
+    if report.get("versus_base"):
+        gains = Table(title="Twin minus base (paired, mean [95% CI]); style_distance: lower "
+                      "is closer to the author")
+        gains.add_column("metric")
+        for label in report["versus_base"]:
+            gains.add_column(label, justify="right")
+        for metric in metrics:
+            gains.add_row(metric, *[_ci(report["versus_base"][label][metric])
+                                    if metric in report["versus_base"][label] else ""
+                                    for label in report["versus_base"]])
+        tables.append(gains)
+    if report.get("retrieval"):
+        rows = report["retrieval"]
+        retrieval = Table(title=f"Retrieval ({rows[0]['queries']} held-out instructions; "
+                          "best first)")
+        for column in ("search_mode", "expansion", "reranker", "hit@1", "hit@3", "hit@5",
+                       "hit@10", "mrr"):
+            retrieval.add_column(column, justify="right" if column[0] in "hm" else "left")
+        for row in rows:
+            retrieval.add_row(*[str(row[c]) for c in ("search_mode", "expansion", "reranker",
+                                                      "hit@1", "hit@3", "hit@5", "hit@10",
+                                                      "mrr")])
+        tables.append(retrieval)
+    return tables
+
+
+def print_evaluation(report: dict[str, Any], console: Any = None) -> None:
+    """Print the evaluation tables and notes."""
+    from rich.console import Console
+
+    console = console or Console(width=140)
+    for table in evaluation_tables(report):
+        console.print(table)
+    for note in report.get("notes", []):
+        console.print(f"note: {note}", markup=False)

@@ -32,6 +32,7 @@ SECRET_FIELDS: dict[str, Any] = {
     "warehouse": {"storage_options"},
     "serve": {"api_key"},
     "ui": {"storage_secret"},
+    "evaluate": {"judge_api_key"},
 }
 
 
@@ -202,6 +203,29 @@ class ServeSettings(BaseModel):
     rag_num_cpus: float = 0.5
     autoscaling_max_replicas: int | None = Field(
         default=None, description="Above llm_replicas: Serve autoscales up to this many.")
+
+
+class EvaluateSettings(BaseModel):
+    """Evaluation on the held-out split: generation, style, judge, retrieval settings."""
+
+    max_samples: int | None = Field(default=24, description="Held-out prose samples used "
+                                    "(None: all).")
+    max_new_tokens: int = 160
+    batch_size: int = 4
+    actor_num_cpus: float = 1.0
+    bootstrap: int = Field(default=2000, description="Bootstrap resamples for the 95% CIs.")
+    seed: int = 42
+    search_modes: list[Literal["hybrid", "dense", "text"]] = Field(
+        default_factory=lambda: ["hybrid", "dense", "text"])
+    expansions: list[Literal["keywords", "llm", "off"]] = Field(
+        default_factory=lambda: ["keywords", "off"])
+    rerankers: list[Literal["mmr", "rrf", "cross-encoder", "none"]] = Field(
+        default_factory=lambda: ["mmr", "rrf", "none"])
+    judge_base_url: str | None = Field(default=None, description="An OpenAI-compatible "
+                                       "endpoint for LLM-as-judge; None: skipped.")
+    judge_model: str = "twin"
+    judge_api_key: str | None = Field(default=None, description="Bearer key (secret).")
+    judge_timeout_s: float = 120.0
 
 
 class PrefectSettings(BaseModel):
@@ -383,6 +407,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     rag: RAGSettings = Field(default_factory=RAGSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
     prefect: PrefectSettings = Field(default_factory=PrefectSettings)
     ui: UISettings = Field(default_factory=UISettings)
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)

@@ -491,12 +491,19 @@ def model_page() -> None:
                         "steps": int(m.get("steps", 0)),
                         "loss": (f"{m['first_loss']:.3f} → {m['final_loss']:.3f}"
                                  if "final_loss" in m else ""),
+                        "style distance": _metric(m, "eval_style_distance"),
+                        "similarity to the author": _metric(m, "eval_author_similarity"),
+                        "gain over base": _metric(m, "eval_gain_reference_similarity"),
                         "dataset": v["dataset"], "base model": v["base_model"],
                         "created": v["created"][:19]})
                 ui.table(rows=rows, columns=[{"name": k, "label": k, "field": k}
                                              for k in rows[0]]).classes("w-full")
 
         ui.timer(0.1, load, once=True)
+
+
+def _metric(metrics: dict[str, float], key: str) -> str:
+    return f"{metrics[key]:.3f}" if key in metrics else "not evaluated"
 
 
 def register_pages() -> None:

@@ -1,0 +1,64 @@
+"""Answers to the held-out instructions from the base model and each twin version, batched with
+Ray Data (an actor loads one model once), with the same chat template and decoding for all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from twin.settings import Settings
+
+
+class AnswerWriter:
+    """Ray Data actor: one model's answers to a batch of instructions."""
+
+    def __init__(self, model: str, cache_dir: str, adapter: str | None, max_new_tokens: int,
+                 top_p: float, repetition_penalty: float) -> None:
+        import torch
+
+        from twin.llm.models import load_causal_lm
+
+        torch.set_num_threads(1)
+        load_causal_lm(model, cache_dir, adapter=adapter)  # once per actor
+        self.args = {"name": model, "cache_dir": cache_dir, "adapter": adapter,
+                     "max_new_tokens": max_new_tokens, "top_p": top_p,
+                     "repetition_penalty": repetition_penalty}
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from twin.llm.models import generate
+
+        answers = generate([str(p) for p in batch["instruction"]], temperature=0.0,
+                           **self.args)
+        batch["output"] = np.asarray(answers, dtype=object)
+        return batch
+
+
+def generate_answers(settings: Settings, samples: list[dict[str, Any]],
+                     models: dict[str, str | None]) -> dict[str, list[str]]:
+    """``{label: answers}`` for each model (``label -> adapter folder``, None = the base),
+    greedy, ``evaluate.max_new_tokens`` long, in the samples' order."""
+    import ray
+
+    from twin.llm.models import resolve_base_model
+    from twin.raycluster import connect
+
+    connect(settings)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    resolve_base_model(settings.llm.base_model, settings.models_dir)  # convert once
+    frame = pd.DataFrame({"index": range(len(samples)),
+                          "instruction": [s["instruction"] for s in samples]})
+    answers: dict[str, list[str]] = {}
+    for label, adapter in models.items():
+        rows = ray.data.from_pandas(frame).map_batches(
+            AnswerWriter, fn_constructor_kwargs={
+                "model": settings.llm.base_model, "cache_dir": str(settings.models_dir),
+                "adapter": adapter, "max_new_tokens": settings.evaluate.max_new_tokens,
+                "top_p": settings.llm.top_p,
+                "repetition_penalty": settings.llm.repetition_penalty},
+            compute=ray.data.ActorPoolStrategy(size=1), batch_size=settings.evaluate.batch_size,
+            batch_format="numpy", num_cpus=settings.evaluate.actor_num_cpus).take_all()
+        rows.sort(key=lambda r: int(r["index"]))
+        answers[label] = [str(r["output"]) for r in rows]
+    return answers
