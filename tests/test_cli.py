@@ -13,7 +13,8 @@ from twin.settings import reset_settings_cache
 
 runner = CliRunner()
 COMMANDS = ["up", "down", "status", "collect", "ingest", "search", "dataset", "train",
-            "warehouse", "demo", "demo-site", "settings", "models"]
+            "warehouse", "demo", "demo-site", "settings", "models", "serve", "post", "eval",
+            "ui", "deploy", "run", "migrate-milvus"]
 
 
 @pytest.fixture(autouse=True)
@@ -109,3 +110,32 @@ def test_the_cli_joins_a_token_cluster_with_its_token(tmp_path: Path,
     use_cluster_token(Settings(ray={"auth_token_file": token}))
     assert os.environ["RAY_AUTH_MODE"] == "token"
     assert os.environ["RAY_AUTH_TOKEN_PATH"] == str(token)
+
+
+def test_eval_compare_without_a_report_says_what_to_do() -> None:
+    result = runner.invoke(app, ["eval", "--compare"])
+    assert result.exit_code == 1
+    assert "no evaluation yet: run `twin eval`" in result.output
+
+
+def test_eval_without_a_dataset_says_to_build_one() -> None:
+    result = runner.invoke(app, ["eval", "--no-retrieval"])
+    assert result.exit_code == 1
+    assert "run `twin dataset` first" in result.output
+
+
+def test_run_rejects_a_malformed_param_and_reports_an_absent_prefect() -> None:
+    bad = runner.invoke(app, ["run", "collect", "--param", "no-equals-sign"])
+    assert bad.exit_code == 2 and "--param wants KEY=VALUE" in bad.output
+    os.environ["TWIN_PREFECT__PORT"] = "6498"  # nothing listens there
+    reset_settings_cache()
+    try:
+        absent = runner.invoke(app, ["run", "collect", "-p", "author=Maya"])
+    finally:
+        del os.environ["TWIN_PREFECT__PORT"]
+    assert absent.exit_code == 1 and "did not answer" in absent.output
+
+
+def test_migrate_milvus_refuses_the_source_as_target() -> None:
+    result = runner.invoke(app, ["migrate-milvus", "--to", "http://127.0.0.1:19530"])
+    assert result.exit_code == 1 and "the target is the source" in result.output

@@ -596,6 +596,32 @@ def evaluate(
     console.print(f"report: {report['path']}/report.json", markup=False)
 
 
+@app.command("migrate-milvus")
+def migrate_milvus(
+    to: Annotated[str, typer.Option("--to", help="The target Milvus URI, e.g. "
+                                    "http://milvus:19530 or a Zilliz endpoint.")],
+    token: Annotated[str | None, typer.Option(
+        help="The target's token or user:password (or TWIN_MIGRATE_TOKEN).",
+        envvar="TWIN_MIGRATE_TOKEN")] = None,
+    collection: Annotated[str | None, typer.Option(
+        help="Collection to copy (default milvus.collection).")] = None,
+) -> None:
+    """Copy the knowledge base from the configured Milvus (the local Lite server by default)
+    to another Milvus: every chunk with its embedding; BM25 is rebuilt there. Re-running resumes.
+    Afterwards point TWIN_MILVUS__URI at the target."""
+    from twin.migrate import migrate_collection
+    from twin.vectorstore import VectorStoreError
+
+    try:
+        result = migrate_collection(_settings(), to, target_token=token, collection=collection)
+    except (ValueError, VectorStoreError) as exc:
+        console.print(f"[red]error:[/] {exc}", markup=False)
+        raise typer.Exit(1) from exc
+    console.print(f"copied {result.copied} chunks of {result.collection} from {result.source} "
+                  f"to {result.target} (now {result.target_count} there); set "
+                  f"TWIN_MILVUS__URI={result.target} to use it", markup=False)
+
+
 @app.command()
 def ui(
     host: Annotated[str | None, typer.Option(help="Listen address (default ui.host).")] = None,

@@ -286,7 +286,7 @@ def load_engine(kind: str, spec: ModelSpec, **server: Any) -> Any:
     ``server`` holds the vllm-server options (python, dtype, kv_cache_gb, ...)."""
     start = time.monotonic()
     if kind == "vllm":
-        engine: Any = VLLMEngine(spec)
+        engine: Any = VLLMEngine(spec, max_model_len=server.get("max_model_len"))
     elif kind == "vllm-server":
         engine = VLLMServerEngine(spec, **server)
     else:

@@ -54,7 +54,9 @@ class LLMDeployment:
                                       "kv_cache_gb": s.vllm_kv_cache_gb,
                                       "max_model_len": s.vllm_max_model_len,
                                       "log_dir": str(settings.home_dir / "logs")}
-                                     if self.kind == "vllm-server" else {}))
+                                     if self.kind == "vllm-server" else
+                                     {"max_model_len": s.vllm_max_model_len}
+                                     if self.kind == "vllm" else {}))
 
     def __del__(self) -> None:
         close = getattr(getattr(self, "engine", None), "close", None)
