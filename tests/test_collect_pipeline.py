@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -137,3 +138,58 @@ def test_no_sources_is_a_clear_error(module_settings: Settings) -> None:
 
 def test_summary_reasons_are_single_lines(first_run) -> None:
     assert all(re.fullmatch(r"[^\n]*", s.source) for s in first_run.sources)
+
+
+def _busy_collect_workers() -> list[int]:
+    """Pids of Ray workers running a collection task right now (by their process title),
+    that have started their crawl subprocess."""
+    import psutil
+
+    busy = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if cmdline.startswith("ray::collect:"):
+            with contextlib.suppress(psutil.Error):
+                if any("twin.collect.crawl" in " ".join(c.cmdline())
+                       for c in proc.children(recursive=True)):
+                    busy.append(proc.info["pid"])
+    return busy
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_collection_loses_and_duplicates_nothing(
+        demo_site: DemoSite, tmp_path: Path) -> None:
+    """SIGKILL a Ray worker in the middle of its crawl: Ray retries the task, the run still
+    stores every document once, and the next run finds everything unchanged."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from twin.settings import deep_merge
+
+    settings = Settings(home=tmp_path / "home", **deep_merge(
+        demo_site.settings_overrides(), {"collect": {"retry_backoff_s": 0.05,
+                                                     "http_cache": False,
+                                                     "download_delay_s": 0.3}}))
+    result: dict = {}
+    links, exports = demo_site.links(), [str(p) for p in demo_site.exports()]
+    runner = threading.Thread(target=lambda: result.update(summary=collect(
+        AUTHOR_NAME, links, exports, settings, show_progress=False)))
+    runner.start()
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and time.monotonic() < deadline and runner.is_alive():
+        busy = _busy_collect_workers()
+        if busy:
+            killed = busy[0]
+            os.kill(killed, signal.SIGKILL)
+        time.sleep(0.05)
+    runner.join(timeout=600)
+    assert killed is not None, "no collection task was caught mid-crawl"
+    totals = result["summary"].totals
+    assert totals["found"] == totals["new"] == 34 and totals["failed"] == 0
+    ids = Warehouse.from_settings(settings).read_table().column("id").to_pylist()
+    assert len(ids) == len(set(ids)) == 34
+    again = collect(AUTHOR_NAME, links, exports, settings, show_progress=False).totals
+    assert again["unchanged"] == 34 and again["new"] == again["updated"] == 0

@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -269,3 +270,46 @@ def test_the_evaluation_judge_talks_to_this_endpoint(api: dict, caplog) -> None:
     settings.evaluate.judge_api_key = "wrong"
     assert judge(settings, items[:1]) == [{"accuracy": None, "style": None}]
     assert "401" in caplog.text
+
+
+def test_sixteen_concurrent_clients_get_answers_or_503_never_500(api: dict) -> None:
+    """A bounded load test on loopback: 16 clients, 2 short chats each, 150 s at most.
+    Records the error rate and latency percentiles (tests/artifacts/serve-load.json)."""
+    import statistics
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"model": "twin", "max_tokens": 8, "temperature": 0,
+            "messages": [{"role": "user", "content": "One sentence on data quality."}]}
+    deadline = time.monotonic() + 150
+
+    def client(_: int) -> list[tuple[int, float]]:
+        out = []
+        for _ in range(2):
+            if time.monotonic() > deadline:
+                break
+            start = time.monotonic()
+            try:
+                status = _post(api, body, "/v1/chat/completions").status_code
+            except httpx.TimeoutException:
+                status = 0
+            out.append((status, time.monotonic() - start))
+        return out
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = [r for rows in pool.map(client, range(16)) for r in rows]
+    statuses = [s for s, _ in results]
+    latencies = sorted(t for s, t in results if s == 200)
+    record = {"requests": len(results), "ok": statuses.count(200),
+              "error_rate": round(1 - statuses.count(200) / max(len(results), 1), 3),
+              "p50_s": round(statistics.median(latencies), 2) if latencies else None,
+              "p95_s": round(latencies[int(0.95 * (len(latencies) - 1))], 2) if latencies
+              else None, "max_s": round(latencies[-1], 2) if latencies else None,
+              "statuses": sorted(set(statuses))}
+    folder = Path(__file__).resolve().parent / "artifacts"
+    folder.mkdir(exist_ok=True)
+    (folder / "serve-load.json").write_text(json.dumps(record, indent=2))
+    print("load test:", record)
+    assert len(results) >= 16
+    assert all(s == 200 or s == 503 for s in statuses), record  # no 500s, no time-outs
+    assert record["ok"] >= len(results) // 2, record
