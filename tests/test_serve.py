@@ -357,3 +357,20 @@ def test_fuzzing_the_openapi_spec_finds_no_server_error(api: dict) -> None:
             if mode is GenerationMode.NEGATIVE and statuses:
                 assert any(400 <= s < 500 for s in statuses), (operation.path, statuses)
     assert "negative POST /v1/posts" in checked and "positive GET /v1/search" in checked
+
+
+def test_the_api_key_never_reaches_a_log_file(api: dict) -> None:
+    """Every log this session's Ray, Serve and our own code wrote is free of the key (and of
+    the refused wrong key), after requests with and without it."""
+    import ray
+
+    assert _post(api, {"prompt": "x"}, headers={"Authorization": "Bearer wrong-key-456"}
+                 ).status_code == 401
+    logs_dir = Path(ray._private.worker._global_node.get_logs_dir_path())
+    files = [p for root in (logs_dir, api["settings"].home_dir) for p in root.rglob("*")
+             if p.is_file() and p.stat().st_size < 50_000_000
+             and p.suffix not in {".db", ".parquet", ".safetensors", ".bin"}]
+    assert len(files) > 10
+    leaks = [str(p) for p in files
+             if KEY.encode() in p.read_bytes() or b"wrong-key-456" in p.read_bytes()]
+    assert leaks == []

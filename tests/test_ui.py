@@ -190,6 +190,28 @@ async def test_model_page_shows_versions_and_the_served_one(stack: dict, user,
     assert [(r["version"], r["stage"], r["marked"]) for r in rows] == [(1, "sft", "serving")]
 
 
+@pytest.fixture
+def keyed(stack: dict, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """serve.api_key set: the UI must ask for it before any page."""
+    monkeypatch.setenv("TWIN_SERVE__API_KEY", "ui-secret-key")
+    reset_settings_cache()
+    yield "ui-secret-key"
+    monkeypatch.undo()
+    reset_settings_cache()
+
+
+async def test_with_an_api_key_every_page_asks_for_it_first(keyed: str, user) -> None:
+    await user.open("/model")
+    await user.should_see("API key")  # sent to /login first
+    await user.should_not_see("Served now")
+    user.find(marker="api-key").type("not-the-key")
+    user.find(marker="sign-in").click()
+    await user.should_see("wrong key")
+    user.find(marker="api-key").clear().type(keyed)
+    user.find(marker="sign-in").click()
+    await user.should_see("Served now: twin-v1 (transformers)", retries=600)
+
+
 @pytest.fixture(scope="module")
 def browser(stack: dict) -> Iterator[object]:
     """Headless Chromium driven by Selenium, pointed at the UI that `twin up` started."""

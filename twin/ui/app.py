@@ -506,8 +506,50 @@ def _metric(metrics: dict[str, float], key: str) -> str:
     return f"{metrics[key]:.3f}" if key in metrics else "not evaluated"
 
 
+OPEN_PATHS = ("/login", "/_nicegui")
+
+
+def require_key(api_key: str) -> None:
+    """With ``serve.api_key`` set, every page asks for that key first (once per browser)."""
+    import hmac
+
+    from fastapi import Request
+    from fastapi.responses import RedirectResponse
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    class KeyGate(BaseHTTPMiddleware):
+        async def dispatch(self, request: Request, call_next: Any) -> Any:
+            if not request.url.path.startswith(OPEN_PATHS) \
+                    and not app.storage.user.get("authenticated"):
+                return RedirectResponse(f"/login?redirect_to={request.url.path}")
+            return await call_next(request)
+
+    app.add_middleware(KeyGate)
+
+    @ui.page("/login")
+    def login(redirect_to: str = "/") -> None:
+        ui.page_title("LLM Twin · sign in")
+        with ui.card().classes("absolute-center w-80 max-w-full"):
+            ui.label("LLM Twin").classes("text-lg font-bold")
+            key = tag(ui.input("API key", password=True, password_toggle_button=True),
+                      "api-key").classes("w-full")
+
+            def check() -> None:
+                if hmac.compare_digest((key.value or "").encode(), api_key.encode()):
+                    app.storage.user["authenticated"] = True
+                    ui.navigate.to(redirect_to if redirect_to.startswith("/") else "/")
+                else:
+                    ui.notify("wrong key", type="negative")
+
+            key.on("keydown.enter", check)
+            tag(ui.button("Sign in", on_click=check), "sign-in")
+
+
 def register_pages() -> None:
     """Declare every page (called once, before ``ui.run``)."""
+    api_key = _settings().serve.api_key
+    if api_key:
+        require_key(api_key)
     pages: dict[str, Callable[[], None]] = {"/profile": profile_page, "/collect": collect_page,
                                             "/library": library_page, "/write": write_page,
                                             "/model": model_page}
