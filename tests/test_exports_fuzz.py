@@ -32,7 +32,7 @@ def _zip(files: dict[str, str | bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def _sane(result) -> None:
+def _check_sane(result) -> None:
     assert result.failure is None or (isinstance(result.failure, str) and result.failure)
     for doc in result.documents:
         assert doc.text.strip() and doc.author_id == "maya-okafor"
@@ -49,14 +49,14 @@ def test_random_bytes_are_a_readable_failure(data: bytes) -> None:
 @given(TEXT, st.lists(st.sampled_from(["ShareLink", "ShareCommentary", "Date", "Visibility",
                                        "MediaUrl", ""]), max_size=6))
 def test_linkedin_shares_csv_of_any_shape(body: str, header: list[str]) -> None:
-    _sane(_collect(_zip({"Shares.csv": ",".join(header) + "\n" + body})))
+    _check_sane(_collect(_zip({"Shares.csv": ",".join(header) + "\n" + body})))
 
 
 @FUZZ
 @given(TEXT, TEXT)
 def test_medium_posts_html_of_any_shape(title: str, body: str) -> None:
     html = f"<html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body>"
-    _sane(_collect(_zip({"posts/2026-01-01_post-1a2b3c.html": html,
+    _check_sane(_collect(_zip({"posts/2026-01-01_post-1a2b3c.html": html,
                          "posts/draft_x.html": body})))
 
 
@@ -66,7 +66,7 @@ def test_substack_posts_csv_and_bodies_of_any_shape(row: str, body: str, publish
     csv = ("post_id,post_date,is_published,email_sent_at,inbox_sent_at,type,audience,"
            f"title,subtitle,podcast_url\n1.slug,2026-01-01T00:00:00Z,{published},,,"
            f"newsletter,everyone,{row},,\n")
-    _sane(_collect(_zip({"posts.csv": csv, "posts/1.slug.html": body})))
+    _check_sane(_collect(_zip({"posts.csv": csv, "posts/1.slug.html": body})))
 
 
 @FUZZ
@@ -74,4 +74,4 @@ def test_substack_posts_csv_and_bodies_of_any_shape(row: str, body: str, publish
 def test_a_truncated_real_looking_archive_is_a_failure_not_a_crash(tail: bytes) -> None:
     whole = _zip({"Shares.csv": "Date,ShareLink,ShareCommentary\n2026-01-01 10:00:00,"
                   "https://www.linkedin.com/feed/update/urn:li:share:1,hello there\n"})
-    _sane(_collect(whole[: len(whole) // 2] + tail))
+    _check_sane(_collect(whole[: len(whole) // 2] + tail))

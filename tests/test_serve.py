@@ -330,8 +330,10 @@ def _fuzz(api: dict, operation, mode) -> list[int]:
     def call(case) -> None:
         response = case.call(base_url=api["url"], headers=api["headers"], timeout=120)
         statuses.append(response.status_code)
-        assert response.status_code < 500, (case.method, case.path, case.body, case.query,
-                                            response.text[:300])
+        # 503 is "unavailable, try again" (overload, a dependency down), a valid answer;
+        # 500 (a crash) and the other 5xx never are.
+        assert response.status_code < 500 or response.status_code == 503, (
+            case.method, case.path, case.body, case.query, response.text[:300])
 
     with contextlib.suppress(Unsatisfiable):  # a route without parameters: nothing invalid
         call()
@@ -340,7 +342,7 @@ def _fuzz(api: dict, operation, mode) -> list[int]:
 
 def test_fuzzing_the_openapi_spec_finds_no_server_error(api: dict) -> None:
     """schemathesis against the live /openapi.json: invalid input to every route, and valid
-    input to the routes that answer without generating, never gets a 5xx."""
+    input to the routes that answer without generating, never gets a 500 (or 501/502/504)."""
     import schemathesis
     from schemathesis import GenerationMode
 

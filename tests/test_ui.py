@@ -204,6 +204,7 @@ async def test_with_an_api_key_every_page_asks_for_it_first(keyed: str, user) ->
     await user.open("/model")
     await user.should_see("API key")  # sent to /login first
     await user.should_not_see("Served now")
+    assert len(user.find(marker="api-key").elements) == 1
     user.find(marker="api-key").type("not-the-key")
     user.find(marker="sign-in").click()
     await user.should_see("wrong key")

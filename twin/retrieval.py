@@ -15,8 +15,13 @@ MODES = ("dense", "text", "hybrid")
 
 def search(query: str, settings: Settings, *, author: str | None = None,
            platform: str | None = None, kind: str | None = None, k: int = 5,
-           mode: Mode = "hybrid", collection: str | None = None) -> list[Hit]:
-    """The ``k`` chunks nearest to ``query``: dense (embeddings), text (BM25) or hybrid (RRF)."""
+           mode: Mode = "hybrid", collection: str | None = None,
+           store: VectorStore | None = None) -> list[Hit]:
+    """The ``k`` chunks nearest to ``query``: dense (embeddings), text (BM25) or hybrid (RRF).
+
+    ``store`` reuses an open connection (a long-lived server's); otherwise one is opened and
+    closed for this search.
+    """
     query = query.strip()
     if not query:
         raise ValueError("the query is empty")
@@ -24,7 +29,8 @@ def search(query: str, settings: Settings, *, author: str | None = None,
         raise ValueError(f"k must be between 1 and 1000, not {k}")
     if mode not in MODES:
         raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
-    store = VectorStore(settings, collection)
+    own = store is None
+    store = store or VectorStore(settings, collection)
     try:
         if not store.exists():
             raise VectorStoreError(f"the knowledge base ({store.name} at {settings.milvus_uri}) "
@@ -38,4 +44,5 @@ def search(query: str, settings: Settings, *, author: str | None = None,
             return store.dense(vector, k, expr)
         return store.hybrid(vector, query, k, expr)
     finally:
-        store.close()
+        if own:
+            store.close()

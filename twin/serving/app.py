@@ -205,7 +205,8 @@ class RAGDeployment:
         from twin.retrieval import search
 
         hits = await asyncio.to_thread(search, query, self.settings, author=author_id,
-                                       platform=platform, k=k, mode=mode)
+                                       platform=platform, k=k, mode=mode,
+                                       store=self.retriever.store)
         return [asdict(h) for h in hits]
 
     async def versions(self) -> list[dict[str, Any]]:
