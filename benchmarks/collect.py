@@ -44,7 +44,8 @@ def main() -> int:
             found += len(collect_source(source, "maya-okafor", data, payload).documents)
         sequential = time.perf_counter() - start
 
-        ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+        ray.init(address="local", include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
         ray_settings = Settings(home=Path(tmp) / "parallel", **overrides)
         collect(AUTHOR_NAME, links[:1], [], ray_settings, show_progress=False)  # warm workers
         ray_settings = Settings(home=Path(tmp) / "parallel2", **overrides)

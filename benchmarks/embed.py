@@ -37,7 +37,7 @@ def ray_pipeline(texts: list[str], model: str, cpus: int, batch_size: int) -> fl
     """Seconds to embed ``texts`` through Ray Data with one single-threaded actor per CPU."""
     import ray
 
-    ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=cpus, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
     try:
         ray.data.DataContext.get_current().enable_progress_bars = False

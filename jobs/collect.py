@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from twin.collect.runner import run_collect_job  # noqa: E402
+from twin.rayjobs import add_summary_flag  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,8 +33,9 @@ def main(argv: list[str] | None = None) -> int:
                         "with 'substack=' or 'medium=' for custom domains")
     parser.add_argument("--export", action="append", default=[], metavar="ZIP",
                         help="a LinkedIn, Medium or Substack data-export ZIP; repeatable")
+    add_summary_flag(parser)
     args = parser.parse_args(argv)
-    return run_collect_job(args.author, args.link, args.export)
+    return run_collect_job(args.author, args.link, args.export, emit=args.emit_summary)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from twin.datasets.build import (  # noqa: E402
 )
 from twin.llm.models import ModelLoadError  # noqa: E402
 from twin.logs import setup_logging  # noqa: E402
-from twin.rayjobs import SUMMARY_MARKER  # noqa: E402
+from twin.rayjobs import add_summary_flag, emit_summary  # noqa: E402
 from twin.settings import get_settings  # noqa: E402
 
 
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--author", default=None, help="only this author's documents")
     parser.add_argument("--preference", action="store_true",
                         help="also build DPO pairs: rejected = the base model's answers")
+    add_summary_flag(parser)
     args = parser.parse_args(argv)
     settings = get_settings()
     setup_logging(settings.log_level)
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"dataset {result.path}: {json.dumps(result.card['counts'])}")
-    print(f"{SUMMARY_MARKER}{json.dumps(summary)}", flush=True)
+    emit_summary(summary, args.emit_summary)
     return 0
 
 

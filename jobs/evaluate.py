@@ -10,7 +10,6 @@ TWIN_EVALUATE__JUDGE_BASE_URL is set, retrieval hit rate and MRR per setting.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from twin.evaluate.runner import EvaluationError, run_evaluation  # noqa: E402
 from twin.llm.models import ModelLoadError  # noqa: E402
 from twin.logs import setup_logging  # noqa: E402
-from twin.rayjobs import SUMMARY_MARKER  # noqa: E402
+from twin.rayjobs import add_summary_flag, emit_summary  # noqa: E402
 from twin.report import print_evaluation  # noqa: E402
 from twin.settings import get_settings  # noqa: E402
 from twin.train.common import TrainError  # noqa: E402
@@ -37,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="a registry version (repeatable; default: all)")
     parser.add_argument("--no-retrieval", action="store_true",
                         help="skip the retrieval settings comparison")
+    add_summary_flag(parser)
     args = parser.parse_args(argv)
     settings = get_settings()
     setup_logging(settings.log_level)
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print_evaluation(report)
-    print(f"{SUMMARY_MARKER}{json.dumps(report)}", flush=True)
+    emit_summary(report, args.emit_summary)
     return 0
 
 

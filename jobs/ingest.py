@@ -14,6 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from twin.ingest_runner import run_ingest_job  # noqa: E402
+from twin.rayjobs import add_summary_flag  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,8 +25,9 @@ def main(argv: list[str] | None = None) -> int:
         "(Ray Data actor pool), upsert. Only new or changed documents unless --full.")
     parser.add_argument("--full", action="store_true", help="rebuild the collection")
     parser.add_argument("--author", default=None, help="only this author's documents")
+    add_summary_flag(parser)
     args = parser.parse_args(argv)
-    return run_ingest_job(full=args.full, author=args.author)
+    return run_ingest_job(full=args.full, author=args.author, emit=args.emit_summary)
 
 
 if __name__ == "__main__":

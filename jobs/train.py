@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -15,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from twin.llm.models import ModelLoadError  # noqa: E402
 from twin.logs import setup_logging  # noqa: E402
-from twin.rayjobs import SUMMARY_MARKER  # noqa: E402
+from twin.rayjobs import add_summary_flag, emit_summary  # noqa: E402
 from twin.settings import get_settings  # noqa: E402
 from twin.train.common import TrainError  # noqa: E402
 from twin.train.runner import latest_dataset, train_and_register  # noqa: E402
@@ -38,6 +37,7 @@ def parser() -> argparse.ArgumentParser:
                    help="run name; the name of an interrupted run resumes it from its checkpoint")
     p.add_argument("--deepspeed", choices=["auto", "off", "zero2", "zero3"], default=None)
     p.add_argument("--serve", action="store_true", help="mark the new version for serving")
+    add_summary_flag(p)
     return p
 
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     except (TrainError, ModelLoadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"{SUMMARY_MARKER}{json.dumps(summary)}", flush=True)
+    emit_summary(summary, args.emit_summary)
     return 0
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +13,9 @@ from twin.settings import Settings, deep_merge
 
 # Every test home shares one converted copy of the base model (a conversion takes ~20 s);
 # jobs and subprocesses inherit it through the environment.
-os.environ.setdefault("TWIN_LLM__CACHE_DIR", str(Path(tempfile.gettempdir())
-                                                 / "twin-test-models"))
+# It lives in the repo's ignored .twin folder: never in the (empty, in CI) home.
+os.environ.setdefault("TWIN_LLM__CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".twin"
+                                                 / "test-models"))
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +40,8 @@ def local_ray() -> Iterator[None]:
     import ray
 
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+        # "local": a new instance, never the last `ray start` cluster Ray would otherwise join.
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
                  configure_logging=False)
     yield
     ray.shutdown()

@@ -96,20 +96,83 @@ def test_models_on_an_empty_registry() -> None:
     assert runner.invoke(app, ["models", "--json"]).output.strip() == "[]"
 
 
-def test_the_cli_joins_a_token_cluster_with_its_token(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from twin.raycluster import use_cluster_token
+def test_the_local_stack_owns_its_ray_token(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ~/.ray needed: the project's <home>/ray/auth_token is made when missing and handed to
+    Ray; a token in settings, a token file in settings or the user's own Ray variables win."""
+    from twin.raycluster import cluster_token, token_environment, use_cluster_token
     from twin.settings import Settings
 
     for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
         monkeypatch.delenv(name, raising=False)
-    use_cluster_token(Settings(ray={"auth_token_file": tmp_path / "none"}))
-    assert "RAY_AUTH_MODE" not in os.environ  # no token anywhere: leave Ray's default
-    token = tmp_path / "auth_token"
-    token.write_text("abc")
-    use_cluster_token(Settings(ray={"auth_token_file": token}))
-    assert os.environ["RAY_AUTH_MODE"] == "token"
-    assert os.environ["RAY_AUTH_TOKEN_PATH"] == str(token)
+    monkeypatch.setenv("HOME", str(tmp_path / "empty-home"))
+    settings = Settings(home=tmp_path / "home")
+    own = tmp_path / "home" / "ray" / "auth_token"
+    assert token_environment(settings) == {"RAY_AUTH_MODE": "token",
+                                           "RAY_AUTH_TOKEN_PATH": str(own)}
+    assert not own.exists() and cluster_token(settings) is None  # nothing made on a read
+    use_cluster_token(settings, create=True)
+    assert os.environ["RAY_AUTH_TOKEN_PATH"] == str(own) and os.environ["RAY_AUTH_MODE"] == "token"
+    secret = own.read_text()
+    assert len(secret) == 64 and int(secret, 16) and oct(own.stat().st_mode & 0o777) == "0o600"
+    assert cluster_token(settings) == secret
+    use_cluster_token(settings, create=True)  # kept, not regenerated
+    assert own.read_text() == secret and not (tmp_path / "empty-home" / ".ray").exists()
+    # The variable we set is ours, not the user's: the project's file still answers.
+    assert token_environment(settings)["RAY_AUTH_TOKEN_PATH"] == str(own)
+
+    theirs = tmp_path / "their-token"
+    theirs.write_text("0123")
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(theirs))  # the user's own Ray token wins
+    assert token_environment(settings)["RAY_AUTH_TOKEN_PATH"] == str(theirs)
+    assert cluster_token(settings) == "0123"
+    configured = Settings(home=tmp_path / "home", ray={"auth_token_file": own})
+    assert token_environment(configured)["RAY_AUTH_TOKEN_PATH"] == str(own)  # settings win
+    assert token_environment(Settings(ray={"auth_token": "t0k"})) == {
+        "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "t0k"}
+    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH")
+    # An external cluster with no token configured: Ray's own defaults, no local token.
+    assert token_environment(Settings(ray={"address": "ray://head:10001"})) == {}
+
+
+def test_errors_print_as_readable_text_not_markup(tmp_path: Path) -> None:
+    """A message with brackets is shown as it is; no raw `[red]...[/]` markup either."""
+    result = runner.invoke(app, ["warehouse", "--show", "[bold]nope[/]"])
+    assert result.exit_code == 1
+    assert "error: no single document with id '[bold]nope[/]'" in result.output
+    assert "[red]" not in result.output and "[/]" not in result.output.replace("[bold]nope[/]", "")
+
+
+def test_quiet_terminal_sends_library_chatter_to_the_log(tmp_path: Path) -> None:
+    """Everything written to the process's descriptors (C libraries, child processes, logging)
+    lands in the log; only the story reaches the terminal."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "logs" / "demo.log"
+    script = f"""
+import logging, os, subprocess, sys
+from pathlib import Path
+from twin.terminal import quiet_terminal
+logging.basicConfig()
+with quiet_terminal(Path({str(log)!r})) as terminal:
+    terminal.print("1/8 the story line")
+    os.write(1, b"raw fd chatter\\n")
+    os.write(2, b"grpc GOAWAY too_many_pings\\n")
+    print("print chatter")
+    logging.getLogger("ray").warning("a warning from a library")
+    subprocess.run([sys.executable, "-c", "print('child chatter')"], check=True)
+print("after the demo")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.splitlines() == ["1/8 the story line", "after the demo"]
+    assert done.stderr == ""
+    text = log.read_text()
+    for chatter in ("raw fd chatter", "GOAWAY", "print chatter", "a warning from a library",
+                    "child chatter"):
+        assert chatter in text
+    assert "the story line" not in text
 
 
 def test_eval_compare_without_a_report_says_what_to_do() -> None:

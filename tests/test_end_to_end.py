@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,27 +32,51 @@ def _twin(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory,
             demo_site: DemoSite) -> Iterator[dict[str, str]]:
-    """A real local Ray head started with `twin up`, stopped with `twin down`."""
+    """The real local stack started with `twin up`, stopped with `twin down`, from a fresh
+    machine's home: an empty HOME (no ~/.ray token, no caches), as a new user has."""
     import ray
 
     ray.shutdown()  # no in-process Ray left over from other modules
     home = tmp_path_factory.mktemp("e2e") / "home"
-    env = {**os.environ, "TWIN_HOME": str(home), "TWIN_RAY__PORT": str(RAY_PORT),
+    user_home = tmp_path_factory.mktemp("empty-user-home")
+    env = {**os.environ, "HOME": str(user_home), "TWIN_HOME": str(home),
+           "TWIN_RAY__PORT": str(RAY_PORT),
            "TWIN_RAY__DASHBOARD_PORT": str(DASHBOARD_PORT), "TWIN_RAY__NUM_CPUS": "2",
            "TWIN_MILVUS__PORT": str(MILVUS_PORT), "TWIN_PREFECT__PORT": str(PREFECT_PORT),
            "TWIN_UI__PORT": str(UI_PORT), "TWIN_SERVE__PORT": str(SERVE_PORT)}
-    env.pop("RAY_ADDRESS", None)
+    for name in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        env.pop(name, None)
     started = _twin("up", env=env)
     assert started.returncode == 0, started.stdout + started.stderr
     # The Ray head, Milvus Lite, the Prefect server and worker, the web UI.
     assert started.stdout.count("running") == 5, started.stdout
-    again = _twin("up", env=env)  # idempotent
+    # The local stack made its own token, in the project's home, not the user's.
+    token = home / "ray" / "auth_token"
+    assert token.is_file() and len(token.read_text().strip()) == 64
+    assert oct(token.stat().st_mode & 0o777) == "0o600"
+    assert not (user_home / ".ray").exists()
+    status = _twin("status", env=env)
+    assert status.returncode == 0 and status.stdout.count("running") == 5, status.stdout
+    secret = token.read_text()
+    again = _twin("up", env=env)  # idempotent, and the token is kept
     assert again.returncode == 0 and "running" in again.stdout
+    assert token.read_text() == secret
     yield env
     stopped = _twin("down", env=env)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     status = _twin("status", env=env)
-    assert "stopped" in status.stdout
+    assert status.stdout.count("stopped") == 5, status.stdout
+    assert not (user_home / ".ray").exists()
+
+
+def _ray_cli_env(env: dict[str, str]) -> dict[str, str]:
+    """What `eval "$(twin env)"` exports, for Ray's and Prefect's own CLIs."""
+    printed = _twin("env", env=env)
+    assert printed.returncode == 0, printed.stdout + printed.stderr
+    exports = dict(shlex.split(line.removeprefix("export "))[0].split("=", 1)
+                   for line in printed.stdout.splitlines() if line.startswith("export "))
+    assert exports["RAY_AUTH_TOKEN_PATH"] == str(Path(env["TWIN_HOME"]) / "ray" / "auth_token")
+    return {**env, **exports}
 
 
 def _job_env(env: dict[str, str], site: DemoSite) -> dict[str, str]:
@@ -71,16 +96,17 @@ def test_ray_job_submit_collects_the_demo_author(cluster: dict[str, str],
         args += ["--link", link]
     for export in demo_site.exports():
         args += ["--export", str(export)]
-    # As the README says: Ray's CLI sends the local cluster's token with RAY_AUTH_MODE=token.
+    # As the README says: `eval "$(twin env)"` gives Ray's CLI the address and the token.
     proc = subprocess.run(
         [str(BIN / "ray"), "job", "submit", "--address", f"http://127.0.0.1:{DASHBOARD_PORT}",
          "--working-dir", ".", "--runtime-env-json", json.dumps(runtime_env), "--",
          "python", "jobs/collect.py", *args],
-        cwd=ROOT, env={**cluster, "RAY_AUTH_MODE": "token"}, capture_output=True, text=True,
+        cwd=ROOT, env=_ray_cli_env(cluster), capture_output=True, text=True,
         timeout=500, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]
     assert "34 found, 34 new, 0 updated" in output
+    assert "::twin-summary::" not in output  # machine-readable lines are for the flows only
     assert "succeeded" in output.lower()
     store = Warehouse(str(Path(cluster["TWIN_HOME"]) / "warehouse"))
     assert store.read_table().num_rows == 34
@@ -96,7 +122,7 @@ def test_ray_job_submit_ingests_and_search_finds(cluster: dict[str, str],
         [str(BIN / "ray"), "job", "submit", "--address", f"http://127.0.0.1:{DASHBOARD_PORT}",
          "--working-dir", ".", "--runtime-env-json", json.dumps(runtime_env), "--",
          "python", "jobs/ingest.py"],
-        cwd=ROOT, env={**cluster, "RAY_AUTH_MODE": "token"}, capture_output=True, text=True,
+        cwd=ROOT, env=_ray_cli_env(cluster), capture_output=True, text=True,
         timeout=500, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]

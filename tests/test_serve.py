@@ -4,6 +4,7 @@ knowledge base in a real Milvus: posts with sources, streaming, the OpenAI clien
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -227,6 +228,36 @@ def test_body_size_unknown_model_and_api_key(api: dict) -> None:
         assert httpx.get(api["url"] + "/v1/models", headers=headers,
                          timeout=30).status_code == 401
     assert httpx.get(api["url"] + "/healthz", timeout=30).status_code == 200
+
+
+def test_twin_search_asks_the_running_app_and_finds_what_a_local_search_finds(
+        api: dict) -> None:
+    """`twin search` in a fresh process is answered by the served app (which holds the
+    embedder), with the same chunks as searching in the process (`--local`); filters apply."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, **api["settings"].to_env()}
+    twin = str(Path(sys.executable).parent / "twin")
+
+    def search(*args: str) -> tuple[list[dict], str]:
+        done = subprocess.run([twin, "search", "the partner's int64 column became a timestamp",
+                               "-k", "4", "--json", *args], env=env, capture_output=True,
+                              text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads(done.stdout), done.stderr
+
+    served, log = search()
+    assert "answered by the Serve app" in log
+    local, log = search("--local")
+    assert "answered by the Serve app" not in log
+    assert [h["id"] for h in served] == [h["id"] for h in local] and len(served) == 4
+    repositories, _ = search("--kind", "repository")
+    assert repositories and {h["kind"] for h in repositories} == {"repository"}
+    table = subprocess.run([twin, "search", "schema drift", "-k", "2"], env=env,
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert table.returncode == 0 and "Nearest chunks" in table.stdout
+    assert "## " not in table.stdout  # snippets are text, not markdown
 
 
 def test_the_dataset_teacher_path_uses_this_endpoint(api: dict) -> None:

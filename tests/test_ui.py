@@ -161,6 +161,8 @@ async def test_collect_page_runs_the_deployment_and_follows_it(stack: dict, user
         await asyncio.sleep(1.0)
     assert state.text == "COMPLETED"
     await user.should_see("Collection for maya-okafor")  # the run's Markdown artifact
+    # A finished run shows a full bar.
+    assert user.find(marker="run-progress").elements.pop().value == 1.0
     await user.should_see("collect: completed")
     await user.should_see("History")
 
@@ -333,6 +335,11 @@ async def test_library_page_lists_holdings_and_searches(stack: dict, user,
     user.find(marker="search-button").click()
     await user.should_see(ui.card, retries=600)
     assert len(user.find(ui.card).elements) == 5
+    # Snippets are text as a reader sees it, not raw markdown.
+    snippets = [label.text for label in user.find(marker="snippet").elements]
+    assert len(snippets) == 5 and all(snippets)
+    for text in snippets:
+        assert "## " not in text and "](" not in text and "**" not in text and "\n" not in text
 
 
 async def test_write_page_streams_a_post_with_sources(stack: dict, user,

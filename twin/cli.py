@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from twin.logs import setup_logging
 from twin.settings import Settings, get_settings, reset_settings_cache
@@ -21,6 +22,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+
+
+def _error(message: object, label: str = "error", log: Path | None = None,
+           to: Console | None = None) -> None:
+    """One readable error line (the message is text, never markup), and where the log is."""
+    line = Text()
+    line.append(f"{label}: ", style="bold red")
+    line.append(str(message).strip())
+    if log is not None:
+        line.append(f" (log: {log})", style="dim")
+    (to or console).print(line, soft_wrap=True)
+
+
+def _warn(message: object, label: str) -> None:
+    line = Text()
+    line.append(f"{label}: ", style="yellow")
+    line.append(str(message))
+    console.print(line, soft_wrap=True)
 
 
 def _settings() -> Settings:
@@ -50,14 +69,15 @@ def up(
     service: Annotated[list[str] | None, typer.Option(
         "--service", "-s", help="Only this service (repeatable). Default: all.")] = None,
 ) -> None:
-    """Start the local services (a Ray head with its dashboard) on 127.0.0.1. Idempotent."""
+    """Start the local services on 127.0.0.1: a Ray head (job submission), Milvus Lite, a
+    Prefect server and worker (the prefect.yaml deployments), the web UI. Idempotent."""
     from twin.services import ServiceError
     from twin.services import up as start
 
     try:
         statuses = start(_settings(), service)
     except ServiceError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        _error(exc)
         raise typer.Exit(1) from exc
     _print_statuses(statuses)
 
@@ -74,7 +94,7 @@ def down(
     try:
         statuses = stop(_settings(), service)
     except ServiceError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        _error(exc)
         raise typer.Exit(1) from exc
     _print_statuses(statuses)
 
@@ -87,6 +107,29 @@ def status() -> None:
     settings = _settings()
     _print_statuses(current(settings))
     console.print(f"warehouse: {settings.warehouse_uri}")
+
+
+@app.command("env")
+def env_command() -> None:
+    """Print shell exports for Ray's and Prefect's own CLIs against this project's services.
+
+    `eval "$(twin env)"`, then `ray job submit -- python jobs/collect.py ...` and
+    `prefect deployment run 'collect/collect' ...` reach the local stack with its token.
+    """
+    import shlex
+
+    from twin.raycluster import token_environment
+    from twin.services import RayHead
+
+    settings = get_settings()
+    head = RayHead()
+    values = {"TWIN_HOME": str(settings.home_dir),
+              "RAY_ADDRESS": head.gcs_address(settings),
+              "RAY_API_SERVER_ADDRESS": head.dashboard_url(settings),
+              **token_environment(settings),
+              "PREFECT_API_URL": settings.prefect_api_url}
+    for name, value in values.items():
+        print(f"export {name}={shlex.quote(value)}")
 
 
 def _print_statuses(statuses: list) -> None:
@@ -117,7 +160,7 @@ def collect(
     links = list(link or [])
     exports = [str(p) for p in (export or [])]
     if not links and not exports:
-        console.print("[red]error:[/] give at least one --link or --export")
+        _error("give at least one --link or --export")
         raise typer.Exit(2)
     if submit:
         from twin.orchestration import submit_collect_job as submit_collect
@@ -127,7 +170,7 @@ def collect(
             submit_collect(author, links, exports, settings, on_line=lambda line: console.print(
                 line, markup=False, highlight=False, soft_wrap=True))
         except RayJobFailed as exc:
-            console.print(f"[red]job failed:[/] {exc}", markup=False)
+            _error(exc, "job failed")
             raise typer.Exit(1) from exc
         return
     from twin.collect.runner import run_collect_job
@@ -155,7 +198,7 @@ def ingest(
         try:
             submit_ingest_job(settings, full=full, author=author, on_line=show)
         except RayJobFailed as exc:
-            console.print(f"[red]job failed:[/] {exc}", markup=False)
+            _error(exc, "job failed")
             raise typer.Exit(1) from exc
         return
     from twin.ingest_runner import run_ingest_job
@@ -183,7 +226,7 @@ def dataset(
 
             pairs = build_preference_dataset(settings, result)
     except (DatasetError, GroundingError, ModelLoadError) as exc:
-        console.print(f"[red]error:[/] {exc}", markup=False)
+        _error(exc)
         raise typer.Exit(1) from exc
     counts = result.card["counts"]
     state = "unchanged, reused" if result.reused else "written"
@@ -228,8 +271,7 @@ def train(
     settings = _settings()
     if deepspeed is not None:
         if deepspeed not in ("auto", "off", "zero2", "zero3"):
-            console.print(f"[red]error:[/] --deepspeed {deepspeed!r}: use auto, off, zero2 or "
-                          "zero3", markup=False)
+            _error(f"--deepspeed {deepspeed!r}: use auto, off, zero2 or zero3")
             raise typer.Exit(2)
         settings.train.deepspeed = deepspeed  # type: ignore[assignment]
     if submit:
@@ -245,7 +287,7 @@ def train(
                 dpo_steps=dpo_steps, workers=workers, run=run, deepspeed=deepspeed,
                 serve=serve)
         except RayJobFailed as exc:
-            console.print(f"[red]job failed:[/] {exc}", markup=False)
+            _error(exc, "job failed")
             raise typer.Exit(1) from exc
     else:
         try:
@@ -255,7 +297,7 @@ def train(
                 workers=workers or settings.train.workers, run_name=run,
                 preference_dir=dpo.resolve() if dpo else None, dpo_steps=dpo_steps, serve=serve)
         except (TrainError, ModelLoadError) as exc:
-            console.print(f"[red]error:[/] {exc}", markup=False)
+            _error(exc)
             raise typer.Exit(1) from exc
     for stage in ("sft", "dpo"):
         if stage in summary:
@@ -309,7 +351,7 @@ def models_show(version: Annotated[int, typer.Argument(help="Version number.")])
     try:
         v = Registry(_settings()).get(version)
     except RegistryError as exc:
-        console.print(f"[red]error:[/] {exc}", markup=False)
+        _error(exc)
         raise typer.Exit(1) from exc
     print(json.dumps(v.to_dict(), indent=2))
 
@@ -322,7 +364,7 @@ def models_serve(version: Annotated[int, typer.Argument(help="Version number.")]
     try:
         v = Registry(_settings()).set_serving(version)
     except RegistryError as exc:
-        console.print(f"[red]error:[/] {exc}", markup=False)
+        _error(exc)
         raise typer.Exit(1) from exc
     console.print(f"version {v.version} ({v.stage}, run {v.run_name}) is now marked for serving",
                   markup=False)
@@ -352,7 +394,7 @@ def serve_command(
         start_services(settings)
         health = runner.start(settings)
     except (ServiceError, TimeoutError, ValueError) as exc:
-        console.print(f"[red]error:[/] {exc}", markup=False)
+        _error(exc)
         raise typer.Exit(1) from exc
     url = runner.base_url(settings)
     console.print(f"serving {health['model_version']} ({health['engine']}) at {url}\n"
@@ -385,16 +427,14 @@ def post(
         answer = httpx.post(f"{base_url(settings)}/v1/posts", json=body, headers=headers,
                             timeout=settings.serve.request_timeout_s + 30)
     except httpx.ConnectError as exc:
-        console.print(f"[red]error:[/] nothing answers at {base_url(settings)}: start the twin "
-                      "with `twin serve`", markup=False)
+        _error(f"nothing answers at {base_url(settings)}: start the twin with `twin serve`")
         raise typer.Exit(1) from exc
     if answer.status_code != 200:
         try:
             message = answer.json()["error"]["message"]
         except (ValueError, KeyError, TypeError):
             message = answer.text[:500]
-        console.print(f"[red]error {answer.status_code}:[/] ", end="")
-        console.print(message, markup=False)
+        _error(message, f"error {answer.status_code}")
         raise typer.Exit(1)
     data = answer.json()
     if as_json:
@@ -407,9 +447,9 @@ def post(
                       source["url"])
     console.print(table)
     for url, problem in data.get("link_errors", {}).items():
-        console.print(f"[yellow]link skipped:[/] {url}: {problem}", markup=False)
+        _warn(f"{url}: {problem}", "link skipped")
     for note in data.get("notes", []):
-        console.print(f"[yellow]note:[/] {note}", markup=False)
+        _warn(note, "note")
 
 
 @app.command()
@@ -420,24 +460,38 @@ def search(
     kind: Annotated[str | None, typer.Option(help="Only post, article or repository.")] = None,
     k: Annotated[int, typer.Option("-k", help="How many chunks.")] = 5,
     mode: Annotated[str, typer.Option(help="dense, text (BM25) or hybrid (RRF).")] = "hybrid",
+    local: Annotated[bool, typer.Option(
+        "--local", help="Search in this process even when the twin is served (loads the "
+        "embedder here: several seconds).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Print the chunks nearest to a query, with score, source URL and date."""
+    """Print the chunks nearest to a query, with score, source URL and date.
+
+    When `twin serve` runs, the served app answers (it already holds the embedder and a
+    Milvus connection: about a second); otherwise the search runs here.
+    """
     from twin.report import hits_table
+    from twin.retrieval import MODES, served_search
     from twin.retrieval import search as find
-    from twin.vectorstore import VectorStoreError
+    from twin.vectorstore import Hit, VectorStoreError
 
     settings = _settings()
+    if mode not in MODES:
+        _error(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
+        raise typer.Exit(2)
     try:
-        hits = find(query, settings, author=author, platform=platform, kind=kind, k=k,
-                    mode=mode)  # type: ignore[arg-type]
+        found = None if local else served_search(query, settings, author=author,
+                                                 platform=platform, kind=kind, k=k, mode=mode)
+        hits = [Hit(**h) for h in found] if found is not None else find(
+            query, settings, author=author, platform=platform, kind=kind, k=k,
+            mode=mode)  # type: ignore[arg-type]
     except (ValueError, VectorStoreError) as exc:
-        console.print(f"[red]error:[/] {exc}", markup=False)
+        _error(exc)
         raise typer.Exit(2 if isinstance(exc, ValueError) else 1) from exc
     if as_json:
         from dataclasses import asdict
 
-        console.print_json(json.dumps([asdict(h) for h in hits]))
+        print(json.dumps([asdict(h) for h in hits], ensure_ascii=False))
         return
     if not hits:
         console.print("no matching chunks")
@@ -466,7 +520,7 @@ def warehouse(
     if show:
         doc = store.get(show)
         if doc is None:
-            console.print(f"[red]error:[/] no single document with id {show!r}")
+            _error(f"no single document with id {show!r}")
             raise typer.Exit(1)
         if as_json:
             console.print_json(doc.model_dump_json())
@@ -505,18 +559,35 @@ def warehouse(
 @app.command()
 def demo(
     keep_running: Annotated[bool, typer.Option(
-        help="Leave the Ray head running afterwards (for `ray job submit`).")] = False,
+        help="Leave the services and the demo sites running afterwards (until Ctrl-C).")
+    ] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Show every job's and library's output here instead of in "
+        "the log file.")] = False,
 ) -> None:
-    """Collect the bundled demo author end to end: local Ray, demo sites, the collect job."""
-    from twin.demo.run import run_demo
-    from twin.rayjobs import RayJobFailed
-    from twin.services import ServiceError
+    """The whole journey for the bundled demo author, offline: services, collect + ingest,
+    search, dataset + fine-tune, before/after, Serve and a post, the UI's address.
 
-    try:
-        run_demo(_settings(), keep_running=keep_running, console=console)
-    except (RayJobFailed, ServiceError, RuntimeError) as exc:
-        console.print(f"[red]demo failed:[/] {exc}", markup=False)
-        raise typer.Exit(1) from exc
+    Each stage prints one line and its result; everything else goes to <home>/logs/demo.log.
+    """
+    import logging
+
+    from twin.demo.run import run_demo
+    from twin.terminal import quiet_terminal
+
+    settings = _settings()
+    log_path = settings.logs_dir / "demo.log"
+    with quiet_terminal(log_path, verbose) as terminal:
+        terminal.print(f"LLM Twin demo: {settings.home_dir} holds its data; "
+                       + ("output follows (--verbose)" if verbose else f"logs: {log_path}"),
+                       markup=False, soft_wrap=True)
+        try:
+            run_demo(settings, keep_running=keep_running, console=terminal, verbose=verbose)
+        except Exception as exc:  # noqa: BLE001 - one readable line; the traceback is logged
+            logging.getLogger("twin.demo").exception("the demo failed")
+            _error(str(exc).strip().splitlines()[0], "demo failed",
+                   log=None if verbose else log_path, to=terminal)
+            raise typer.Exit(1) from exc
 
 
 @app.command("demo-site")
@@ -590,7 +661,7 @@ def evaluate(
         report = run_evaluation(settings, dataset=dataset, versions=version,
                                 retrieval=retrieval)
     except (EvaluationError, TrainError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/] {exc}", markup=False)
+        _error(exc)
         raise typer.Exit(1) from exc
     print_evaluation(report, console)
     console.print(f"report: {report['path']}/report.json", markup=False)
@@ -606,16 +677,18 @@ def migrate_milvus(
     collection: Annotated[str | None, typer.Option(
         help="Collection to copy (default milvus.collection).")] = None,
 ) -> None:
-    """Copy the knowledge base from the configured Milvus (the local Lite server by default)
-    to another Milvus: every chunk with its embedding; BM25 is rebuilt there. Re-running resumes.
-    Afterwards point TWIN_MILVUS__URI at the target."""
+    """Copy the knowledge base to another Milvus, with every embedding; re-running resumes.
+
+    The source is the configured Milvus (the local Lite server by default); BM25 is rebuilt on
+    the target. Afterwards point TWIN_MILVUS__URI at the target.
+    """
     from twin.migrate import migrate_collection
     from twin.vectorstore import VectorStoreError
 
     try:
         result = migrate_collection(_settings(), to, target_token=token, collection=collection)
     except (ValueError, VectorStoreError) as exc:
-        console.print(f"[red]error:[/] {exc}", markup=False)
+        _error(exc)
         raise typer.Exit(1) from exc
     console.print(f"copied {result.copied} chunks of {result.collection} from {result.source} "
                   f"to {result.target} (now {result.target_count} there); set "
@@ -652,7 +725,7 @@ def deploy() -> None:
     try:
         register_deployments(settings)
     except PrefectError as exc:
-        console.print(f"[red]error:[/] {exc}", markup=False)
+        _error(exc)
         raise typer.Exit(1) from exc
     console.print(f"registered {', '.join(DEPLOYMENTS.values())} in work pool "
                   f"{settings.prefect.work_pool} at {settings.prefect_api_url}", markup=False)
@@ -661,7 +734,7 @@ def deploy() -> None:
 @app.command("run")
 def run_deployment(
     deployment: Annotated[str, typer.Argument(
-        help="collect, ingest, dataset, train or pipeline (or flow/deployment).")],
+        help="collect, ingest, dataset, train, evaluate or pipeline (or flow/deployment).")],
     param: Annotated[list[str] | None, typer.Option(
         "--param", "-p", help="KEY=VALUE, VALUE as JSON when it parses (repeatable).")] = None,
     wait: Annotated[bool, typer.Option(help="Follow the run and print its logs.")] = True,
@@ -674,7 +747,7 @@ def run_deployment(
     for item in param or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            console.print(f"[red]error:[/] --param wants KEY=VALUE, not {item!r}", markup=False)
+            _error(f"--param wants KEY=VALUE, not {item!r}")
             raise typer.Exit(2)
         try:
             params[key] = json.loads(value)
@@ -689,7 +762,7 @@ def run_deployment(
         end = api.wait(started.id, settings.prefect.flow_timeout_s * 4,
                        on_log=lambda line: console.print(line, markup=False, highlight=False))
     except PrefectError as exc:
-        console.print(f"[red]error:[/] {exc}", markup=False)
+        _error(exc)
         raise typer.Exit(1) from exc
     console.print(f"{end.name}: {end.state} {end.state_message}", markup=False)
     if end.state != "COMPLETED":

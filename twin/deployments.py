@@ -208,12 +208,15 @@ class PrefectAPI:
         return float(values[-1]["data"]) if values else None
 
     def wait(self, run_id: str, timeout_s: float, poll_s: float = 2.0,
-             on_log: Any = None) -> FlowRun:
-        """Follow a run until it ends (streaming its logs to ``on_log``); returns its end state."""
+             on_log: Any = None, on_poll: Any = None) -> FlowRun:
+        """Follow a run until it ends (streaming its logs to ``on_log``, the run to
+        ``on_poll`` on every poll); returns its end state."""
         deadline = time.monotonic() + timeout_s
         seen = 0
         while True:
             run = self.flow_run(run_id)
+            if on_poll:
+                on_poll(run)
             lines = self.logs(run_id, offset=seen)
             seen += len(lines)
             if on_log:

@@ -1,20 +1,20 @@
-"""The ingest stage as a job: run it, print the summary and a machine-readable line."""
+"""The ingest stage as a job: run it, print the summary (and, for the flows, a
+machine-readable line)."""
 
 from __future__ import annotations
 
-import json
 import logging
 
 from twin.ingest import run_ingest
 from twin.logs import setup_logging
-from twin.rayjobs import SUMMARY_MARKER
+from twin.rayjobs import emit_summary
 from twin.settings import get_settings
 from twin.vectorstore import VectorStoreError
 
 log = logging.getLogger("twin.ingest")
 
 
-def run_ingest_job(full: bool = False, author: str | None = None) -> int:
+def run_ingest_job(full: bool = False, author: str | None = None, emit: bool = False) -> int:
     """Ingest; exit 0 on success (an empty warehouse included), 1 when Milvus fails."""
     settings = get_settings()
     setup_logging(settings.log_level)
@@ -26,5 +26,5 @@ def run_ingest_job(full: bool = False, author: str | None = None) -> int:
     print(f"ingest: {summary.message}; {summary.chunks_in_collection} chunks in "
           f"{settings.milvus.collection} at {settings.milvus_uri}; {summary.seconds:.1f}s",
           flush=True)
-    print(f"{SUMMARY_MARKER}{json.dumps(summary.as_dict())}", flush=True)
+    emit_summary(summary.as_dict(), emit)
     return 0

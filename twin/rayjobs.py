@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SUMMARY_MARKER = "::twin-summary::"
+# The flows and `twin ... --submit` read a job's result from one marked line of its log; a
+# person's `ray job submit` (without the flag) sees the readable summary only.
+SUMMARY_FLAG = "--emit-summary"
 # Kept out of the uploaded working directory (Ray caps its size).
 WORKING_DIR_EXCLUDES = [".venv", ".venv-vllm", ".twin", ".git", "**/__pycache__", ".pytest_cache",
                         ".ruff_cache", "*.egg-info", "build", "dist", "tests/artifacts"]
@@ -45,11 +48,10 @@ def dashboard_url(settings: Settings) -> str:
 
 def auth_headers(settings: Settings) -> dict[str, str]:
     """The bearer token header for clusters with Ray's token authentication (the default
-    for local clusters since Ray 2.5x), from settings or Ray's token file."""
-    token = settings.ray.auth_token
-    path = settings.ray.auth_token_file.expanduser()
-    if not token and path.is_file():
-        token = path.read_text().strip()
+    for local clusters since Ray 2.5x): see :func:`twin.raycluster.token_environment`."""
+    from twin.raycluster import cluster_token
+
+    token = cluster_token(settings)
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
@@ -92,7 +94,7 @@ def job_runtime_env(settings: Settings, working_dir: Path = PROJECT_ROOT) -> dic
 def submit_stage(script: str, args: list[str], settings: Settings,
                  metadata: dict[str, str] | None = None) -> str:
     """Submit ``python jobs/<script> ARGS`` to the cluster; returns the job id."""
-    entrypoint = shlex.join(["python", f"jobs/{script}", *args])
+    entrypoint = shlex.join(["python", f"jobs/{script}", *args, SUMMARY_FLAG])
     jobs = client(settings)
     deadline = time.monotonic() + AGENT_WAIT_S
     while True:
@@ -135,6 +137,20 @@ def follow(job_id: str, settings: Settings, on_line: Callable[[str], None] | Non
         info = jobs.get_job_info(job_id)
         raise RayJobFailed(job_id, status, info.message or "", logs)
     return logs
+
+
+def add_summary_flag(parser: Any) -> None:
+    """The jobs' ``--emit-summary`` option (an argparse parser)."""
+    parser.add_argument(SUMMARY_FLAG, action="store_true",
+                        help="also print the result as one machine-readable line "
+                        "(what the Prefect flows read from the job's log)")
+
+
+def emit_summary(data: Any, enabled: bool) -> None:
+    """Print a job's result as its ``::twin-summary::`` line, when asked to."""
+    if enabled:
+        text = data if isinstance(data, str) else json.dumps(data)
+        print(f"{SUMMARY_MARKER}{text}", flush=True)
 
 
 def summary_from_logs(logs: str) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -67,6 +68,8 @@ class Registry:
     """Register, list and pick model versions (MLflow tracking + model registry)."""
 
     def __init__(self, settings: Settings) -> None:
+        # MLflow's usage telemetry would phone home (and write ~/.config/mlflow): never here.
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         import mlflow  # noqa: F401  (imported here: slow, and only needed by these commands)
         from mlflow.tracking import MlflowClient
 

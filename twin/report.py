@@ -7,6 +7,7 @@ from typing import Any
 from rich.table import Table
 
 from twin.domain import CollectionSummary, Document
+from twin.features.clean import plain_text
 
 
 def summary_table(summary: CollectionSummary) -> Table:
@@ -60,7 +61,7 @@ def hits_table(hits: list, query: str) -> Table:
     for rank, hit in enumerate(hits, start=1):
         date = (datetime.fromtimestamp(hit.published_at, UTC).strftime("%Y-%m-%d")
                 if hit.published_at else "")
-        snippet = " ".join(hit.text.split())[:200]
+        snippet = plain_text(hit.text, 200)
         table.add_row(str(rank), f"{hit.score:.4f}", hit.platform, date,
                       f"{hit.title}\n{hit.url}", snippet)
     return table

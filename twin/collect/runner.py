@@ -1,4 +1,5 @@
-"""The collect stage as a job: run it, print the summary table and a machine-readable line."""
+"""The collect stage as a job: run it, print the summary table (and, for the flows, a
+machine-readable line)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from rich.console import Console
 from twin.collect.pipeline import collect
 from twin.domain import CollectionSummary
 from twin.logs import setup_logging
-from twin.rayjobs import SUMMARY_MARKER
+from twin.rayjobs import emit_summary
 from twin.report import summary_table
 from twin.settings import get_settings
 
 
-def run_collect_job(author: str, links: list[str], exports: list[str]) -> int:
+def run_collect_job(author: str, links: list[str], exports: list[str],
+                    emit: bool = False) -> int:
     """Collect, print the summary; exit status 1 only when every source failed."""
     settings = get_settings()
     setup_logging(settings.log_level)
@@ -27,7 +29,7 @@ def run_collect_job(author: str, links: list[str], exports: list[str]) -> int:
         logging.getLogger("twin.collect").error("%s", exc)
         return 1
     print_summary(summary)
-    print(f"{SUMMARY_MARKER}{summary.model_dump_json()}", flush=True)
+    emit_summary(summary.model_dump_json(), emit)
     return 1 if summary.sources and all(s.found == 0 and s.failed for s in summary.sources) \
         else 0
 

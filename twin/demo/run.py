@@ -1,6 +1,10 @@
 """The README's main command: the demo author end to end on embedded defaults: local Ray,
 Milvus, Prefect and the web UI; collect + ingest and dataset + train as Prefect deployment runs;
-a search, a before/after sample, the Serve app and a generated post."""
+a search, a before/after sample, the Serve app and a generated post.
+
+It tells its story in a few lines per stage; the jobs' logs and every library's chatter go to
+the log file the CLI names (``twin demo --verbose`` shows them instead).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ import json
 import logging
 import os
 import sys
+import textwrap
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,21 +23,18 @@ from rich.console import Console
 
 from twin.demo.content import AUTHOR_NAME
 from twin.demo.site import DemoSite
-from twin.report import hits_table, stats_table
+from twin.features.clean import plain_text
 from twin.retrieval import search
 from twin.services import SERVICES, down, up
 from twin.settings import Settings
+from twin.terminal import Waiting, log_line
 from twin.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 SAMPLE_QUERY = "a partner changed a column type and the loader broke at 3 a.m."
-
-
-def _job_printer(console: Console) -> Any:
-    def show(line: str) -> None:
-        if "::twin-summary::" not in line:
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
-    return show
+DEMO_PROMPT = ("Write a LinkedIn post about what a partner's silent schema change taught us "
+               "about data contracts")
+INDENT = "    "
 
 
 def before_after(settings: Settings, dataset_dir: str, adapter: str,
@@ -52,69 +55,141 @@ def before_after(settings: Settings, dataset_dir: str, adapter: str,
             "the author wrote": sample["answer"]}
 
 
-DEMO_PROMPT = ("Write a LinkedIn post about what a partner's silent schema change taught us "
-               "about data contracts")
+def _say(console: Console, text: str, markup: bool = True) -> None:
+    """One story line, wrapped to the terminal under its own indentation."""
+    lead = text[: len(text) - len(text.lstrip(" "))]
+    console.print(textwrap.fill(text.strip(), width=max(40, console.width - 1),
+                                initial_indent=lead, subsequent_indent=lead + INDENT,
+                                break_on_hyphens=False, break_long_words=False),
+                  markup=markup, highlight=False)
+
+
+def _paragraph(console: Console, label: str, text: str, limit: int = 320) -> None:
+    """``label: text`` shortened to ``limit`` characters, wrapped under the label."""
+    body = textwrap.fill(plain_text(text, limit), width=max(40, console.width - 6),
+                         initial_indent=INDENT, subsequent_indent=INDENT)
+    console.print(f"  [bold]{label}[/]")
+    console.print(body, markup=False)
 
 
 def serve_and_ask(settings: Settings, console: Console) -> dict[str, Any]:
     """Deploy the Serve app on the demo's Ray head, ask for a post, print it with sources."""
     import httpx
-    from rich.table import Table
 
     from twin.serving import runner
 
-    health = runner.start(settings)
+    with Waiting(console, "starting the Serve app (model load, RAG replica)…", bar=False):
+        health = runner.start(settings)
     url = runner.base_url(settings)
-    console.print(f"    serving {health['model_version']} ({health['engine']}) at {url} "
-                  f"(API docs: {url}/docs)")
-    console.print(f"    POST /v1/posts {DEMO_PROMPT!r}", markup=False)
+    _say(console, f"{INDENT}serving {health['model_version']} ({health['engine']}) at {url} "
+                  f"(API docs {url}/docs)", markup=False)
+    _say(console, f"{INDENT}POST /v1/posts {DEMO_PROMPT!r}", markup=False)
     headers = {"Authorization": f"Bearer {settings.serve.api_key}"} \
         if settings.serve.api_key else {}
-    answer = httpx.post(f"{url}/v1/posts", headers=headers, timeout=600,
-                        json={"prompt": DEMO_PROMPT, "max_words": 120, "temperature": 0.7})
+    with Waiting(console, "the twin is writing…", bar=False):
+        answer = httpx.post(f"{url}/v1/posts", headers=headers, timeout=600,
+                            json={"prompt": DEMO_PROMPT, "max_words": 120, "temperature": 0.7})
     answer.raise_for_status()
     data = answer.json()
-    console.print(data["post"], markup=False, highlight=False)
-    table = Table("score", "platform", "title", "url", title="sources")
+    width = max(40, console.width - 6)
+    for paragraph in data["post"].strip().split("\n"):
+        if paragraph.strip():
+            console.print(textwrap.fill(paragraph.strip(), width=width, initial_indent=INDENT,
+                                        subsequent_indent=INDENT), markup=False)
+    _say(console, f"{INDENT}[dim]sources:[/]")
     for source in data["sources"]:
-        table.add_row(f"{source['score']:.3f}", source["platform"], source["title"],
-                      source["url"])
-    console.print(table)
+        _say(console, f"{INDENT}  {source['score']:.3f} {source['platform']:<9} "
+                      f"{source['title'][:60]}", markup=False)
     return data
 
 
+def _summaries(api: Any, run_id: str) -> list[dict[str, Any]]:
+    """The stage jobs' results, from the flow run's logs (each job's summary line)."""
+    from twin.rayjobs import SUMMARY_MARKER
+
+    return [json.loads(line["message"].split(SUMMARY_MARKER, 1)[1])
+            for line in api.all_logs(run_id) if SUMMARY_MARKER in line["message"]]
+
+
 def _run_deployment(api: Any, name: str, params: dict[str, Any], settings: Settings,
-                    console: Console) -> dict[str, Any]:
-    """Start a Prefect deployment run (as the UI's buttons do), stream its logs, return the
-    flow's result: the summaries its tasks left as artifacts and the run itself."""
+                    console: Console, label: str, verbose: bool) -> dict[str, Any]:
+    """Start a Prefect deployment run (as the UI's buttons do) and wait for it with a progress
+    line; its logs go to the log (the terminal with ``verbose``). Returns the run, its
+    artifacts and its jobs' summaries."""
     from twin.deployments import PrefectError
 
     started = api.run(name, params)
-    console.print(f"    Prefect flow run {started.name} of deployment {name!r}")
-    end = api.wait(started.id, settings.prefect.flow_timeout_s * 2,
-                   on_log=_job_printer(console))
+    log.info("Prefect flow run %s of deployment %r", started.name, name)
+
+    def show(line: str) -> None:
+        if verbose:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            log_line(line)
+
+    with Waiting(console, label) as waiting:
+        def progress(run: Any) -> None:
+            try:
+                tasks = api.task_runs(run.id)
+                done = api.progress(run.id)
+            except PrefectError:
+                return
+            running = [t["name"].rsplit("-", 1)[0].removesuffix("-ray-job") for t in tasks
+                       if t["state"] == "RUNNING"]
+            waiting.update(done, f"{running[-1]} job" if running else run.state.lower())
+
+        end = api.wait(started.id, settings.prefect.flow_timeout_s * 2, on_log=show,
+                       on_poll=progress)
     if end.state != "COMPLETED":
-        raise PrefectError(f"flow run {end.name} ended {end.state}: {end.state_message}")
-    return {"run": end, "artifacts": api.artifacts(end.id)}
+        raise PrefectError(f"flow run {end.name} of the {name!r} deployment ended {end.state}: "
+                           f"{end.state_message}".strip())
+    return {"run": end, "artifacts": api.artifacts(end.id),
+            "summaries": _summaries(api, end.id)}
 
 
-def run_demo(settings: Settings, keep_running: bool = False,
-             console: Console | None = None) -> dict[str, Any]:
+def _by_key(summaries: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    return next((s for s in summaries if key in s), {})
+
+
+def _collected_line(summaries: list[dict[str, Any]], settings: Settings) -> list[str]:
+    """What collection and ingestion did, in two lines."""
+    collected, ingested = _by_key(summaries, "sources"), _by_key(summaries, "chunks_written")
+    sources = collected.get("sources", [])
+    totals = {k: sum(s.get(k, 0) for s in sources)
+              for k in ("found", "new", "updated", "unchanged", "failed")}
+    failed = [s for s in sources if s.get("failed")]
+    lines = [f"{totals['found']} documents from {len(sources)} sources ({totals['new']} new, "
+             f"{totals['updated']} updated, {totals['unchanged']} unchanged, "
+             f"{totals['failed']} failed); {ingested.get('chunks_in_collection', 0)} chunks "
+             f"searchable in Milvus"]
+    lines += [f"failed: {s['source']}: {s.get('reason')}" for s in failed]
+    stats = Warehouse.from_settings(settings).stats()
+    lines.append("by platform: " + " · ".join(f"{r['platform']} {r['documents']}"
+                                              for r in stats))
+    return lines
+
+
+def run_demo(settings: Settings, keep_running: bool = False, console: Console | None = None,
+             verbose: bool = False) -> dict[str, Any]:
     """The whole journey on embedded defaults: local Ray, Milvus, Prefect and the UI; the demo
     author's sites; collect + ingest and dataset + train as Prefect deployment runs (each stage a
     Ray job); a search; a before/after; the Serve app and a post; the UI's address."""
     from twin.deployments import PrefectAPI
     from twin.ui.profile import Profile, save_profile
 
-    console = console or Console()
+    console = console or Console(highlight=False)
     start = time.monotonic()
+    marks: dict[str, float] = {}
     started = [s.name for s in SERVICES
                if not s.is_external(settings) and not s.is_running(settings)]
-    console.print("[bold]1/8[/] starting local services (Ray head with job submission, "
-                  "Milvus Lite, a Prefect server and worker with the deployments, the web UI)…")
-    for status in up(settings):
-        console.print(f"    {status.name}: {status.state} {status.address or ''} "
-                      f"{status.detail or ''}")
+    _say(console, "[bold]1/8[/] starting the local services: a Ray head (job submission), "
+                  "Milvus Lite, a Prefect server and worker, the web UI")
+    with Waiting(console, "starting…", bar=False):
+        statuses = up(settings)
+    marks["services"] = time.monotonic()
+    _say(console, f"{INDENT}{len(statuses)} running in {marks['services'] - start:.0f}s: "
+                  + ", ".join(f"{s.name} {s.address or ''}".strip() for s in statuses),
+                  markup=False)
     api = PrefectAPI.from_settings(settings)
     site = DemoSite(settings.home_dir / "demo", settings.demo_base_port).start()
     try:
@@ -123,27 +198,31 @@ def run_demo(settings: Settings, keep_running: bool = False,
         # The UI's profile: the Collect page can run the same collection again.
         save_profile(Profile(author=AUTHOR_NAME, links=links, exports=exports,
                              settings_overrides=overrides), settings)
-        console.print(f"[bold]2/8[/] demo sites on 127.0.0.1 "
-                      f"({', '.join(f'{k} {site.hostport(k)}' for k in site.servers)}); "
-                      f"running the 'collect' deployment (collect job, then ingest job): "
-                      f"{len(links)} links, {len(exports)} export archives")
+        _say(console, f"[bold]2/8[/] collecting {AUTHOR_NAME}'s writing: {len(links)} links "
+                      f"on her demo sites (127.0.0.1) and {len(exports)} export ZIPs, through "
+                      "the 'collect' deployment (a collect job, then an ingest job)")
         collected = _run_deployment(api, "collect", {
             "author": AUTHOR_NAME, "links": links, "exports": exports, "ingest": True,
-            "settings_overrides": overrides}, settings, console)
-        console.print("    what the warehouse holds now:")
-        console.print(stats_table(Warehouse.from_settings(settings).stats()))
-        collected_at = time.monotonic()
+            "settings_overrides": overrides}, settings, console, "collect + ingest", verbose)
+        marks["collect"] = time.monotonic()
+        for line in _collected_line(collected["summaries"], settings):
+            _say(console, f"{INDENT}{line}", markup=False)
 
-        console.print(f"[bold]3/8[/] a sample search of the knowledge base: {SAMPLE_QUERY!r}")
-        hits = search(SAMPLE_QUERY, settings, author=AUTHOR_NAME, k=3)
-        console.print(hits_table(hits, SAMPLE_QUERY))
-        searched_at = time.monotonic()
+        _say(console, f"[bold]3/8[/] searching her knowledge base (hybrid): {SAMPLE_QUERY!r}",
+                      markup=True)
+        with Waiting(console, "searching…", bar=False):
+            hits = search(SAMPLE_QUERY, settings, author=AUTHOR_NAME, k=3)
+        marks["search"] = time.monotonic()
+        for hit in hits:
+            date = (datetime.fromtimestamp(hit.published_at, UTC).strftime("%Y-%m-%d")
+                    if hit.published_at else "")
+            _say(console, f"{INDENT}{hit.score:.3f} {hit.platform:<9} {date:<10} "
+                          f"{hit.title[:max(20, console.width - 36)]}", markup=False)
 
         steps = settings.demo_train_steps
-        console.print(f"[bold]4/8[/] running the 'train' deployment: the dataset job "
-                      "(instructions by back-translation; every answer is the author's own "
-                      f"text, checked verbatim), then a short LoRA SFT ({steps} steps) on Ray "
-                      "Train, registered and marked for serving…")
+        _say(console, f"[bold]4/8[/] fine-tuning through the 'train' deployment: a dataset job "
+                      f"(the author's own text as answers), then {steps} LoRA SFT steps on Ray "
+                      "Train")
         # The demo's own head has the machine to itself: give the one worker every core (2 max).
         tuning = {"train": {
             "cpus_per_worker": max(settings.train.cpus_per_worker,
@@ -152,46 +231,46 @@ def run_demo(settings: Settings, keep_running: bool = False,
             "max_length": settings.demo_train_max_length}}
         trained_run = _run_deployment(api, "train", {
             "author": AUTHOR_NAME, "max_steps": steps, "serve": True,
-            "settings_overrides": tuning}, settings, console)
-        data, trained = _stage_summaries(api, trained_run["run"].id)
-        counts = data.get("counts", {})
-        console.print(f"    dataset {data.get('version')}: {counts.get('train')} train / "
+            "settings_overrides": tuning}, settings, console, "dataset + train", verbose)
+        marks["train"] = time.monotonic()
+        data = _by_key(trained_run["summaries"], "counts")
+        trained = _by_key(trained_run["summaries"], "sft")
+        counts, grounding = data.get("counts", {}), data.get("grounding", {})
+        _say(console, f"{INDENT}dataset {data.get('version')}: {counts.get('train')} train / "
                       f"{counts.get('test')} test samples from {counts.get('documents')} "
-                      f"documents; grounding {data.get('grounding', {}).get('passed')}/"
-                      f"{data.get('grounding', {}).get('checked')}")
+                      f"documents; {grounding.get('passed')}/{grounding.get('checked')} answers "
+                      "found verbatim in the warehouse", markup=False)
         sft = trained["sft"]
-        console.print(f"    model version {sft['version']}: loss {sft['losses'][0]:.3f} -> "
-                      f"{sft['losses'][-1]:.3f} in {sft['steps']} steps ({sft['seconds']:.0f}s)"
-                      f"; adapter {sft['adapter']}")
-        trained_at = time.monotonic()
+        _say(console, f"{INDENT}model version {sft['version']}: loss {sft['losses'][0]:.3f} -> "
+                      f"{sft['losses'][-1]:.3f} in {sft['steps']} steps ({sft['seconds']:.0f}s),"
+                      " marked for serving", markup=False)
 
-        console.print("[bold]5/8[/] before/after on a held-out instruction (same prompt, chat "
-                      "template and decoding):")
-        sample = before_after(settings, data["path"], sft["adapter"])
-        console.print(f"    instruction: {sample['instruction']}", markup=False)
+        _say(console, "[bold]5/8[/] before and after, on an instruction held out from training:")
+        with Waiting(console, "the base model and the twin answer…", bar=False):
+            sample = before_after(settings, data["path"], sft["adapter"])
+        marks["sample"] = time.monotonic()
+        _say(console, f"{INDENT}{sample['instruction']}", markup=False)
         for label in ("base model", "twin", "the author wrote"):
-            console.print(f"[bold]{label}:[/]")
-            console.print(sample[label], markup=False, highlight=False)
-        sampled_at = time.monotonic()
+            _paragraph(console, label, sample[label])
 
-        console.print("[bold]6/8[/] serving the twin on Ray Serve (RAG + the registered model) "
-                      "and asking it for a post…")
+        _say(console, "[bold]6/8[/] serving the twin on Ray Serve (RAG + the registered model) "
+                      "and asking it for a post")
         served = serve_and_ask(settings, console)
-        served_at = time.monotonic()
+        marks["serve"] = time.monotonic()
 
         ui_url = f"http://{settings.ui.host}:{settings.ui.port}"
-        console.print(f"[bold]7/8[/] the web UI is at [bold]{ui_url}[/] (Profile, Collect, "
-                      f"Library, Write, Model); Prefect's dashboard at "
-                      f"{settings.prefect_api_url.removesuffix('/api')}")
+        _say(console, f"[bold]7/8[/] the web UI: {ui_url} (Profile, Collect, Library, Write, "
+                      f"Model); Prefect: {settings.prefect_api_url.removesuffix('/api')}")
         elapsed = time.monotonic() - start
-        console.print(f"[bold]8/8[/] demo finished in {elapsed:.0f}s (services and collect + "
-                      f"ingest {collected_at - start:.0f}s, search "
-                      f"{searched_at - collected_at:.0f}s, dataset + train "
-                      f"{trained_at - searched_at:.0f}s, before/after "
-                      f"{sampled_at - trained_at:.0f}s, serve + post "
-                      f"{served_at - sampled_at:.0f}s)")
+        _say(console, f"[bold]8/8[/] done in {elapsed:.0f}s (services "
+                      f"{marks['services'] - start:.0f}s, collect + ingest "
+                      f"{marks['collect'] - marks['services']:.0f}s, search "
+                      f"{marks['search'] - marks['collect']:.0f}s, dataset + train "
+                      f"{marks['train'] - marks['search']:.0f}s, before/after "
+                      f"{marks['sample'] - marks['train']:.0f}s, serve + post "
+                      f"{marks['serve'] - marks['sample']:.0f}s)")
         if keep_running:
-            console.print(f"everything keeps running: open {ui_url}. The demo sites stay up "
+            _say(console, f"everything keeps running: open {ui_url}. The demo sites stay up "
                           "while this command runs: Ctrl-C stops them (`twin down` stops the "
                           "services).")
             with contextlib.suppress(KeyboardInterrupt):
@@ -205,17 +284,7 @@ def run_demo(settings: Settings, keep_running: bool = False,
         if "ray" in sys.modules and sys.modules["ray"].is_initialized():
             sys.modules["ray"].shutdown()  # leave the cluster before it stops: no noise
         if started and not keep_running:
-            down(settings, started)
-            console.print(f"stopped what this demo started ({', '.join(started)}); use "
-                          "--keep-running to keep it")
-
-
-def _stage_summaries(api: Any, run_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The dataset and train jobs' summaries, from the train flow run's logs."""
-    from twin.rayjobs import SUMMARY_MARKER
-
-    summaries = [json.loads(line["message"].split(SUMMARY_MARKER, 1)[1])
-                 for line in api.all_logs(run_id) if SUMMARY_MARKER in line["message"]]
-    dataset = next(s for s in summaries if "counts" in s)
-    trained = next(s for s in summaries if "sft" in s)
-    return dataset, trained
+            with Waiting(console, "stopping…", bar=False):
+                down(settings, started)
+            _say(console, f"stopped what the demo started ({', '.join(started)}); "
+                          "`twin demo --keep-running` keeps it up")

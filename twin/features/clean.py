@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from html.parser import HTMLParser
 
 from twin.domain import Kind
 
@@ -73,3 +74,34 @@ def clean_for_retrieval(text: str, kind: Kind | str) -> str:
     parts = _FENCE.split(text)
     return "\n\n".join(p.strip() if p.startswith("```") else _clean_prose(p)
                        for p in parts if p.strip()).strip()
+
+
+class _TextOnly(HTMLParser):
+    """Collects the text of an HTML fragment (what a reader sees), blocks as line breaks."""
+
+    _BLOCKS = frozenset({"p", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "blockquote",
+                         "tr", "br", "div"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def plain_text(markdown_text: str, limit: int | None = None) -> str:
+    """What a reader sees of a markdown text, on one line: no heading marks, link targets,
+    emphasis or list bullets. ``limit``: cut at a word boundary with an ellipsis."""
+    import markdown
+
+    parser = _TextOnly()
+    parser.feed(markdown.markdown(fix_text(markdown_text), extensions=["fenced_code"]))
+    text = " ".join(" ".join(parser.parts).split())
+    if limit is not None and len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0].rstrip(",;:.-") + "…"
+    return text

@@ -198,14 +198,14 @@ class RAGDeployment:
         return await asyncio.to_thread(read)
 
     async def search(self, query: str, author_id: str | None, platform: str | None, k: int,
-                     mode: str) -> list[dict[str, Any]]:
+                     mode: str, kind: str | None = None) -> list[dict[str, Any]]:
         """The knowledge base's nearest chunks (the `twin search` primitive)."""
         from dataclasses import asdict
 
         from twin.retrieval import search
 
         hits = await asyncio.to_thread(search, query, self.settings, author=author_id,
-                                       platform=platform, k=k, mode=mode,
+                                       platform=platform, kind=kind, k=k, mode=mode,
                                        store=self.retriever.store)
         return [asdict(h) for h in hits]
 
@@ -378,13 +378,15 @@ class Gateway:
     async def search(self, q: str = Query(min_length=1, max_length=1000),
                      author_id: str | None = Query(default=None, max_length=200),
                      platform: str | None = Query(default=None, max_length=40),
+                     kind: Literal["post", "article", "repository"] | None = None,
                      k: int = Query(default=5, ge=1, le=50),
                      mode: Literal["hybrid", "dense", "text"] = "hybrid") -> Any:
         """Nearest chunks of the knowledge base, with score, source and date."""
         if not q.strip():
             return _error(422, "invalid request: q: the query is empty")
         try:
-            return {"hits": await self.rag.search.remote(q, author_id, platform, k, mode)}
+            return {"hits": await self.rag.search.remote(q, author_id, platform, k, mode,
+                                                         kind)}
         except Exception as exc:  # noqa: BLE001 - an empty knowledge base is a 404, not a 503
             if "does not exist yet" in str(exc):
                 return _error(404, "the knowledge base is empty: collect and ingest first")

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -109,6 +110,8 @@ def trainer_args(config: dict[str, Any]) -> dict[str, Any]:
 
         if not torch.cuda.is_available():
             os.environ.setdefault("DS_ACCELERATOR", "cpu")
+        # Its ops are built once, at set-up, into the environment (Makefile), not the home.
+        os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(Path(sys.prefix) / "torch_extensions"))
     return dict(
         output_dir=config["work_dir"], max_steps=config["max_steps"],
         per_device_train_batch_size=config["batch_size"], learning_rate=config["learning_rate"],

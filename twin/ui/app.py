@@ -16,6 +16,7 @@ from typing import Any
 from nicegui import app, run, ui
 
 from twin.domain import slugify
+from twin.features.clean import plain_text
 from twin.settings import Settings, get_settings
 from twin.ui.clients import PrefectError, TwinAPI, UIError, prefect
 from twin.ui.profile import (
@@ -202,7 +203,8 @@ def collect_page() -> None:
         with live:
             title = ui.label().classes("text-lg")
             status = tag(ui.badge(""), "run-state")
-            bar = ui.linear_progress(value=0, show_value=False).classes("w-full")
+            bar = tag(ui.linear_progress(value=0, show_value=False).classes("w-full"),
+                      "run-progress")
             stages = ui.column().classes("w-full gap-0")
             summaries = ui.column().classes("w-full")
             ui.label("Log").classes("text-sm text-grey-7")
@@ -253,7 +255,9 @@ def collect_page() -> None:
             status.text = flow_run.state
             status.props(f"color={STATE_COLOURS.get(flow_run.state, 'grey')}")
             progress, markdown = _artifact_text(artifacts)
-            bar.value = (progress or (100.0 if flow_run.state == "COMPLETED" else 0.0)) / 100
+            # A finished run is finished, whatever its last progress artifact said (Prefect
+            # may record the final update after the run's state).
+            bar.value = 1.0 if flow_run.state == "COMPLETED" else (progress or 0.0) / 100
             stages.clear()
             with stages:
                 for t in tasks:
@@ -354,7 +358,8 @@ def library_page() -> None:
                             ui.badge(hit["platform"])
                             ui.link(hit["title"] or hit["url"], hit["url"], new_tab=True)
                             ui.label(f"{hit['score']:.3f}").classes("text-grey-7 text-sm")
-                        ui.label(" ".join(hit["text"].split())[:300]).classes("text-sm")
+                        tag(ui.label(plain_text(hit["text"], 300)).classes("text-sm"),
+                            "snippet")
 
         search_button.on_click(find)
         query.on("keydown.enter", find)
