@@ -18,6 +18,20 @@ os.environ.setdefault("TWIN_LLM__CACHE_DIR", str(Path(__file__).resolve().parent
                                                  / "test-models"))
 
 
+@pytest.fixture(autouse=True)
+def _ray_token_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The CLI, called in this process, puts Ray's token variables into the environment (as a
+    real `twin` process does for its one command); no test leaves them to the next."""
+    for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        # setenv records the value to restore (or that there was none); delenv of an absent
+        # variable would record nothing.
+        absent = name not in os.environ
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        if absent:
+            monkeypatch.delenv(name)
+    yield
+
+
 @pytest.fixture(scope="session")
 def demo_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSite]:
     """The demo author's sites, served for the whole test session."""
