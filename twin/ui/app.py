@@ -25,8 +25,11 @@ from twin.ui.profile import (
     load_profile,
     platform_of,
     save_profile,
+    shown_name,
     store_upload,
 )
+from twin.ui.safe import link, same_origin_path
+from twin.ui.safe import markdown as safe_markdown
 
 log = logging.getLogger(__name__)
 PAGES = [("Profile", "/profile", "person"), ("Collect", "/collect", "cloud_download"),
@@ -112,11 +115,11 @@ def profile_page() -> None:
 
         def draw_links() -> None:
             draw_items(links, profile.links, "No links yet.", remove_link,
-                       lambda link: (ui.badge(platform_of(link)),
-                                     ui.link(link, link, new_tab=True).classes("truncate grow")))
+                       lambda url: (ui.badge(platform_of(url)),
+                                     link(url, url).classes("truncate grow")))
 
-        def remove_link(link: str) -> None:
-            profile.links.remove(link)
+        def remove_link(url: str) -> None:
+            profile.links.remove(url)
             save_profile(profile, settings)
             draw_links()
 
@@ -156,21 +159,35 @@ def profile_page() -> None:
             draw_exports()
 
         async def uploaded(event: Any) -> None:
-            data = await event.file.read()
+            limit = settings.ui.max_upload_bytes
+            if event.file.size() > limit:  # refused before it is read into memory
+                ui.notify(f"{shown_name(event.file.name)}: larger than {limit:,} bytes",
+                          type="negative")
+                return
             try:
-                path = store_upload(event.file.name, data, settings)
+                path = store_upload(event.file.name, await event.file.read(), settings)
             except ValueError as exc:
                 ui.notify(str(exc), type="negative")
                 return
             if str(path) not in profile.exports:
                 profile.exports.append(str(path))
                 save_profile(profile, settings)
-            ui.notify(f"{event.file.name} uploaded", type="positive")
+            ui.notify(f"{shown_name(event.file.name)} uploaded", type="positive")
             draw_exports()
 
-        ui.upload(label="Export ZIPs", auto_upload=True, multiple=True, on_upload=uploaded,
-                  max_file_size=settings.ui.max_upload_bytes).props(
-            "accept=.zip").classes("w-full")
+        def refused() -> None:
+            ui.notify(f"not uploaded: exports are .zip files of at most "
+                      f"{settings.ui.max_upload_bytes:,} bytes", type="negative")
+
+        def failed() -> None:
+            ui.notify(f"the upload was refused: larger than {settings.ui.max_upload_bytes:,} "
+                      "bytes, or this page's session has ended (reload it)", type="negative")
+
+        upload = ui.upload(label="Export ZIPs", auto_upload=True, multiple=True,
+                           on_upload=uploaded, on_rejected=refused,
+                           max_file_size=settings.ui.max_upload_bytes)
+        upload.props("accept=.zip").classes("w-full")
+        upload.on("failed", failed)
         draw_exports()
 
 
@@ -267,7 +284,7 @@ def collect_page() -> None:
             summaries.clear()
             with summaries:
                 for text in markdown:
-                    ui.markdown(text).classes("w-full overflow-x-auto")
+                    safe_markdown(text).classes("w-full overflow-x-auto")
                 if flow_run.state in ("FAILED", "CRASHED"):
                     ui.label(flow_run.state_message).classes("text-negative")
             for line in lines:
@@ -335,8 +352,7 @@ def library_page() -> None:
                 for doc in data["documents"][:10]:
                     with ui.row().classes("w-full items-center gap-2 no-wrap"):
                         ui.badge(doc["platform"])
-                        ui.link(doc["title"] or doc["url"], doc["url"],
-                                new_tab=True).classes("truncate")
+                        link(doc["title"] or doc["url"], doc["url"]).classes("truncate")
 
         async def find() -> None:
             text = (query.value or "").strip()
@@ -356,7 +372,7 @@ def library_page() -> None:
                     with ui.card().classes("w-full"):
                         with ui.row().classes("items-center gap-2"):
                             ui.badge(hit["platform"])
-                            ui.link(hit["title"] or hit["url"], hit["url"], new_tab=True)
+                            link(hit["title"] or hit["url"], hit["url"])
                             ui.label(f"{hit['score']:.3f}").classes("text-grey-7 text-sm")
                         tag(ui.label(plain_text(hit["text"], 300)).classes("text-sm"),
                             "snippet")
@@ -456,8 +472,7 @@ def _show_sources(sources: ui.column, notes: ui.column, data: dict[str, Any]) ->
             with ui.row().classes("w-full items-center gap-2 no-wrap"):
                 ui.badge(source["platform"], color="secondary" if source.get("origin") == "link"
                          else "primary")
-                ui.link(source["title"] or source["url"], source["url"],
-                        new_tab=True).classes("truncate grow")
+                link(source["title"] or source["url"], source["url"]).classes("truncate grow")
                 ui.label(f"{source['score']:.3f}").classes("text-sm text-grey-7")
     with notes:
         for url, problem in (data.get("link_errors") or {}).items():
@@ -511,29 +526,15 @@ def _metric(metrics: dict[str, float], key: str) -> str:
     return f"{metrics[key]:.3f}" if key in metrics else "not evaluated"
 
 
-OPEN_PATHS = ("/login", "/_nicegui")
-
-
 def require_key(api_key: str) -> None:
-    """With ``serve.api_key`` set, every page asks for that key first (once per browser)."""
+    """With ``serve.api_key`` set, every page asks for that key first (once per browser); the
+    gate (:mod:`twin.ui.gate`) checks the session on every other route."""
     import hmac
-
-    from fastapi import Request
-    from fastapi.responses import RedirectResponse
-    from starlette.middleware.base import BaseHTTPMiddleware
-
-    class KeyGate(BaseHTTPMiddleware):
-        async def dispatch(self, request: Request, call_next: Any) -> Any:
-            if not request.url.path.startswith(OPEN_PATHS) \
-                    and not app.storage.user.get("authenticated"):
-                return RedirectResponse(f"/login?redirect_to={request.url.path}")
-            return await call_next(request)
-
-    app.add_middleware(KeyGate)
 
     @ui.page("/login")
     def login(redirect_to: str = "/") -> None:
         ui.page_title("LLM Twin · sign in")
+        target = same_origin_path(redirect_to)  # never off this origin: no open redirect
         with ui.card().classes("absolute-center w-80 max-w-full"):
             ui.label("LLM Twin").classes("text-lg font-bold")
             key = tag(ui.input("API key", password=True, password_toggle_button=True),
@@ -542,7 +543,7 @@ def require_key(api_key: str) -> None:
             def check() -> None:
                 if hmac.compare_digest((key.value or "").encode(), api_key.encode()):
                     app.storage.user["authenticated"] = True
-                    ui.navigate.to(redirect_to if redirect_to.startswith("/") else "/")
+                    ui.navigate.to(target)
                 else:
                     ui.notify("wrong key", type="negative")
 
@@ -552,7 +553,11 @@ def require_key(api_key: str) -> None:
 
 def register_pages() -> None:
     """Declare every page (called once, before ``ui.run``)."""
-    api_key = _settings().serve.api_key
+    from twin.ui import gate
+
+    settings = _settings()
+    api_key = settings.serve.api_key
+    gate.install(keyed=bool(api_key), max_upload_bytes=settings.ui.max_upload_bytes)
     if api_key:
         require_key(api_key)
     pages: dict[str, Callable[[], None]] = {"/profile": profile_page, "/collect": collect_page,

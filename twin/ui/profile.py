@@ -4,6 +4,8 @@ stage does the real work when it runs)."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import re
 import zipfile
@@ -104,20 +106,53 @@ def check_link(url: str) -> str | None:
     return None
 
 
+# Most file systems allow 255 bytes per name; a stored name keeps well under that.
+MAX_STORED_NAME_BYTES = 120
+
+
+def shown_name(name: str, limit: int = 80) -> str:
+    """An uploaded file's name as a message shows it (long ones shortened in the middle)."""
+    return name if len(name) <= limit else f"{name[:limit // 2]}…{name[-(limit // 2):]}"
+
+
+def stored_name(name: str) -> str:
+    """A safe file name to keep an upload under: no folders, only word characters, dots and
+    dashes, no leading dot, at most ``MAX_STORED_NAME_BYTES`` bytes (a long name is cut and
+    gets a hash of the whole name, so two long names never collide); the extension is kept."""
+    base = re.split(r"[/\\]", name)[-1]
+    safe = re.sub(r"[^\w.\-]+", "_", base).lstrip(".") or "export.zip"
+    if len(safe.encode()) <= MAX_STORED_NAME_BYTES:
+        return safe
+    stem, dot, extension = safe.rpartition(".")
+    if not dot or len(extension) > 10:
+        stem, extension = safe, ""
+    suffix = "-" + hashlib.sha256(name.encode()).hexdigest()[:12] + (f".{extension}"
+                                                                      if extension else "")
+    room = MAX_STORED_NAME_BYTES - len(suffix.encode())
+    return stem.encode()[:room].decode(errors="ignore") + suffix
+
+
 def store_upload(name: str, data: bytes, settings: Settings) -> Path:
-    """Keep an uploaded export ZIP; raises ValueError naming the problem if it is not one."""
-    safe = re.sub(r"[^\w.\-]+", "_", Path(name).name) or "export.zip"
+    """Keep an uploaded export ZIP; raises ValueError naming the problem if it is not one (or
+    cannot be stored)."""
+    shown = shown_name(name)
+    safe = stored_name(name)
     if not safe.lower().endswith(".zip"):
-        raise ValueError(f"{name}: exports are .zip files (LinkedIn, Medium or Substack)")
+        raise ValueError(f"{shown}: exports are .zip files (LinkedIn, Medium or Substack)")
     if len(data) > settings.ui.max_upload_bytes:
-        raise ValueError(f"{name}: larger than {settings.ui.max_upload_bytes} bytes")
+        raise ValueError(f"{shown}: larger than {settings.ui.max_upload_bytes} bytes")
     folder = uploads_dir(settings)
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / safe
     tmp = path.with_suffix(".part")
-    tmp.write_bytes(data)
-    if not zipfile.is_zipfile(tmp):
-        tmp.unlink()
-        raise ValueError(f"{name}: not a ZIP archive (corrupt or another kind of file)")
-    tmp.replace(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        if not zipfile.is_zipfile(tmp):
+            raise ValueError(f"{shown}: not a ZIP archive (corrupt or another kind of file)")
+        tmp.replace(path)
+    except OSError as exc:
+        raise ValueError(f"{shown}: could not be stored ({exc.strerror or exc})") from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
     return path
