@@ -463,3 +463,69 @@ def test_a_chunked_upload_is_refused_when_it_passes_the_limit(served_ui: dict) -
     answer = _raw_upload(served_ui, upload, "Transfer-Encoding: chunked\r\n", chunks)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert "big.zip" not in _uploads(served_ui)
+
+
+CLIENT_ID = re.compile(r"""["']?client_id["']?\s*:\s*["']([0-9a-f-]{36})""")
+
+
+def _page_elements(html: str) -> dict[str, dict]:
+    """The elements a NiceGUI page ships to the browser (id -> element), as its script reads
+    them."""
+    raw = re.search(r"parseElements\(String\.raw`(.*?)`\)", html, re.DOTALL)
+    assert raw, "a NiceGUI page"
+    text = raw[1]
+    for escaped, plain in (("&#36;", "$"), ("&#96;", "`"), ("&gt;", ">"), ("&lt;", "<"),
+                           ("&amp;", "&")):
+        text = text.replace(escaped, plain)
+    return json.loads(text)
+
+
+def _listener(elements: dict[str, dict], testid: str, kind: str) -> tuple[int, str]:
+    for element_id, element in elements.items():
+        if (element.get("props") or {}).get("data-testid") == testid:
+            for event in element.get("events") or []:
+                if event["type"] == kind:
+                    return int(element_id), event["listener_id"]
+    raise AssertionError(f"no {kind} listener on {testid}")
+
+
+async def _socket(ui: dict, client_id: str, cookie: str) -> Any:
+    """A browser's socket to one page (NiceGUI's query: its page, tab and document)."""
+    import socketio
+
+    sio = socketio.AsyncClient(reconnection=False)
+    query = (f"client_id={client_id}&tab_id={uuid.uuid4()}&document_id={uuid.uuid4()}"
+             "&implicit_handshake=true&next_message_id=0")
+    await sio.connect(f"{ui['url']}?{query}", socketio_path="/_nicegui_ws/socket.io",
+                      headers={"Cookie": f"session={cookie}"}, transports=["websocket"],
+                      wait_timeout=10)
+    return sio
+
+
+async def test_a_socket_cannot_act_for_another_page(served_ui: dict) -> None:
+    import asyncio
+
+    page = httpx.get(served_ui["url"] + "/profile", timeout=30,
+                     cookies={"session": served_ui["cookies"]["owner"]})
+    victim_id = CLIENT_ID.search(page.text)
+    assert victim_id, page.text[-3000:]
+    elements = _page_elements(page.text)
+    field, typed = _listener(elements, "new-link", "update:value")
+    button, clicked = _listener(elements, "add-link", "click")
+    victim = await _socket(served_ui, victim_id[1], served_ui["cookies"]["owner"])
+    # The attacker's own, legitimate socket: the sign-in page of a session of their own.
+    login = httpx.get(served_ui["url"] + "/login", timeout=30)
+    attacker_id = CLIENT_ID.search(login.text)
+    assert attacker_id and "session" in login.cookies
+    attacker = await _socket(served_ui, attacker_id[1], login.cookies["session"])
+    try:
+        for element_id, listener, args in ((field, typed, [json.dumps("https://evil.example/x")]),
+                                           (button, clicked, [])):
+            await attacker.emit("event", {"id": element_id, "client_id": victim_id[1],
+                                          "listener_id": listener, "args": args})
+        await asyncio.sleep(1.5)
+    finally:
+        await attacker.disconnect()
+        await victim.disconnect()
+    profile = served_ui["home"] / "ui" / "profile.json"
+    assert not profile.is_file() or "evil.example" not in profile.read_text()
