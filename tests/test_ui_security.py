@@ -402,7 +402,7 @@ def test_pages_and_unknown_routes_need_the_session(served_ui: dict) -> None:
     for path in ("/profile", "/", "/loginx", "/_nicegui/client/x/upload/1"):
         answer = httpx.get(url + path, timeout=30, follow_redirects=False)
         assert answer.status_code == 307, (path, answer.status_code)
-        assert answer.headers["location"].startswith("/login?redirect_to=%2F")
+        assert answer.headers["location"].startswith("/login?redirect_to="), path
     for path in ("/profile", "/_nicegui/client/x/upload/1"):
         assert httpx.post(url + path, timeout=30).status_code == 401, path
 
@@ -529,3 +529,12 @@ async def test_a_socket_cannot_act_for_another_page(served_ui: dict) -> None:
         await victim.disconnect()
     profile = served_ui["home"] / "ui" / "profile.json"
     assert not profile.is_file() or "evil.example" not in profile.read_text()
+
+
+async def test_login_goes_back_to_the_page_that_asked(keyed_env: str, user) -> None:
+    await user.open("/library")  # the gate sends an anonymous browser to sign in first
+    await user.should_see("API key")
+    user.find(marker="api-key").type(keyed_env)
+    user.find(marker="sign-in").click()
+    await user.should_see("Latest", retries=200)
+    assert user.back_history[-1] == "/library"

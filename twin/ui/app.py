@@ -169,6 +169,10 @@ def profile_page() -> None:
             except ValueError as exc:
                 ui.notify(str(exc), type="negative")
                 return
+            except OSError as exc:  # the upload's temporary file could not be read back
+                ui.notify(f"{shown_name(event.file.name)}: could not be read "
+                          f"({exc.strerror or exc})", type="negative")
+                return
             if str(path) not in profile.exports:
                 profile.exports.append(str(path))
                 save_profile(profile, settings)
