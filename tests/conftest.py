@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import secrets
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,16 @@ from twin.settings import Settings, deep_merge
 # It lives in the repo's ignored .twin folder: never in the (empty, in CI) home.
 os.environ.setdefault("TWIN_LLM__CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".twin"
                                                  / "test-models"))
+
+
+# One Ray token for every in-process Ray of this test session: Ray caches the token it loaded
+# once per process, so modules that start and stop in-process clusters must all use the same
+# one. (The fresh-machine path, the project's own <home>/ray/auth_token and an empty HOME, is
+# what tests/test_end_to_end.py runs, in subprocesses without these variables.)
+_SESSION_TOKEN = Path(tempfile.mkdtemp(prefix="twin-test-ray-")) / "auth_token"
+_SESSION_TOKEN.write_text(secrets.token_hex(32))
+os.environ.setdefault("RAY_AUTH_MODE", "token")
+os.environ.setdefault("RAY_AUTH_TOKEN_PATH", str(_SESSION_TOKEN))
 
 
 @pytest.fixture(autouse=True)

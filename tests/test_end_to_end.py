@@ -187,6 +187,8 @@ def test_prefect_train_flow_builds_the_dataset_trains_and_registers(
     env = {**cluster, **_job_env(cluster, demo_site), "PREFECT_HOME": str(tmp_path / "prefect"),
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
            "TWIN_RAY__DASHBOARD_URL": f"http://127.0.0.1:{DASHBOARD_PORT}",
+           # A cluster named by URL gets only the token settings name for it (never ours).
+           "TWIN_RAY__AUTH_TOKEN_FILE": str(Path(cluster["TWIN_HOME"]) / "ray" / "auth_token"),
            # A short run: the flow passes these settings on to both Ray jobs.
            "TWIN_TRAIN__MAX_LENGTH": "128", "TWIN_TRAIN__BATCH_SIZE": "2"}
     env.pop("PREFECT_API_URL", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from twin.settings import Settings
@@ -94,14 +95,14 @@ def connect(settings: Settings) -> None:
     Inside a submitted Ray job, Ray's own ``RAY_ADDRESS`` points at the job's cluster and
     ``ray.init()`` joins it with the credentials the cluster gave it.
     """
+    if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+        return  # joined already, with the token it loaded (Ray keeps one per process)
     in_job = bool(os.environ.get("RAY_ADDRESS"))  # Ray's own variable, set for job drivers
     if not in_job:
         # Before Ray reads its config; an in-process Ray needs the file to exist.
         use_cluster_token(settings, create=True)
     import ray
 
-    if ray.is_initialized():
-        return
     address = ray_address(settings)
     kwargs: dict[str, object] = {"log_to_driver": True, "configure_logging": False}
     if address is None and not in_job:

@@ -51,6 +51,13 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+
+
 def _bin(name: str) -> str:
     candidate = Path(sys.executable).parent / name
     return str(candidate) if candidate.exists() else name
@@ -138,6 +145,10 @@ class RayHead(Service):
             ]
             if settings.ray.num_cpus is not None:
                 command.append(f"--num-cpus={settings.ray.num_cpus}")
+            http_port, grpc_port = settings.ray.agent_ports or (free_port(settings.ray.host),
+                                                                free_port(settings.ray.host))
+            command += [f"--dashboard-agent-listen-port={http_port}",
+                        f"--dashboard-agent-grpc-port={grpc_port}"]
             # Workers and job drivers inherit this environment: point them at our home.
             # Our interpreter's bin folder first, so `python jobs/...` entry points run with the
             # environment the project is installed in, activated or not.

@@ -72,6 +72,10 @@ class RaySettings(BaseModel):
     port: int = Field(default=6389, description="GCS port of the local head started by `twin up`.")
     dashboard_port: int = Field(
         default=8265, description="Dashboard and job-submission port of the local head.")
+    agent_ports: tuple[int, int] | None = Field(
+        default=None, description="HTTP and gRPC ports of the local head's dashboard agent "
+        "(which runs submitted jobs). None: free ports chosen at start, so another Ray on the "
+        "machine (which takes 52365 by default) cannot leave the head without a job agent.")
     num_cpus: int | None = Field(default=None, description="CPUs for the local head (None: all).")
     start_timeout_s: float = Field(
         default=90.0, description="How long `twin up` waits for the local head and its dashboard.")
