@@ -275,10 +275,28 @@ def test_a_feeds_deeply_nested_story_costs_only_itself(hostile: PageServer,
     hostile.pages["/feed/@deep"] = ("text/xml", _rss(
         _item("One", f"{hostile.url}/@deep/one-1a2b3c4d5e6f", "g1", f"<p>{STORY}</p>"),
         _item("Two", f"{hostile.url}/@deep/two-2a2b3c4d5e6f", "g2", deep),
-        _item("Three", f"{hostile.url}/@deep/three-3a2b3c4d5e6f", "g3", f"<p>{STORY}</p>")))
+        # A member-only preview is read from its page: this one's link is not a link.
+        _item("Preview", "javascript:alert(1)", "g3", "<p>Short preview.</p>"),
+        _item("Four", f"{hostile.url}/@deep/four-4a2b3c4d5e6f", "g4", f"<p>{STORY}</p>")))
     settings = _crawl_settings(tmp_path, hostile, medium_url=hostile.url)
     result = collect_one(f"{hostile.url}/@deep", settings)
-    assert sorted(d.title for d in result.documents) == ["One", "Three", "Two"], result.errors
+    assert sorted(d.title for d in result.documents) == ["Four", "One", "Two"], result.errors
+    (problem,) = result.errors
+    assert "javascript:alert(1)" in problem and "ValueError" in problem
+
+
+def test_a_page_whose_parsing_raises_is_one_failed_item() -> None:
+    from scrapy.http import HtmlResponse
+
+    from twin.collect.scrapy_support import PageErrorMiddleware
+    from twin.collect.web import WebSpider
+
+    spider = WebSpider(url="https://okafor.dev/")
+    response = HtmlResponse("https://okafor.dev/deep", body=b"<html></html>")
+    answer = PageErrorMiddleware(crawler=None).process_spider_exception(
+        response, RecursionError("maximum recursion depth exceeded"), spider)
+    assert answer == [] and spider.errors == [
+        "could not read https://okafor.dev/deep: nested too deeply to read"]
 
 
 # Finding 5: archives and CSVs are bounded ----------------------------------------------------

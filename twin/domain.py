@@ -176,14 +176,14 @@ class Document(BaseModel):
     ) -> Document:
         """Make a document with its key derived from the URL (or platform + item id).
 
-        Only an http(s) URL is stored: another one (``javascript:``, ``data:``, malformed) is
-        replaced by ``fallback_url`` when that one is http(s), else dropped, the key then
+        Only an http(s) URL is stored: another one (``javascript:``, ``data:``, malformed), or
+        none, is replaced by ``fallback_url`` when that one is http(s), else dropped, the key then
         coming from ``item_id`` (or the dropped URL's hash); ``metadata["url_dropped"]``
         then names what was dropped, for the source's summary.
         """
         platform, kind = Platform(platform), Kind(kind)
         metadata = dict(metadata or {})
-        url = url.strip()
+        url = url.strip() or (fallback_url if is_http_url(fallback_url) else "")
         if url and not is_http_url(url):
             metadata[URL_DROPPED] = url_scheme(url) or "malformed"
             if not item_id and not is_http_url(fallback_url):

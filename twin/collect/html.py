@@ -23,6 +23,7 @@ _REMOVED = ["script", "style", "noscript", "template", "iframe", "frame", "frame
             "object", "embed", "applet", "svg", "canvas", "button", "input", "select",
             "option", "optgroup", "datalist", "textarea"]
 _SAFE_SCHEMES = {"http", "https", "mailto"}
+_ACTIVE_SCHEMES = {"javascript", "vbscript", "data", "blob", "file"}
 _CONVERTER_OPTIONS = {"heading_style": "ATX", "bullets": "-", "strip": ["img"]}
 
 
@@ -111,7 +112,10 @@ def drop_active_links(markdown: str) -> str:
         return match.group(0) if safe_link(rest) else "]\\(" + match.group(0)[2:]
 
     def autolink(match: re.Match[str]) -> str:
-        return match.group(0) if safe_link(match.group(1)) else match.group(1).split(":", 1)[1]
+        # Only script-bearing schemes: <dc:creator> in a post about RSS is the author's text.
+        if url_scheme(html_lib.unescape(match.group(1))) not in _ACTIVE_SCHEMES:
+            return match.group(0)
+        return match.group(1).split(":", 1)[1]
 
     def reference(match: re.Match[str]) -> str:
         return match.group(0) if safe_link(match.group(1)) else ""
