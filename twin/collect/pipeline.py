@@ -150,6 +150,9 @@ def _log_result(result: SourceResult) -> None:
                  result.collector, result.seconds)
     for error in result.errors:
         log.warning("%s: %s", result.source.label, error)
+    if result.errors_omitted:
+        log.warning("%s: %d more problems (not listed)", result.source.label,
+                    result.errors_omitted)
 
 
 def _summaries(results: list[SourceResult], new: frozenset[str],
