@@ -20,6 +20,11 @@ _TRACKING_PARAMS = re.compile(
 
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
+# What browsers ignore around and inside a URL's scheme (WHATWG URL: C0 controls and space
+# trimmed, tab and newlines removed anywhere).
+_URL_TRIM = "".join(chr(c) for c in range(0x21))
+_URL_REMOVED = re.compile("[\t\n\r]")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
 
 class Platform(StrEnum):
@@ -45,6 +50,23 @@ def slugify(value: str) -> str:
     text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
     text = re.sub(r"[^a-zA-Z0-9]+", "-", text).strip("-").lower()
     return text
+
+
+def url_scheme(url: str) -> str | None:
+    """A URL's scheme as a browser reads it (lowercase), or None for a relative URL."""
+    match = _SCHEME.match(_URL_REMOVED.sub("", url.strip(_URL_TRIM)))
+    return match.group(1).lower() if match else None
+
+
+def is_http_url(url: str) -> bool:
+    """Whether ``url`` is a well-formed absolute http(s) URL with a host (and a valid port)."""
+    if url_scheme(url) not in {"http", "https"}:
+        return False
+    try:
+        parts = urlsplit(url.strip())
+        return bool(parts.hostname) and (parts.port is None or parts.port > 0)
+    except ValueError:  # "http://[::1/", a port out of range
+        return False
 
 
 def canonical_url(url: str) -> str:
@@ -94,6 +116,9 @@ def content_hash(title: str, text: str) -> str:
 # ``metadata.origin`` of documents saved from a request's links: reference material kept
 # under an author, never their own words (dataset building skips it).
 LINK_ORIGIN = "link"
+# ``metadata`` key set by :meth:`Document.build` when it refused a non-http(s) URL (the
+# collector counts and removes it).
+URL_DROPPED = "url_dropped"
 
 
 class Document(BaseModel):
@@ -116,6 +141,12 @@ class Document(BaseModel):
     def _valid_unicode(cls, value: str) -> str:
         # Text decoded with the wrong codec can carry lone surrogates: make it valid UTF-8.
         return _SURROGATES.sub("\ufffd", value)
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, value: str) -> str:
+        # The UI and API hand this URL out as a link: nothing but http(s) may ever be one.
+        return value if not value or is_http_url(value) else ""
 
     @field_validator("published_at", "collected_at")
     @classmethod
@@ -141,9 +172,23 @@ class Document(BaseModel):
         published_at: datetime | None = None,
         item_id: str | None = None,
         metadata: dict[str, Any] | None = None,
+        fallback_url: str = "",
     ) -> Document:
-        """Make a document with its key derived from the URL (or platform + item id)."""
+        """Make a document with its key derived from the URL (or platform + item id).
+
+        Only an http(s) URL is stored: another one (``javascript:``, ``data:``, malformed), or
+        none, is replaced by ``fallback_url`` when that one is http(s), else dropped, the key then
+        coming from ``item_id`` (or the dropped URL's hash); ``metadata["url_dropped"]``
+        then names what was dropped, for the source's summary.
+        """
         platform, kind = Platform(platform), Kind(kind)
+        metadata = dict(metadata or {})
+        url = url.strip() or (fallback_url if is_http_url(fallback_url) else "")
+        if url and not is_http_url(url):
+            metadata[URL_DROPPED] = url_scheme(url) or "malformed"
+            if not item_id and not is_http_url(fallback_url):
+                item_id = "url-" + _sha("dropped-url", url)[:16]
+            url = fallback_url.strip() if is_http_url(fallback_url) else ""
         doc_id = document_id(url or None, platform=platform.value, item_id=item_id)
         return cls(
             id=doc_id,
@@ -154,7 +199,7 @@ class Document(BaseModel):
             title=title.strip(),
             text=text.strip(),
             published_at=published_at,
-            metadata=metadata or {},
+            metadata=metadata,
         )
 
     def to_row(self) -> dict[str, Any]:
@@ -217,11 +262,24 @@ class SourceResult(BaseModel):
     errors: list[str] = Field(default_factory=list, description="Per-item problems, kept going.")
     failure: str | None = Field(default=None, description="Why the whole source failed.")
     seconds: float = 0.0
+    errors_omitted: int = Field(
+        default=0, description="Per-item problems counted but not kept in ``errors``.")
 
     @property
     def ok(self) -> bool:
         """True when the source produced its documents (even with per-item problems)."""
         return self.failure is None
+
+    @property
+    def error_count(self) -> int:
+        """Every per-item problem, kept or only counted."""
+        return len(self.errors) + self.errors_omitted
+
+    def cap_errors(self, keep: int) -> None:
+        """Keep the first ``keep`` problems as examples and count the rest."""
+        if len(self.errors) > keep:
+            self.errors_omitted += len(self.errors) - keep
+            del self.errors[keep:]
 
 
 class SourceSummary(BaseModel):

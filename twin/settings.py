@@ -467,6 +467,20 @@ class CollectSettings(BaseModel):
         description="Hosts (host or host:port) allowed even though they are loopback or private; "
         "by default only public addresses are fetched.",
     )
+    max_html_depth: int = Field(
+        default=100, description="HTML elements nested deeper than this are flattened to their "
+        "text before conversion to markdown (a bound on recursion).")
+    max_export_uncompressed_bytes: int = Field(
+        default=500_000_000, description="Export ZIPs whose entries declare more bytes than "
+        "this in all are refused before any entry is read.")
+    max_export_entries: int = Field(
+        default=20_000, description="Export ZIPs with more entries than this are refused.")
+    max_export_ratio: float = Field(
+        default=200.0, description="Export ZIPs holding an entry of 1 MB or more that "
+        "unpacks to more than this many times its packed size are refused (a ZIP bomb).")
+    max_csv_rows: int = Field(
+        default=100_000, description="Rows read from one CSV file of an export; the rest is "
+        "reported and skipped.")
 
 
 class Settings(BaseSettings):

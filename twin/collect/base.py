@@ -8,10 +8,12 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 from urllib.parse import SplitResult, urlsplit
 
-from twin.domain import Document, Platform, Source, SourceResult, slugify
+from twin.domain import URL_DROPPED, Document, Platform, Source, SourceResult, slugify
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
+
+MAX_ERRORS_KEPT = 10  # per source: examples of its problems; the rest are only counted
 
 
 class CollectError(Exception):
@@ -53,11 +55,23 @@ class Collector(ABC):
         except Exception as exc:  # a bug or an unexpected answer: report it, keep the others going
             log.exception("collector %s crashed on %s", self.name, source.label)
             result = SourceResult(source=source, failure=f"{type(exc).__name__}: {exc}")
+        _count_dropped_urls(result)
+        result.cap_errors(MAX_ERRORS_KEPT)
         result.collector = self.name
         result.seconds = round(time.monotonic() - start, 2)
         if result.failure is None and not result.documents and not result.errors:
             result.failure = "no documents found"
         return result
+
+
+def _count_dropped_urls(result: SourceResult) -> None:
+    """One summary line for the documents whose non-http(s) link was not stored."""
+    schemes = [d.metadata.pop(URL_DROPPED) for d in result.documents
+               if URL_DROPPED in d.metadata]
+    if schemes:
+        kinds = ", ".join(sorted({f"{s}:" if s != "malformed" else s for s in schemes}))
+        result.errors.append(f"{len(schemes)} item(s) had a link that is not http(s) "
+                             f"({kinds}); it was not stored")
 
 
 LINK_COLLECTORS: list[type[Collector]] = []
@@ -133,7 +147,10 @@ class ScrapyCollector(Collector):
             if len(text) < self.settings.collect.min_text_chars:
                 problems.append(f"no text found at {where}")
                 continue
-            docs.append(Document.build(author_id=author_id, **item))
+            try:
+                docs.append(Document.build(author_id=author_id, **item))
+            except (TypeError, ValueError) as exc:  # one odd item, not the whole source
+                problems.append(f"unusable item at {where}: {exc}")
         return _drop_other_authors(docs, author_id, problems), problems
 
 

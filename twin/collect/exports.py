@@ -13,7 +13,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import SplitResult
@@ -23,15 +23,25 @@ from parsel import Selector
 from twin.collect.base import CollectError, Collector
 from twin.collect.html import html_to_markdown, parse_date, text_to_markdown
 from twin.collect.linkedin import post_title
-from twin.domain import Document, Kind, Platform, Source, SourceResult, content_hash
+from twin.domain import (
+    Document,
+    Kind,
+    Platform,
+    Source,
+    SourceResult,
+    content_hash,
+    is_http_url,
+)
 from twin.settings import Settings
 
-MAX_MEMBERS = 100_000
 MAX_MEMBER_BYTES = 50_000_000  # one post or CSV; a bigger member is not someone's writing
+RATIO_FLOOR = 1_000_000  # smaller entries may compress as well as they like
+LOCAL_HEADER = 30  # bytes of a ZIP local file header before its name
+
 
 def _read_text(archive: zipfile.ZipFile, name: str) -> str:
     if archive.getinfo(name).file_size > MAX_MEMBER_BYTES:
-        raise CollectError(f"{name} in the archive is larger than {MAX_MEMBER_BYTES} bytes")
+        raise CollectError(f"larger than {MAX_MEMBER_BYTES} bytes once unpacked")
     data = archive.read(name)
     for encoding in ("utf-8-sig", "cp1252", "latin-1"):
         try:
@@ -41,8 +51,69 @@ def _read_text(archive: zipfile.ZipFile, name: str) -> str:
     return data.decode("utf-8", errors="replace")  # pragma: no cover - latin-1 never fails
 
 
+def check_archive_bounds(infos: list[zipfile.ZipInfo], settings: Settings, label: str) -> None:
+    """Refuse an archive from its central directory alone, before any entry is inflated:
+    too many entries, too many bytes declared, an entry compressed like a ZIP bomb, or
+    entries sharing their data (one member listed many times)."""
+    c = settings.collect
+    if len(infos) > c.max_export_entries:
+        raise CollectError(f"export archive {label} has {len(infos)} entries, more than "
+                           f"collect.max_export_entries ({c.max_export_entries})")
+    declared = sum(i.file_size for i in infos)
+    limit = min(c.max_export_uncompressed_bytes, c.max_export_bytes)
+    if declared > limit:
+        raise CollectError(f"export archive {label} declares {declared} bytes once unpacked, "
+                           f"more than collect.max_export_uncompressed_bytes ({limit})")
+    for info in infos:
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size >= RATIO_FLOOR and ratio > c.max_export_ratio:
+            raise CollectError(
+                f"export archive {label}: {info.filename} unpacks to {ratio:.0f} times its "
+                f"packed size, more than collect.max_export_ratio ({c.max_export_ratio:g}); "
+                "refused as a ZIP bomb")
+    ordered = sorted(infos, key=lambda i: i.header_offset)
+    for before, after in zip(ordered, ordered[1:], strict=False):
+        if after.header_offset < before.header_offset + LOCAL_HEADER + before.compress_size:
+            raise CollectError(f"export archive {label} has overlapping entries "
+                               f"({before.filename} and {after.filename} share their data); "
+                               "refused as a ZIP bomb")
+
+
+def _guarded(result: SourceResult, name: str, read: Callable[[], None]) -> None:
+    """Import one entry (or row); its failure is one line of the summary, the rest go on."""
+    try:
+        read()
+    except CollectError as exc:
+        result.errors.append(f"{name}: {exc}")
+    except RecursionError:
+        result.errors.append(f"{name}: nested too deeply to read")
+    except Exception as exc:  # a corrupt member, an odd encoding: this entry only
+        result.errors.append(f"{name}: could not be read ({type(exc).__name__}: "
+                             f"{str(exc)[:200]})")
+
+
+def _rows(reader: Any, name: str, limit: int, result: SourceResult) -> Iterator[tuple[int, Any]]:
+    """The CSV's rows, numbered from 2 (its header is row 1), at most ``limit`` of them."""
+    number = 1
+    try:
+        for number, row in enumerate(reader, start=2):
+            if number - 1 > limit:  # first: the line the summary shows
+                result.errors.insert(0, f"{name}: stopped after {limit} rows "
+                                     "(collect.max_csv_rows); the rest was skipped")
+                return
+            yield number, row
+    except csv.Error as exc:
+        result.errors.append(f"{name} row {number + 1}: {exc}; the rest was skipped")
+
+
+def _http_or_none(url: str | None) -> str | None:
+    url = (url or "").strip()
+    return url if is_http_url(url) else None
+
+
 def _names(archive: zipfile.ZipFile) -> list[str]:
-    return [i.filename for i in archive.infolist() if not i.is_dir()]
+    # A name listed twice is read once (zipfile would read its last entry each time).
+    return list(dict.fromkeys(i.filename for i in archive.infolist() if not i.is_dir()))
 
 
 def detect_platform(archive: zipfile.ZipFile) -> Platform | None:
@@ -77,12 +148,8 @@ class ExportCollector(Collector):
             infos = archive.infolist()
         except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError) as exc:
             raise CollectError(f"not a valid ZIP archive: {source.value} ({exc})") from exc
-        if len(infos) > MAX_MEMBERS or sum(i.file_size for i in infos) > \
-                self.settings.collect.max_export_bytes:
-            raise CollectError(f"export archive too large once unpacked: {source.value}")
-        bad = archive.testzip() if len(infos) < 5000 else None
-        if bad:
-            raise CollectError(f"corrupt ZIP archive: {source.value} (bad member {bad})")
+        # Each entry's CRC is checked as it is read: a corrupt entry costs itself only.
+        check_archive_bounds(infos, self.settings, source.value)
         platform = source.platform_hint or detect_platform(archive)
         if platform is None:
             raise CollectError(
@@ -102,13 +169,14 @@ class ExportCollector(Collector):
     def import_linkedin(self, archive: zipfile.ZipFile, author_id: str,
                         result: SourceResult) -> None:
         """Shares.csv rows (posts) and Articles/*.html (Pulse articles)."""
-        names = _names(archive)
-        for name in names:
+        for name in _names(archive):
             path = PurePosixPath(name)
             if path.name.lower().startswith("shares") and path.suffix == ".csv":
-                self._linkedin_shares(_read_text(archive, name), name, author_id, result)
+                _guarded(result, name, lambda name=name: self._linkedin_shares(
+                    _read_text(archive, name), name, author_id, result))
             elif "Articles" in path.parts[:-1] and path.suffix == ".html":
-                self._linkedin_article(_read_text(archive, name), name, author_id, result)
+                _guarded(result, name, lambda name=name: self._linkedin_article(
+                    _read_text(archive, name), name, author_id, result))
 
     def _linkedin_shares(self, content: str, name: str, author_id: str,
                          result: SourceResult) -> None:
@@ -118,23 +186,29 @@ class ExportCollector(Collector):
             result.errors.append(f"{name}: no ShareCommentary column")
             return
         reader = csv.DictReader(io.StringIO("".join(lines[start:])))
-        for row_number, row in enumerate(reader, start=2):
-            text = _linkedin_commentary(row.get("ShareCommentary") or "")
-            link = (row.get("ShareLink") or "").strip()
-            if not text:
-                continue  # a plain reshare: nothing the author wrote
-            if len(text) < self.settings.collect.min_text_chars:
-                result.errors.append(f"{name} row {row_number}: post too short to keep")
-                continue
-            result.documents.append(Document.build(
-                author_id=author_id, platform=Platform.LINKEDIN, kind=Kind.POST,
-                url=link, item_id=None if link else f"share-{content_hash('', text)[:16]}",
-                title=post_title(text), text=text,
-                published_at=parse_date(row.get("Date")),
-                metadata={"visibility": row.get("Visibility"),
-                          "shared_url": row.get("SharedUrl") or None,
-                          "title_from": "first_line", "source": "export"},
-            ))
+        for row_number, row in _rows(reader, name, self.settings.collect.max_csv_rows, result):
+            _guarded(result, f"{name} row {row_number}",
+                     lambda row=row, n=row_number: self._linkedin_share(
+                         row, f"{name} row {n}", author_id, result))
+
+    def _linkedin_share(self, row: dict[str, Any], where: str, author_id: str,
+                        result: SourceResult) -> None:
+        text = _linkedin_commentary(row.get("ShareCommentary") or "")
+        if not text:
+            return  # a plain reshare: nothing the author wrote
+        if len(text) < self.settings.collect.min_text_chars:
+            result.errors.append(f"{where}: post too short to keep")
+            return
+        result.documents.append(Document.build(
+            author_id=author_id, platform=Platform.LINKEDIN, kind=Kind.POST,
+            url=(row.get("ShareLink") or "").strip(),
+            item_id=f"share-{content_hash('', text)[:16]}",  # when there is no usable link
+            title=post_title(text), text=text,
+            published_at=parse_date(row.get("Date")),
+            metadata={"visibility": row.get("Visibility"),
+                      "shared_url": _http_or_none(row.get("SharedUrl")),
+                      "title_from": "first_line", "source": "export"},
+        ))
 
     def _linkedin_article(self, html: str, name: str, author_id: str,
                           result: SourceResult) -> None:
@@ -147,13 +221,13 @@ class ExportCollector(Collector):
         for node in sel.css("h1, p.created, p.published"):
             node.drop()
         body = sel.css("body").get() or sel.get()
-        text = html_to_markdown(body)
+        text = html_to_markdown(body, self.settings.collect.max_html_depth)
         if len(text) < self.settings.collect.min_text_chars:
             result.errors.append(f"{name}: article has no text")
             return
         result.documents.append(Document.build(
             author_id=author_id, platform=Platform.LINKEDIN, kind=Kind.ARTICLE,
-            url=link or "", item_id=None if link else name, title=title, text=text,
+            url=link or "", item_id=name, title=title, text=text,
             published_at=parse_date(published.replace("Published on", "").strip()),
             metadata={"source": "export", "file": name},
         ))
@@ -168,27 +242,32 @@ class ExportCollector(Collector):
                 continue
             if path.name.startswith("draft_"):
                 continue
-            sel = Selector(text=_read_text(archive, name))
-            title = (sel.css("h1.p-name").xpath("string()").get() or "").strip()
-            subtitle = (sel.css('section[data-field="subtitle"]').xpath("string()").get()
-                        or "").strip()
-            published = sel.css("time.dt-published::attr(datetime)").get()
-            canonical = sel.css("a.p-canonical::attr(href)").get()
-            if not published:
-                continue  # unpublished
-            body = sel.css('section[data-field="body"]')
-            for node in body.css("h3.graf--title, h4.graf--subtitle"):
-                node.drop()
-            text = html_to_markdown(body.get() or "")
-            if len(text) < self.settings.collect.min_text_chars:
-                result.errors.append(f"{name}: story has no text")
-                continue
-            result.documents.append(Document.build(
-                author_id=author_id, platform=Platform.MEDIUM, kind=Kind.ARTICLE,
-                url=canonical or "", item_id=None if canonical else path.stem,
-                title=title, text=text, published_at=parse_date(published),
-                metadata={"subtitle": subtitle or None, "source": "export", "file": name},
-            ))
+            _guarded(result, name, lambda name=name: self._medium_story(
+                _read_text(archive, name), name, author_id, result))
+
+    def _medium_story(self, html: str, name: str, author_id: str,
+                      result: SourceResult) -> None:
+        sel = Selector(text=html)
+        title = (sel.css("h1.p-name").xpath("string()").get() or "").strip()
+        subtitle = (sel.css('section[data-field="subtitle"]').xpath("string()").get()
+                    or "").strip()
+        published = sel.css("time.dt-published::attr(datetime)").get()
+        canonical = sel.css("a.p-canonical::attr(href)").get()
+        if not published:
+            return  # unpublished
+        body = sel.css('section[data-field="body"]')
+        for node in body.css("h3.graf--title, h4.graf--subtitle"):
+            node.drop()
+        text = html_to_markdown(body.get() or "", self.settings.collect.max_html_depth)
+        if len(text) < self.settings.collect.min_text_chars:
+            result.errors.append(f"{name}: story has no text")
+            return
+        result.documents.append(Document.build(
+            author_id=author_id, platform=Platform.MEDIUM, kind=Kind.ARTICLE,
+            url=canonical or "", item_id=PurePosixPath(name).stem,
+            title=title, text=text, published_at=parse_date(published),
+            metadata={"subtitle": subtitle or None, "source": "export", "file": name},
+        ))
 
     # Substack -----------------------------------------------------------------------------
     def import_substack(self, archive: zipfile.ZipFile, author_id: str,
@@ -201,31 +280,43 @@ class ExportCollector(Collector):
         folder = str(PurePosixPath(csv_name).parent)
         prefix = "" if folder == "." else folder + "/"
         reader = csv.DictReader(io.StringIO(_read_text(archive, csv_name)))
-        if not reader.fieldnames or "post_id" not in reader.fieldnames:
+        try:
+            fields = reader.fieldnames
+        except csv.Error as exc:
+            raise CollectError(f"{csv_name} is not a readable CSV file ({exc})") from exc
+        if not fields or "post_id" not in fields:
             raise CollectError(f"{csv_name} has no post_id column: not a Substack export")
         available = set(names)
-        for row in reader:
-            if (row.get("is_published") or "").strip().lower() != "true":
-                continue
-            if (row.get("type") or "newsletter").strip() not in {"newsletter", ""}:
-                continue
+        for _number, row in _rows(reader, csv_name, self.settings.collect.max_csv_rows, result):
             post_id = (row.get("post_id") or "").strip()
-            html_name = f"{prefix}posts/{post_id}.html"
-            if html_name not in available:
-                result.errors.append(f"post {post_id}: {html_name} missing from the archive")
-                continue
-            text = html_to_markdown(_read_text(archive, html_name))
-            if len(text) < self.settings.collect.min_text_chars:
-                result.errors.append(f"post {post_id}: no text")
-                continue
-            slug = post_id.split(".", 1)[1] if "." in post_id else post_id
-            result.documents.append(Document.build(
-                author_id=author_id, platform=Platform.SUBSTACK, kind=Kind.ARTICLE,
-                item_id=post_id, title=(row.get("title") or "").strip(), text=text,
-                published_at=parse_date(row.get("post_date")),
-                metadata={"subtitle": (row.get("subtitle") or "").strip() or None,
-                          "slug": slug, "audience": row.get("audience"), "source": "export"},
-            ))
+            _guarded(result, f"post {post_id}", lambda row=row, post_id=post_id:
+                     self._substack_post(archive, row, post_id, prefix, available, author_id,
+                                         result))
+
+    def _substack_post(self, archive: zipfile.ZipFile, row: dict[str, Any], post_id: str,
+                       prefix: str, available: set[str], author_id: str,
+                       result: SourceResult) -> None:
+        if (row.get("is_published") or "").strip().lower() != "true":
+            return
+        if (row.get("type") or "newsletter").strip() not in {"newsletter", ""}:
+            return
+        html_name = f"{prefix}posts/{post_id}.html"
+        if html_name not in available:
+            result.errors.append(f"post {post_id}: {html_name} missing from the archive")
+            return
+        text = html_to_markdown(_read_text(archive, html_name),
+                                self.settings.collect.max_html_depth)
+        if len(text) < self.settings.collect.min_text_chars:
+            result.errors.append(f"post {post_id}: no text")
+            return
+        slug = post_id.split(".", 1)[1] if "." in post_id else post_id
+        result.documents.append(Document.build(
+            author_id=author_id, platform=Platform.SUBSTACK, kind=Kind.ARTICLE,
+            item_id=post_id, title=(row.get("title") or "").strip(), text=text,
+            published_at=parse_date(row.get("post_date")),
+            metadata={"subtitle": (row.get("subtitle") or "").strip() or None,
+                      "slug": slug, "audience": row.get("audience"), "source": "export"},
+        ))
 
 
 def _linkedin_commentary(raw: str) -> str:

@@ -247,7 +247,9 @@ class GitHubCollector(ScrapyCollector):
             author_id=author_id,
             platform=Platform.GITHUB,
             kind=Kind.REPOSITORY,
-            url=repo.get("html_url") or clone_url,
+            # The API's html_url is shown as a link: only ever an http(s) one.
+            url=repo.get("html_url") or "",
+            fallback_url=f"{self.settings.platforms.github_url.rstrip('/')}/{full_name}",
             title=full_name,
             text=text,
             published_at=parse_date(repo.get("pushed_at") or repo.get("created_at")),

@@ -2,31 +2,128 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from markdownify import markdownify
+from bs4 import BeautifulSoup, Tag
+from markdownify import MarkdownConverter
 from parsel import Selector
 
+from twin.domain import url_scheme
+
 _BLANK_RUNS = re.compile(r"\n{3,}")
+DEFAULT_MAX_DEPTH = 100  # collect.max_html_depth; markdownify recurses ~2.5 frames a level
+# Elements removed with everything inside them: code, styling, embedded documents and form
+# controls are never the author's text (markdownify's strip= would keep their contents).
+_REMOVED = ["script", "style", "noscript", "template", "iframe", "frame", "frameset",
+            "object", "embed", "applet", "svg", "canvas", "button", "input", "select",
+            "option", "optgroup", "datalist", "textarea"]
+_SAFE_SCHEMES = {"http", "https", "mailto"}
+_ACTIVE_SCHEMES = {"javascript", "vbscript", "data", "blob", "file"}
+_CONVERTER_OPTIONS = {"heading_style": "ATX", "bullets": "-", "strip": ["img"]}
 
 
-def html_to_markdown(fragment: str) -> str:
-    """Convert an HTML fragment to markdown, keeping paragraphs, lists, code and emphasis."""
+def safe_link(target: str) -> bool:
+    """Whether a link target may be kept: http(s), mailto, or relative (no scheme)."""
+    scheme = url_scheme(html_lib.unescape(target))
+    return scheme is None or scheme in _SAFE_SCHEMES
+
+
+def html_to_markdown(fragment: str, max_depth: int = DEFAULT_MAX_DEPTH) -> str:
+    """Convert an HTML fragment to markdown, keeping paragraphs, lists, code and emphasis.
+
+    Only the author's text survives: scripts, styles, embeds and form controls are removed
+    with their contents, links and images whose target is not http(s), mailto or relative
+    are dropped (a link keeps its text), and elements nested deeper than ``max_depth`` are
+    flattened to their text so that the conversion never recurses without bound.
+    """
     if not fragment or not fragment.strip():
         return ""
-    text = markdownify(
-        fragment,
-        heading_style="ATX",
-        bullets="-",
-        strip=["script", "style", "noscript", "iframe", "svg", "button", "img"],
-        code_language_callback=_code_language,
-    )
+    soup = BeautifulSoup(fragment, "html.parser")
+    _remove_active(soup)
+    flatten_deep(soup, max_depth)
+    text = MarkdownConverter(code_language_callback=_code_language,
+                             **_CONVERTER_OPTIONS).convert_soup(soup)
     lines = [line.rstrip() for line in text.splitlines()]
-    return _BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip()
+    return drop_active_links(_BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip())
+
+
+def _remove_active(soup: BeautifulSoup) -> None:
+    for tag in soup.find_all(_REMOVED):
+        if not tag.decomposed:  # an earlier removal may have taken it with its parent
+            tag.decompose()
+    for tag in soup.find_all("a", href=True):
+        if not safe_link(tag["href"]):
+            tag.unwrap()
+    for tag in soup.find_all("img", src=True):
+        if not safe_link(tag["src"]):
+            tag.decompose()
+
+
+def flatten_deep(soup: BeautifulSoup, max_depth: int) -> int:
+    """Replace the contents of every element at ``max_depth`` by its text (iteratively).
+
+    Returns how many elements were flattened.
+    """
+    flattened = 0
+    stack: list[tuple[Tag, int]] = [(soup, 0)]
+    while stack:
+        tag, depth = stack.pop()
+        if depth >= max_depth:
+            text = tag.get_text()
+            tag.clear()
+            tag.append(text)
+            flattened += 1
+            continue
+        stack.extend((child, depth + 1) for child in tag.contents if isinstance(child, Tag))
+    return flattened
+
+
+# [text](target "title") with up to two levels of parentheses in the target (alert(x(1))) or
+# an <angle-bracketed target>, ![alt](target), <scheme:autolink>, [label]: target definitions.
+_PAREN = r"\((?:[^()\s]|\([^()\s]*\))*\)"
+_MD_LINK = re.compile(
+    r"(!?)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*+)\]\(\s*+(?:<([^<>\n]*)>|((?:[^()\s]|" + _PAREN
+    + r")*+))(?:\s++(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?\s*+\)")
+_MD_AUTOLINK = re.compile(r"<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*)>")
+_MD_REFERENCE = re.compile(r"^ {0,3}\[[^\]\n]+\]:[ \t]*<?(\S+?)>?(?:[ \t].*)?$", re.M)
+# Possessive quantifiers (*+, ++) keep them linear on hostile text.
+# Whatever the patterns above did not parse: "](" before an active target loses its meaning.
+_MD_OPENING = re.compile(r"\]\(\s*+<?\s*+([A-Za-z][A-Za-z0-9+.-]*+:|&)")
+
+
+def drop_active_links(markdown: str) -> str:
+    """Markdown with every link, image and autolink to a non-http(s)/mailto target removed.
+
+    A link keeps its text, an image disappears, a reference definition is dropped.
+    """
+    def link(match: re.Match[str]) -> str:
+        target = match.group(3) if match.group(3) is not None else match.group(4)
+        if safe_link(target):
+            return match.group(0)
+        return "" if match.group(1) else match.group(2)
+
+    def opening(match: re.Match[str]) -> str:
+        rest = match.string[match.start(1):match.end(1) + 40]
+        return match.group(0) if safe_link(rest) else "]\\(" + match.group(0)[2:]
+
+    def autolink(match: re.Match[str]) -> str:
+        # Only script-bearing schemes: <dc:creator> in a post about RSS is the author's text.
+        if url_scheme(html_lib.unescape(match.group(1))) not in _ACTIVE_SCHEMES:
+            return match.group(0)
+        return match.group(1).split(":", 1)[1]
+
+    def reference(match: re.Match[str]) -> str:
+        return match.group(0) if safe_link(match.group(1)) else ""
+
+    markdown = _MD_LINK.sub(link, markdown)
+    markdown = _MD_AUTOLINK.sub(autolink, markdown)
+    markdown = _MD_REFERENCE.sub(reference, markdown)
+    return _MD_OPENING.sub(opening, markdown)
 
 
 def _code_language(element: Any) -> str | None:
@@ -41,9 +138,13 @@ def _code_language(element: Any) -> str | None:
 
 
 def text_to_markdown(text: str) -> str:
-    """Plain text (e.g. a LinkedIn post) kept as written: line breaks and emoji preserved."""
+    """Plain text (e.g. a LinkedIn post) kept as written: line breaks and emoji preserved.
+
+    Markdown links to ``javascript:``, ``data:`` and other active targets are dropped.
+    """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _BLANK_RUNS.sub("\n\n", "\n".join(line.rstrip() for line in text.split("\n"))).strip()
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return drop_active_links(_BLANK_RUNS.sub("\n\n", text).strip())
 
 
 def drop_leading_title(text: str, title: str) -> str:

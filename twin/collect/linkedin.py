@@ -15,7 +15,6 @@ from scrapy.http import Request, Response
 from twin.collect.base import CollectError, ScrapyCollector, host_of, register, relative_path
 from twin.collect.html import (
     extract_article,
-    html_to_markdown,
     ld_of_type,
     meta,
     parse_date,
@@ -102,7 +101,7 @@ class LinkedInSpider(TwinSpider):
             node = response.css(
                 'p[data-test-id="main-feed-activity-card__commentary"], '
                 "p.attributed-text-segment-list__content").get()
-            text = html_to_markdown(node) if node else ""
+            text = self.markdown(node) if node else ""
         if not text:
             self.source_failed(f"no post text found at {response.url}")
             return
@@ -126,7 +125,7 @@ class LinkedInSpider(TwinSpider):
                  or "").strip()
         body = response.css('[data-test-id="article-content-blocks"]').get() \
             or response.css(".article-main__content").get()
-        text = html_to_markdown(body) if body else ""
+        text = self.markdown(body) if body else ""
         if not text:
             text = extract_article(response.text, response.url)["text"]
         if not text:

@@ -13,11 +13,13 @@ import re
 from typing import Any, ClassVar
 from urllib.parse import SplitResult, urljoin, urlsplit
 
+from lxml import etree
 from scrapy.http import Request, Response
 
 from twin.collect.base import ScrapyCollector, host_of, register, relative_path, under_base
-from twin.collect.feeds import looks_like_feed, parse_feed
+from twin.collect.feeds import FeedEntry, looks_like_feed, parse_feed
 from twin.collect.html import (
+    DEFAULT_MAX_DEPTH,
     drop_leading_title,
     extract_article,
     html_to_markdown,
@@ -109,25 +111,26 @@ class MediumSpider(TwinSpider):
         if len(entries) >= FEED_LIMIT:
             self.item_failed(f"Medium's feed lists only the {FEED_LIMIT} latest stories: link "
                              "older ones directly or import your Medium export")
-        for entry in entries:
-            html = _ORIGINALLY.sub("", entry.html)
-            text = html_to_markdown(html)
-            text = drop_leading_title(text, entry.title)
-            if len(text) < self.options.get("min_chars", 40):
-                # Member-only stories carry a preview only: read the page instead.
-                yield Request(entry.link, callback=self.parse_article, errback=self.fail_item)
-                continue
-            yield {
-                "platform": Platform.MEDIUM.value,
-                "kind": Kind.ARTICLE.value,
-                "url": entry.link,
-                "title": entry.title,
-                "text": text,
-                "published_at": entry.published,
-                "metadata": {"medium_id": medium_id(entry.guid or entry.link),
-                             "tags": entry.categories, "bylines": [entry.author],
-                             "source": "rss"},
-            }
+        yield from self.each_entry(entries, self._feed_entry, "story")
+
+    def _feed_entry(self, entry: FeedEntry) -> Any:
+        """A feed story as an item, or the request for its page (a member-only preview)."""
+        html = _ORIGINALLY.sub("", entry.html)
+        text = drop_leading_title(self.markdown(html), entry.title)
+        if len(text) < self.options.get("min_chars", 40):
+            return Request(entry.link, callback=self.parse_article, errback=self.fail_item)
+        return {
+            "platform": Platform.MEDIUM.value,
+            "kind": Kind.ARTICLE.value,
+            "url": entry.link,
+            "fallback_url": entry.guid,  # Medium's guid is the story's /p/<id> link
+            "title": entry.title,
+            "text": text,
+            "published_at": entry.published,
+            "metadata": {"medium_id": medium_id(entry.guid or entry.link),
+                         "tags": entry.categories, "bylines": [entry.author],
+                         "source": "rss"},
+        }
 
     def parse_article(self, response: Response, entry: bool = False) -> Any:
         ld = ld_of_type(response, "NewsArticle", "Article", "BlogPosting") or {}
@@ -135,7 +138,7 @@ class MediumSpider(TwinSpider):
                  or response.css("h1.pw-post-title").xpath("string()").get()
                  or meta(response, "og:title") or ld.get("headline") or "").strip()
         subtitle = response.css("h2.pw-subtitle-paragraph").xpath("string()").get()
-        body = _medium_body(response)
+        body = _medium_body(response, self.max_html_depth)
         if not body:
             body = extract_article(response.text, response.url)["text"]
         published = parse_date(meta(response, "article:published_time")
@@ -151,6 +154,7 @@ class MediumSpider(TwinSpider):
             "platform": Platform.MEDIUM.value,
             "kind": Kind.ARTICLE.value,
             "url": url,
+            "fallback_url": response.url,
             "title": title,
             "text": body,
             "published_at": published,
@@ -160,7 +164,7 @@ class MediumSpider(TwinSpider):
         }
 
 
-def _medium_body(response: Response) -> str:
+def _medium_body(response: Response, max_depth: int = DEFAULT_MAX_DEPTH) -> str:
     """Body of a Medium article: the paragraphs Medium marks ``data-selectable-paragraph``."""
     parts: list[tuple[str, Any]] = []  # (markdown, the list it belongs to or None)
     seen_pre: list[Any] = []  # lxml elements: compared by identity, kept alive here
@@ -185,11 +189,11 @@ def _medium_body(response: Response) -> str:
                 marker = f"{[c for c in parent if c.tag == 'li'].index(root) + 1}."
             else:
                 marker = "-"
-            parts.append((f"{marker} {html_to_markdown(html)}", parent))
+            parts.append((f"{marker} {html_to_markdown(html, max_depth)}", parent))
         elif any(a.tag == "blockquote" for a in root.iterancestors()):
-            parts.append(("> " + html_to_markdown(html), None))
+            parts.append(("> " + html_to_markdown(html, max_depth), None))
         else:
-            parts.append((html_to_markdown(html), None))
+            parts.append((html_to_markdown(html, max_depth), None))
     # Items of the same list are joined with single newlines.
     out: list[str] = []
     previous: Any = None
@@ -205,14 +209,14 @@ def _medium_body(response: Response) -> str:
 def _pre_text(pre: Any) -> str:
     """Text of a code block: Medium puts lines in spans and separates them with <br>."""
 
-    def walk(element: Any) -> str:
-        out = [element.text or ""]
-        for child in element:
-            out.append("\n" if child.tag == "br" else walk(child))
-            out.append(child.tail or "")
-        return "".join(out)
-
-    text = walk(pre)
+    out: list[str] = []
+    # Walked iteratively: a code block nested thousands of spans deep is still one block.
+    for event, element in etree.iterwalk(pre, events=("start", "end")):
+        if event == "start":
+            out.append("\n" if element.tag == "br" else element.text or "")
+        elif element is not pre:
+            out.append(element.tail or "")
+    text = "".join(out)
     spans = [c for c in pre if c.tag == "span"]
     if len(spans) > 1 and "\n" not in text:  # one span per line, no <br>
         text = "\n".join(s.text_content() for s in spans)

@@ -150,6 +150,9 @@ def _log_result(result: SourceResult) -> None:
                  result.collector, result.seconds)
     for error in result.errors:
         log.warning("%s: %s", result.source.label, error)
+    if result.errors_omitted:
+        log.warning("%s: %d more problems (not listed)", result.source.label,
+                    result.errors_omitted)
 
 
 def _summaries(results: list[SourceResult], new: frozenset[str],
@@ -162,10 +165,10 @@ def _summaries(results: list[SourceResult], new: frozenset[str],
         counted.update(ids)
         n_new = sum(1 for i in fresh if i in new)
         n_updated = sum(1 for i in fresh if i in updated)
-        failed = len(result.errors) + (1 if result.failure else 0)
+        failed = result.error_count + (1 if result.failure else 0)
         reason = result.failure or (result.errors[0] if result.errors else None)
-        if result.failure is None and len(result.errors) > 1:
-            reason = f"{result.errors[0]} (+{len(result.errors) - 1} more)"
+        if result.failure is None and result.error_count > 1:
+            reason = f"{result.errors[0]} (+{result.error_count - 1} more)"
         rows.append(SourceSummary(
             source=result.source.label, collector=result.collector, found=len(ids),
             new=n_new, updated=n_updated, unchanged=len(fresh) - n_new - n_updated,

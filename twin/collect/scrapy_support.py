@@ -24,6 +24,7 @@ from twisted.internet.error import (
 )
 from twisted.python.failure import Failure
 
+from twin.collect.html import DEFAULT_MAX_DEPTH, html_to_markdown
 from twin.domain import Platform
 from twin.net import UnsafeURLError, check_url
 from twin.settings import Settings
@@ -62,7 +63,10 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
             "twin.collect.scrapy_support.BackoffRetryMiddleware": 550,
             "twin.collect.scrapy_support.UrlPolicyMiddleware": 50,
         },
+        # Nearest the spider: a callback's exception reaches it first.
+        "SPIDER_MIDDLEWARES": {"twin.collect.scrapy_support.PageErrorMiddleware": 950},
         "TWIN_ALLOWED_HOSTS": list(c.allowed_hosts),
+        "TWIN_MAX_HTML_DEPTH": c.max_html_depth,
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "INFO",
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
@@ -85,6 +89,35 @@ class UrlPolicyMiddleware:
             check_url(request.url, self.allowed_hosts)
         except UnsafeURLError as exc:
             raise IgnoreRequest(str(exc)) from exc
+
+
+class PageErrorMiddleware:
+    """A page whose parsing raised is one failed item of the summary, never a silent loss."""
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> PageErrorMiddleware:
+        return cls(crawler)
+
+    def process_spider_exception(self, response: Response, exception: Exception,
+                                 spider: Any = None) -> list[Any] | None:
+        if isinstance(exception, HttpError | IgnoreRequest):
+            return None  # the request's errback and Scrapy's own middlewares report those
+        reason = failure_reason(exception)
+        log.warning("could not parse %s: %s", response.url, reason)
+        spider = spider or self.crawler.spider
+        if hasattr(spider, "item_failed"):
+            spider.item_failed(f"could not read {response.url}: {reason}")
+        return []
+
+
+def failure_reason(exc: BaseException) -> str:
+    """One short line for an exception raised while parsing one item."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
@@ -186,3 +219,27 @@ class TwinSpider(scrapy.Spider):
     def item_failed(self, message: str) -> None:
         """Record a per-item problem found while parsing."""
         self.errors.append(message)
+
+    @property
+    def max_html_depth(self) -> int:
+        """``collect.max_html_depth`` of the crawl."""
+        crawler = getattr(self, "crawler", None)
+        if crawler is None:  # a spider made by hand (tests)
+            return DEFAULT_MAX_DEPTH
+        return crawler.settings.getint("TWIN_MAX_HTML_DEPTH", DEFAULT_MAX_DEPTH)
+
+    def markdown(self, fragment: str) -> str:
+        """:func:`~twin.collect.html.html_to_markdown` with the crawl's depth bound."""
+        return html_to_markdown(fragment, self.max_html_depth)
+
+    def each_entry(self, entries: Iterable[Any], read: Any, what: str = "feed item") -> Any:
+        """``read(entry)`` for every feed entry; one that raises is one failed item."""
+        for entry in entries:
+            try:
+                outcome = read(entry)
+            except Exception as exc:  # this entry only: the others are still read
+                where = getattr(entry, "link", "") or getattr(entry, "title", "") or "?"
+                self.item_failed(f"could not read the {what} {where}: {failure_reason(exc)}")
+                continue
+            if outcome is not None:
+                yield outcome

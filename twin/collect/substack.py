@@ -14,8 +14,8 @@ from urllib.parse import SplitResult, urlsplit
 from scrapy.http import Request, Response
 
 from twin.collect.base import CollectError, ScrapyCollector, host_of, register
-from twin.collect.feeds import looks_like_feed, parse_feed
-from twin.collect.html import extract_article, html_to_markdown, ld_of_type, meta, parse_date
+from twin.collect.feeds import FeedEntry, looks_like_feed, parse_feed
+from twin.collect.html import extract_article, ld_of_type, meta, parse_date
 from twin.collect.scrapy_support import TwinSpider
 from twin.domain import Kind, Platform, Source, SourceResult
 from twin.settings import Settings
@@ -119,20 +119,23 @@ class SubstackSpider(TwinSpider):
             self.source_failed(f"not an RSS feed: {response.url}")
             return
         _generator, entries = parse_feed(response.text)
-        for entry in entries:
-            text = html_to_markdown(entry.html)
-            if not text:
-                yield Request(entry.link, callback=self.parse_post, errback=self.fail_item)
-                continue
-            yield {
-                "platform": Platform.SUBSTACK.value,
-                "kind": Kind.ARTICLE.value,
-                "url": entry.link,
-                "title": entry.title,
-                "text": text,
-                "published_at": entry.published,
-                "metadata": {"subtitle": entry.summary or None, "source": "rss"},
-            }
+        yield from self.each_entry(entries, self._feed_entry, "post")
+
+    def _feed_entry(self, entry: FeedEntry) -> Any:
+        """A feed post as an item, or the request for its page when the feed has no body."""
+        text = self.markdown(entry.html)
+        if not text:
+            return Request(entry.link, callback=self.parse_post, errback=self.fail_item)
+        return {
+            "platform": Platform.SUBSTACK.value,
+            "kind": Kind.ARTICLE.value,
+            "url": entry.link,
+            "fallback_url": entry.guid,
+            "title": entry.title,
+            "text": text,
+            "published_at": entry.published,
+            "metadata": {"subtitle": entry.summary or None, "source": "rss"},
+        }
 
     def parse_post(self, response: Response, listing: dict[str, Any] | None = None,
                    entry: bool = False) -> Any:
@@ -144,7 +147,7 @@ class SubstackSpider(TwinSpider):
         subtitle = (response.css("h3.subtitle").xpath("string()").get()
                     or listing.get("subtitle") or "").strip()
         body_html = response.css("div.available-content div.body.markup").get()
-        text = html_to_markdown(body_html) if body_html else ""
+        text = self.markdown(body_html) if body_html else ""
         if not text:
             text = extract_article(response.text, response.url)["text"]
         if not text:
@@ -164,6 +167,7 @@ class SubstackSpider(TwinSpider):
             "platform": Platform.SUBSTACK.value,
             "kind": Kind.ARTICLE.value,
             "url": canonical,
+            "fallback_url": response.url,
             "title": title,
             "text": text,
             "published_at": published,

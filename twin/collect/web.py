@@ -109,6 +109,7 @@ class WebSpider(TwinSpider):
             "platform": Platform.WEB.value,
             "kind": Kind.ARTICLE.value,
             "url": urljoin(response.url, canonical) if canonical else response.url,
+            "fallback_url": response.url,
             "title": extracted["title"] or meta(response, "og:title") or "",
             "text": extracted["text"],
             "published_at": date,
