@@ -87,6 +87,10 @@ class WarehouseSettings(BaseModel):
     storage_options: dict[str, str] = Field(
         default_factory=dict, description="deltalake storage options (credentials, region)."
     )
+    merge_timeout_s: float = Field(
+        default=120.0, description="How long a merge that loses commit races with other writers "
+        "is retried (jittered exponential backoff) before the run fails with its documents "
+        "kept in <home>/unmerged.")
 
 
 class MilvusSettings(BaseModel):
