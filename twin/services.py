@@ -21,10 +21,10 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from twin.raycluster import token_environment
-from twin.settings import Settings
+from twin.settings import Settings, redact
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,6 +36,12 @@ class ServiceStatus(BaseModel):
     state: str  # running | stopped | external
     address: str | None = None
     detail: str | None = None
+
+    @field_validator("address", "detail")
+    @classmethod
+    def _no_credentials(cls, value: str | None) -> str | None:
+        """Statuses are shown (CLI, UI): a password in a service's URL never is."""
+        return redact(value) if value else value
 
 
 class ServiceError(RuntimeError):
