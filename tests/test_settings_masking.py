@@ -104,3 +104,33 @@ def test_status_never_shows_url_credentials(tmp_path: Path,
         reset_settings_cache()
     assert result.exit_code == 0 and "external" in result.output, result.output
     assert "S3CRET" not in result.output and "root:***@127.0.0.1:9" in result.output
+
+
+def test_prefect_with_basic_auth_in_its_url(tmp_path: Path) -> None:
+    """A Prefect server with basic auth is configured as https://user:pass@host/api: the health
+    check (open on Prefect) still answers, and Prefect's own processes get the credentials as
+    PREFECT_API_AUTH_STRING, not inside the URL they print."""
+    import http.server
+    import threading
+
+    from twin.services import prefect_environment, prefect_healthy
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            self.send_response(200 if self.path == "/api/health" else 404)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://maya:pw-S3CRET@127.0.0.1:{server.server_address[1]}/api"
+        assert prefect_healthy(url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    env = prefect_environment(Settings(home=tmp_path, prefect={"api_url": url}))
+    assert env["PREFECT_API_URL"] == url.replace("maya:pw-S3CRET@", "")
+    assert env["PREFECT_API_AUTH_STRING"] == "maya:pw-S3CRET"

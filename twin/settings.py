@@ -13,6 +13,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -60,6 +61,17 @@ def redact(text: str) -> str:
         return text
     text = _URL_USERINFO.sub(userinfo, text)
     return _URL_SECRET_PARAM.sub(lambda m: f"{m.group(1)}{MASK}", text)
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without its userinfo, and that userinfo as ``user:password`` (unquoted), for
+    clients that take credentials apart from the URL (Prefect's ``PREFECT_API_AUTH_STRING``)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    credentials = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    return urlunsplit(parts._replace(netloc=host)), credentials
 
 
 def is_secret_field(group: str | None, name: str) -> bool:
