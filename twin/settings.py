@@ -223,6 +223,9 @@ class IngestSettings(BaseModel):
     map_num_cpus: float = Field(default=0.25, description="CPUs of the read/clean/chunk steps "
                                 "(never 0, or an actor pool holding the rest stalls them).")
     write_batch_size: int = Field(default=128, description="Chunks per Milvus upsert.")
+    stall_report_s: float = Field(
+        default=30.0, description="An ingest that has written nothing for this long says why it "
+        "waits: the CPUs free and the CPUs it asks for.")
 
 
 class LLMSettings(BaseModel):

@@ -96,7 +96,7 @@ class Warehouse:
 
     @property
     def documents_uri(self) -> str:
-        """URI of the documents Delta table (what ``ray.data.read_delta`` reads)."""
+        """URI of the documents Delta table (what ``ray_dataset`` reads)."""
         return f"{self.uri}/documents"
 
     @property
@@ -140,6 +140,23 @@ class Warehouse:
         if platform:
             data = data.filter(pc.equal(data.column("platform"), platform))
         return data.select(wanted) if wanted is not None else data
+
+    def ray_dataset(self, *, version: int | None, columns: Sequence[str],
+                    ids: Sequence[str] | None = None, num_cpus: float = 0.25) -> Any:
+        """The documents table (at ``version``; only ``ids`` if given) as a Ray Dataset whose
+        read tasks ask for ``num_cpus`` each, and that starts no other task.
+
+        ``ray.data.read_delta`` first samples the table's files with tasks that ask for a
+        whole CPU each (as do ``from_arrow``'s metadata tasks): while the Serve app holds all
+        but a fraction of a CPU they wait forever, in silence.
+        """
+        import ray
+
+        from twin.deltasource import DeltaFiles
+
+        source = DeltaFiles(self.documents_uri, version, self.storage_options, list(columns),
+                            None if ids is None else list(ids))
+        return ray.data.read_datasource(source, num_cpus=num_cpus)
 
     def documents(self, *, author_id: str | None = None, platform: str | None = None,
                   version: int | None = None) -> list[Document]:
@@ -336,3 +353,4 @@ def _backoff(attempt: int) -> float:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+

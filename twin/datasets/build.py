@@ -119,11 +119,11 @@ def build_instruction_dataset(settings: Settings, *, author: str | None = None,
     d = settings.dataset
     connect(settings)
     ray.data.DataContext.get_current().enable_progress_bars = False
-    dataset = ray.data.read_delta(warehouse.documents_uri, version=version,
-                                  columns=["id", "author_id", "platform", "kind", "title",
-                                           "text", "metadata"],
-                                  storage_options=settings.warehouse.storage_options or None,
-                                  num_cpus=0.25)
+    # Not ray.data.read_delta: its file-sampling tasks want a whole CPU each, and wait forever
+    # while the Serve app holds all but a fraction of one.
+    dataset = warehouse.ray_dataset(version=version, num_cpus=0.25,
+                                    columns=["id", "author_id", "platform", "kind", "title",
+                                             "text", "metadata"])
     if author_id:
         dataset = dataset.filter(expr=f"author_id == '{author_id}'")
     rows = dataset.map_batches(_candidates, fn_kwargs={
