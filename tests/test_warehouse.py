@@ -87,7 +87,7 @@ def _writer(uris: list[str], index: int, barrier: Any, results: Any) -> None:
         docs = ([_race_doc(n, f"writer{index}") for n in range(OWN_DOCS)]
                 + [_race_doc(n, "shared") for n in range(SHARED_DOCS)])
         store = Warehouse(uri)
-        barrier.wait(timeout=60)  # every writer starts its merge at the same moment
+        barrier.wait(timeout=120)  # every writer starts its merge at the same moment
         try:
             merged = store.merge(docs)
             store.log_run(CollectionSummary(run_id=f"{index}", author_id="maya-okafor",
@@ -105,7 +105,7 @@ def _race(uris: list[str]) -> list[tuple[str, int, str]]:
              for i in range(WRITERS)]
     for proc in procs:
         proc.start()
-    outcomes = [results.get(timeout=120) for _ in range(WRITERS * len(uris))]
+    outcomes = [results.get(timeout=240) for _ in range(WRITERS * len(uris))]
     for proc in procs:
         proc.join(timeout=30)
     return outcomes
