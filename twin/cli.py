@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from twin.logs import setup_logging
-from twin.settings import Settings, get_settings, reset_settings_cache
+from twin.settings import Settings, get_settings, redact, reset_settings_cache
 
 app = typer.Typer(
     help="LLM Twin: collect one person's public writing and learn to write like them.",
@@ -29,7 +29,7 @@ def _error(message: object, label: str = "error", log: Path | None = None,
     """One readable error line (the message is text, never markup), and where the log is."""
     line = Text()
     line.append(f"{label}: ", style="bold red")
-    line.append(str(message).strip())
+    line.append(redact(str(message)).strip())
     if log is not None:
         line.append(f" (log: {log})", style="dim")
     (to or console).print(line, soft_wrap=True)
@@ -38,7 +38,7 @@ def _error(message: object, label: str = "error", log: Path | None = None,
 def _warn(message: object, label: str) -> None:
     line = Text()
     line.append(f"{label}: ", style="yellow")
-    line.append(str(message))
+    line.append(redact(str(message)))
     console.print(line, soft_wrap=True)
 
 
@@ -106,7 +106,7 @@ def status() -> None:
 
     settings = _settings()
     _print_statuses(current(settings))
-    console.print(f"warehouse: {settings.warehouse_uri}")
+    console.print(f"warehouse: {redact(settings.warehouse_uri)}")
 
 
 @app.command("env")
@@ -728,7 +728,8 @@ def deploy() -> None:
         _error(exc)
         raise typer.Exit(1) from exc
     console.print(f"registered {', '.join(DEPLOYMENTS.values())} in work pool "
-                  f"{settings.prefect.work_pool} at {settings.prefect_api_url}", markup=False)
+                  f"{settings.prefect.work_pool} at {redact(settings.prefect_api_url)}",
+                  markup=False)
 
 
 @app.command("run")

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from twin.domain import slugify
 from twin.features.chunk import ChunkSizes, chunk_text
@@ -75,12 +77,6 @@ def _epoch(value: Any) -> int:
         return 0
 
 
-def select_documents(batch: pa.Table, ids: list[str]) -> pa.Table:
-    """Ray Data step: keep the documents to process."""
-    column = batch.column("id").cast(pa.string())
-    return batch.filter(pc.is_in(column, value_set=pa.array(ids, type=pa.string())))
-
-
 def chunk_documents(batch: pd.DataFrame, model: str, sizes: ChunkSizes,
                     min_chars: int) -> pd.DataFrame:
     """Ray Data step: clean for retrieval and chunk each document, one row per chunk."""
@@ -115,19 +111,65 @@ def fit_cpus(settings: Settings, free_cpus: float) -> tuple[float, float]:
     """CPUs for the map steps and for each embedding actor, within what the cluster has free.
 
     Ray Data waits forever, silently, when its steps ask for more CPUs than are free (a Serve
-    app on the same head holds some): ask for a share of what is free instead.
+    app on the same head holds some): ask for a share of what is free instead. When even the
+    smallest share does not fit, say so: the ingest then waits for CPUs to be freed.
     """
-    steps = 3  # read, select, chunk
+    steps = 2  # read (with the selection), chunk
     map_cpus, actor_cpus = settings.ingest.map_num_cpus, settings.embed.actor_num_cpus
     actors = settings.embed.actors
     needed = steps * map_cpus + actors * actor_cpus
     if free_cpus >= needed:
         return map_cpus, actor_cpus
     map_cpus = min(map_cpus, 0.05)
-    actor_cpus = max(0.1, (free_cpus - steps * map_cpus) / actors)
-    log.warning("the cluster has %.2f CPUs free (%.2f asked for): ingesting with %.2f CPUs per "
-                "embedding actor and %.2f per step", free_cpus, needed, actor_cpus, map_cpus)
-    return map_cpus, round(actor_cpus, 2)
+    actor_cpus = round(max(0.1, (free_cpus - steps * map_cpus) / actors), 2)
+    smallest = steps * map_cpus + actors * actor_cpus
+    if free_cpus + 1e-6 < smallest:
+        log.warning("the cluster has %.2f CPUs free, less than this ingest needs at least "
+                    "(%.2f: %.2f per embedding actor, %.2f per read or chunk task): it waits "
+                    "until the Serve app or other jobs free some (`ray status` shows who holds "
+                    "them)", free_cpus, smallest, actor_cpus, map_cpus)
+    else:
+        log.warning("the cluster has %.2f CPUs free (%.2f asked for): ingesting with %.2f CPUs "
+                    "per embedding actor and %.2f per step", free_cpus, needed, actor_cpus,
+                    map_cpus)
+    return map_cpus, actor_cpus
+
+
+@contextmanager
+def stall_reporter(every_s: float, map_cpus: float, actor_cpus: float
+                   ) -> Iterator[threading.Event]:
+    """While the body runs, a line every ``every_s`` without progress (set the yielded event
+    on progress): the CPUs free and the CPUs asked for, so a wait is never silent."""
+    import ray
+
+    progress, done = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        while not done.wait(every_s):
+            if progress.is_set():
+                progress.clear()
+                continue
+            try:
+                free = ray.available_resources().get("CPU", 0.0)
+                total = ray.cluster_resources().get("CPU", 0.0)
+            except Exception:  # the connection is going away: nothing to report
+                return
+            if free + 1e-6 >= max(actor_cpus, map_cpus):
+                log.info("ingest: nothing written for %.0fs, still working (%.2f of %.2f CPUs "
+                         "free)", every_s, free, total)
+                continue
+            log.warning("ingest: nothing written for %.0fs; %.2f of %.2f CPUs free, this ingest "
+                        "asks for %.2f per embedding actor and %.2f per read or chunk task: it "
+                        "waits while they are not free (`ray status` shows who holds them)",
+                        every_s, free, total, actor_cpus, map_cpus)
+
+    watcher = threading.Thread(target=watch, name="ingest-stall-reporter", daemon=True)
+    watcher.start()
+    try:
+        yield progress
+    finally:
+        done.set()
+        watcher.join(timeout=5)
 
 
 def run_ingest(settings: Settings, *, full: bool = False, author: str | None = None,
@@ -202,12 +244,8 @@ def _ingest(settings: Settings, store: VectorStore, *, full: bool, author: str |
     gpus = settings.embed.actor_num_gpus or (
         1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0)
     dataset = (
-        ray.data.read_delta(warehouse.documents_uri, version=summary.warehouse_version,
-                            columns=READ_COLUMNS,
-                            storage_options=settings.warehouse.storage_options or None,
-                            num_cpus=map_cpus)
-        .map_batches(select_documents, fn_kwargs={"ids": todo}, batch_format="pyarrow",
-                     num_cpus=map_cpus)
+        warehouse.ray_dataset(version=summary.warehouse_version, columns=READ_COLUMNS, ids=todo,
+                              num_cpus=map_cpus)
         .map_batches(chunk_documents, fn_kwargs={"model": model, "sizes": sizes,
                                                  "min_chars": settings.ingest.min_chunk_chars},
                      batch_format="pandas", batch_size=16, num_cpus=map_cpus)
@@ -223,9 +261,11 @@ def _ingest(settings: Settings, store: VectorStore, *, full: bool, author: str |
     expected: dict[str, int] = {}
     hashes: dict[str, str] = {}
     finished: set[str] = set()
-    with progress_bar("Ingesting documents", total=len(todo), enabled=show_progress) as bar:
+    with progress_bar("Ingesting documents", total=len(todo), enabled=show_progress) as bar, \
+            stall_reporter(settings.ingest.stall_report_s, map_cpus, actor_cpus) as progress:
         for batch in dataset.iter_batches(batch_size=settings.ingest.write_batch_size,
                                           batch_format="pandas"):
+            progress.set()
             rows = batch.to_dict("records")
             for row in rows:
                 row["embedding"] = [float(x) for x in row["embedding"]]

@@ -8,7 +8,7 @@ import logging
 from twin.ingest import run_ingest
 from twin.logs import setup_logging
 from twin.rayjobs import emit_summary
-from twin.settings import get_settings
+from twin.settings import get_settings, redact
 from twin.vectorstore import VectorStoreError
 
 log = logging.getLogger("twin.ingest")
@@ -24,7 +24,7 @@ def run_ingest_job(full: bool = False, author: str | None = None, emit: bool = F
         log.error("%s", exc)
         return 1
     print(f"ingest: {summary.message}; {summary.chunks_in_collection} chunks in "
-          f"{settings.milvus.collection} at {settings.milvus_uri}; {summary.seconds:.1f}s",
+          f"{settings.milvus.collection} at {redact(settings.milvus_uri)}; {summary.seconds:.1f}s",
           flush=True)
     emit_summary(summary.as_dict(), emit)
     return 0

@@ -21,10 +21,10 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from twin.raycluster import token_environment
-from twin.settings import Settings
+from twin.settings import Settings, redact, split_credentials
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,6 +36,12 @@ class ServiceStatus(BaseModel):
     state: str  # running | stopped | external
     address: str | None = None
     detail: str | None = None
+
+    @field_validator("address", "detail")
+    @classmethod
+    def _no_credentials(cls, value: str | None) -> str | None:
+        """Statuses are shown (CLI, UI): a password in a service's URL never is."""
+        return redact(value) if value else value
 
 
 class ServiceError(RuntimeError):
@@ -342,17 +348,24 @@ class MilvusLite(BackgroundProcess):
 
 
 def prefect_environment(settings: Settings) -> dict[str, str]:
-    """Environment of Prefect processes: our home, the API, no analytics (offline machines)."""
+    """Environment of Prefect processes: our home, the API, no analytics (offline machines).
+
+    Basic-auth credentials in ``prefect.api_url`` (``https://user:pass@host/api``) become
+    ``PREFECT_API_AUTH_STRING``, so the URL Prefect prints and logs carries none.
+    """
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    api_url, credentials = split_credentials(settings.prefect_api_url)
+    auth = {"PREFECT_API_AUTH_STRING": credentials} if credentials else {}
     return {**os.environ, **token_environment(settings),
             "PREFECT_HOME": str(settings.prefect_home),
-            "PREFECT_API_URL": settings.prefect_api_url, "PATH": path,
+            "PREFECT_API_URL": api_url, **auth, "PATH": path,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "true",
             "DO_NOT_TRACK": "1", "TWIN_HOME": str(settings.home_dir)}
 
 
 def prefect_healthy(api_url: str, timeout: float = 2.0) -> bool:
-    """Whether a Prefect API answers its health check."""
+    """Whether a Prefect API answers its health check (open without credentials)."""
+    api_url, _ = split_credentials(api_url)  # urllib would take user:pass@ for the host name
     try:
         with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout) as answer:
             return answer.status == 200

@@ -9,9 +9,11 @@ and the defaults below. Nothing else in the project reads the environment.
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
 from pydantic_settings import (
@@ -35,15 +37,87 @@ SECRET_FIELDS: dict[str, Any] = {
     "evaluate": {"judge_api_key"},
 }
 
+MASK = "***"
+# Field names that hold secrets whatever SECRET_FIELDS says (auth_token_file, max_new_tokens
+# and key_phrases are not: the name must end with the secret word).
+_SECRET_NAME = re.compile(r"(^|_)(token|key|secret|password|passwd)$")
+# scheme://userinfo@ : the userinfo ends at the last @ before the path, query or fragment.
+_URL_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.\-]*://)([^\s/?#@]+(?:@[^\s/?#@]+)*)@")
+# A query parameter named like a credential: ?api_key=..., &access_token=..., X-Amz-Signature.
+_URL_SECRET_PARAM = re.compile(
+    r"([?&][^=&#\s]*(?:token|key|secret|password|passwd|pwd|signature|sig|credential)=)"
+    r"([^&#\s\"']+)", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with every credential a URL can carry masked: the password of its userinfo
+    (``user:***@``), a userinfo that is a bare token (``***@``) and credential-named query
+    parameters (``?api_key=***``)."""
+    def userinfo(match: re.Match[str]) -> str:
+        user, sep, _ = match.group(2).partition(":")
+        return f"{match.group(1)}{user}:{MASK}@" if sep else f"{match.group(1)}{MASK}@"
+
+    if "://" not in text:
+        return text
+    text = _URL_USERINFO.sub(userinfo, text)
+    return _URL_SECRET_PARAM.sub(lambda m: f"{m.group(1)}{MASK}", text)
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """``url`` without its userinfo, and that userinfo as ``user:password`` (unquoted), for
+    clients that take credentials apart from the URL (Prefect's ``PREFECT_API_AUTH_STRING``)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.netloc.rpartition("@")[2]
+    credentials = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    return urlunsplit(parts._replace(netloc=host)), credentials
+
+
+def is_secret_field(group: str | None, name: str) -> bool:
+    """Whether a setting holds a secret by its name (``group`` None: a top-level setting)."""
+    return name in SECRET_FIELDS.get(group or "", set()) or bool(_SECRET_NAME.search(name))
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    return value
+
+
+def _holds_url_credentials(value: Any) -> bool:
+    return _redacted(value) != value
+
 
 def masked(settings: Settings) -> dict[str, Any]:
-    """The settings as JSON-ready data with every secret replaced by ``***``."""
+    """The settings as JSON-ready data with every secret replaced by ``***``: secret fields,
+    fields named like secrets, and credentials inside any URL-like value."""
     data = settings.model_dump(mode="json")
-    for group, fields in SECRET_FIELDS.items():
-        for name in fields:
-            if data[group].get(name):
-                data[group][name] = "***"
+    for key, value in data.items():
+        if isinstance(getattr(settings, key), BaseModel):
+            data[key] = {name: MASK if is_secret_field(key, name) and v else _redacted(v)
+                         for name, v in value.items()}
+        else:
+            data[key] = MASK if is_secret_field(None, key) and value else _redacted(value)
     return data
+
+
+def _secret_exclusions(settings: Settings) -> dict[str, Any]:
+    """A ``model_dump`` exclude spec of every setting that holds a secret (see ``masked``)."""
+    exclude: dict[str, Any] = {}
+    for key, value in settings.model_dump(mode="json").items():
+        if isinstance(getattr(settings, key), BaseModel):
+            names = {name for name, v in value.items()
+                     if is_secret_field(key, name) or _holds_url_credentials(v)}
+            if names:
+                exclude[key] = names
+        elif is_secret_field(None, key) or _holds_url_credentials(value):
+            exclude[key] = True
+    return exclude
 
 
 class RaySettings(BaseModel):
@@ -91,6 +165,10 @@ class WarehouseSettings(BaseModel):
     storage_options: dict[str, str] = Field(
         default_factory=dict, description="deltalake storage options (credentials, region)."
     )
+    merge_timeout_s: float = Field(
+        default=120.0, description="How long a merge that loses commit races with other writers "
+        "is retried (jittered exponential backoff) before the run fails with its documents "
+        "kept in <home>/unmerged.")
 
 
 class MilvusSettings(BaseModel):
@@ -149,6 +227,9 @@ class IngestSettings(BaseModel):
     map_num_cpus: float = Field(default=0.25, description="CPUs of the read/clean/chunk steps "
                                 "(never 0, or an actor pool holding the rest stalls them).")
     write_batch_size: int = Field(default=128, description="Chunks per Milvus upsert.")
+    stall_report_s: float = Field(
+        default=30.0, description="An ingest that has written nothing for this long says why it "
+        "waits: the CPUs free and the CPUs it asks for.")
 
 
 class LLMSettings(BaseModel):
@@ -613,10 +694,12 @@ class Settings(BaseSettings):
         """These settings as ``TWIN_*`` environment variables, for jobs and subprocesses.
 
         Values are JSON for nested models, so a child process rebuilds exactly this object.
-        Without ``include_secrets`` (Ray job environments are shown by the dashboard), tokens
-        and storage credentials are left out: the cluster's own environment supplies them.
+        Without ``include_secrets`` (Ray job environments are shown by the dashboard), tokens,
+        storage credentials and every setting whose URL carries a credential are left out:
+        the cluster's own environment supplies them (e.g. ``TWIN_REGISTRY__TRACKING_URI``).
         """
-        data = self.model_dump(mode="json", exclude=None if include_secrets else SECRET_FIELDS)
+        data = self.model_dump(mode="json",
+                               exclude=None if include_secrets else _secret_exclusions(self))
         env: dict[str, str] = {}
         for key, value in data.items():
             name = f"TWIN_{key.upper()}"

@@ -129,7 +129,7 @@ def collect(author: str, links: list[str], exports: list[str], settings: Setting
     try:
         merge = warehouse.merge(documents)
     except Exception as exc:
-        saved = warehouse.save_unmerged(documents, settings.home_dir / "unmerged")
+        saved = warehouse.save_unmerged(documents, settings.home_dir / "unmerged", run_id)
         raise RuntimeError(f"could not write to the warehouse at {warehouse.uri} ({exc}); "
                            f"the {len(documents)} collected documents are kept in {saved}"
                            ) from exc

@@ -24,7 +24,7 @@ from twin.datasets.instructions import add_instructions
 from twin.datasets.samples import Candidate, candidates_of, drop_near_duplicates
 from twin.domain import LINK_ORIGIN, slugify
 from twin.features.clean import clean_for_style
-from twin.settings import Settings
+from twin.settings import Settings, redact
 from twin.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -119,11 +119,11 @@ def build_instruction_dataset(settings: Settings, *, author: str | None = None,
     d = settings.dataset
     connect(settings)
     ray.data.DataContext.get_current().enable_progress_bars = False
-    dataset = ray.data.read_delta(warehouse.documents_uri, version=version,
-                                  columns=["id", "author_id", "platform", "kind", "title",
-                                           "text", "metadata"],
-                                  storage_options=settings.warehouse.storage_options or None,
-                                  num_cpus=0.25)
+    # Not ray.data.read_delta: its file-sampling tasks want a whole CPU each, and wait forever
+    # while the Serve app holds all but a fraction of one.
+    dataset = warehouse.ray_dataset(version=version, num_cpus=0.25,
+                                    columns=["id", "author_id", "platform", "kind", "title",
+                                             "text", "metadata"])
     if author_id:
         dataset = dataset.filter(expr=f"author_id == '{author_id}'")
     rows = dataset.map_batches(_candidates, fn_kwargs={
@@ -175,7 +175,9 @@ def build_instruction_dataset(settings: Settings, *, author: str | None = None,
         },
         "grounding": {"checked": grounded, "passed": grounded},
         "settings": {"dataset": d.model_dump(), "teacher": {
-            "base_url": settings.teacher.base_url, "model": settings.teacher.model}},
+            # the card is shown (UI, registry): the endpoint without any credential in its URL
+            "base_url": settings.teacher.base_url and redact(settings.teacher.base_url),
+            "model": settings.teacher.model}},
     }
     result = _write_version(settings.home_dir / "datasets" / "instruct", samples, card)
     log.info("instruction dataset %s: %d samples (%d train / %d test) in %.1fs%s",
