@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import ipaddress
 import json
 import os
 import subprocess
@@ -341,3 +342,19 @@ def test_the_address_connected_to_is_checked_by_the_resolver_that_connects(
         assert [i["text"] for i in output.items] == ["<p>internal</p>"]
     finally:
         page.stop()
+
+
+def test_git_connects_to_the_address_that_was_checked(demo_site: DemoSite) -> None:
+    """The clone URL's name is not resolved again by git: it connects to the checked address
+    (a name that never resolves reaches the demo's git server through the pin alone)."""
+    from twin.collect.github import pin_resolution
+
+    port = demo_site.hostport("github").rsplit(":", 1)[1]
+    url = f"http://twin-pinned.invalid:{port}/{H}/parquet-drift.git"
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    proc = subprocess.run(
+        ["git", *pin_resolution(url, [ipaddress.ip_address("127.0.0.1")]), "ls-remote", url],
+        env={**env, "GIT_TERMINAL_PROMPT": "0"}, capture_output=True, text=True, timeout=60,
+        check=False)
+    assert proc.returncode == 0 and "refs/heads/main" in proc.stdout, proc.stderr
+    assert pin_resolution("http://127.0.0.1:80/x.git", []) == []
