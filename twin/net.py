@@ -1,4 +1,4 @@
-"""Which addresses user-supplied links may reach (the SSRF rule in DESIGN.md)."""
+"""Which addresses user-supplied links may reach (the SSRF rule in docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -135,17 +135,20 @@ def is_allowed_host(url: str, allowed_hosts: Iterable[str]) -> bool:
     return host in allowed or bracketed in allowed or f"{bracketed}:{effective}" in allowed
 
 
-def check_url(url: str, allowed_hosts: Iterable[str] = ()) -> None:
+def check_url(url: str, allowed_hosts: Iterable[str] = ()) -> list[IPAddress]:
     """Raise :class:`UnsafeURLError` unless ``url`` is http(s) to a public address.
 
     Loopback, private, link-local (cloud metadata), multicast, reserved and unspecified
     addresses are refused unless the host is in ``allowed_hosts``, in every spelling (IPv6
     forms that embed an IPv4 address included). A host name is resolved and every address it
     resolves to must be public. A malformed link raises :class:`MalformedURLError` naming it.
+
+    Returns the addresses checked (none for an allowed host), so a caller can connect to
+    exactly those.
     """
     host, port, scheme = _host_port(url)
     if is_allowed_host(url, allowed_hosts):
-        return
+        return []
     try:
         addresses: list[IPAddress] = [ipaddress.ip_address(host.strip("[]"))]
     except ValueError:
@@ -159,6 +162,7 @@ def check_url(url: str, allowed_hosts: Iterable[str] = ()) -> None:
                 f"refusing to fetch {problem} for {url}; allow the host in settings "
                 "(collect.allowed_hosts) if this is intended"
             )
+    return addresses
 
 
 def resolve(host: str, port: int, url: str) -> list[IPAddress]:
