@@ -1,21 +1,30 @@
 """Run one Scrapy crawl in a child process and hand its items back.
 
-``python -m twin.collect.crawl REQUEST.json RESULT.json`` runs the spider named in the request
-and writes ``{"items": [...], "errors": [...], "failure": ...}``. :func:`run_crawl` is the
-parent side. A process per crawl is what keeps Scrapy's Twisted reactor (which cannot be
-restarted) safe inside reused Ray workers.
+``python -m twin.collect.crawl`` reads the request (``{"spider", "url", "options"}``) as JSON
+on its standard input and writes ``{"items": [...], "errors": [...], "failure": ...}`` as JSON
+on its standard output; its log goes to standard error. :func:`run_crawl` is the parent side.
+A process per crawl is what keeps Scrapy's Twisted reactor (which cannot be restarted) safe
+inside reused Ray workers.
+
+Nothing of a crawl is written to a file that could outlive it: the request (which may hold a
+token) travels through a pipe, and the child dies with its parent (a SIGKILLed Ray worker
+leaves no orphaned crawl behind).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import importlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
+import threading
+import time
+import uuid
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -24,6 +33,9 @@ from twin.collect.base import CollectError
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
+
+PARENT_PID_VARIABLE = "TWIN_CRAWL_PARENT_PID"
+PR_SET_PDEATHSIG = 1
 
 
 class CrawlOutput(BaseModel):
@@ -39,30 +51,50 @@ def run_crawl(spider: str, url: str, settings: Settings,
     """Crawl ``url`` with ``spider`` ("module:Class") in a fresh Python process."""
     log_dir = settings.home_dir / "logs" / "crawl"
     log_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="twin-crawl-") as tmp:
-        request_path = Path(tmp) / "request.json"
-        result_path = Path(tmp) / "result.json"
-        request_path.write_text(json.dumps({"spider": spider, "url": url,
-                                            "options": options or {}}))
-        env = {**os.environ, **settings.to_env()}
-        log_file = log_dir / f"{spider.rsplit(':', 1)[-1]}-{os.getpid()}-{Path(tmp).name}.log"
+    request = json.dumps({"spider": spider, "url": url, "options": options or {}}).encode()
+    env = {**os.environ, **settings.to_env(), PARENT_PID_VARIABLE: str(os.getpid())}
+    name = f"{spider.rsplit(':', 1)[-1]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    log_file = log_dir / f"{name}.log"
+    timeout = settings.collect.crawl_timeout_s
+    with log_file.open("w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "twin.collect.crawl"], env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr)
         try:
-            with log_file.open("w") as stderr:
-                proc = subprocess.run(
-                    [sys.executable, "-m", "twin.collect.crawl", str(request_path),
-                     str(result_path)],
-                    env=env, stdout=stderr, stderr=subprocess.STDOUT,
-                    timeout=settings.collect.crawl_timeout_s, check=False,
-                )
+            out, _ = proc.communicate(request, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
-            raise CollectError(
-                f"crawl of {url} took longer than {settings.collect.crawl_timeout_s:.0f}s"
-            ) from exc
-        if proc.returncode != 0 or not result_path.exists():
-            tail = log_file.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise CollectError(f"crawler process failed (exit {proc.returncode}): {tail[0]}"
-                               f" (log: {log_file})")
-        return CrawlOutput.model_validate_json(result_path.read_text())
+            proc.kill()
+            proc.communicate()
+            raise CollectError(f"crawl of {url} took longer than {timeout:.0f}s") from exc
+        except BaseException:  # interrupted: the crawl must not outlive its caller
+            proc.kill()
+            proc.wait()
+            raise
+    if proc.returncode != 0 or not out.strip():
+        tail = log_file.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        raise CollectError(f"crawler process failed (exit {proc.returncode}): {tail[0]}"
+                           f" (log: {log_file})")
+    return CrawlOutput.model_validate_json(out)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this process end when ``parent_pid`` does, however it ends (SIGKILL included).
+
+    On Linux the kernel sends SIGKILL (``PR_SET_PDEATHSIG``); elsewhere a thread polls the
+    parent. Either way a parent already gone by now ends this process at once.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the line above
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _load(path: str) -> type:
@@ -70,15 +102,20 @@ def _load(path: str) -> type:
     return getattr(importlib.import_module(module), name)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main() -> int:
     """Child-process entry point: run one spider, write its items as JSON."""
     from scrapy import signals
     from scrapy.crawler import CrawlerProcess
 
     from twin.collect.scrapy_support import scrapy_settings
 
-    args = argv if argv is not None else sys.argv[1:]
-    request = json.loads(Path(args[0]).read_text())
+    parent = os.environ.get(PARENT_PID_VARIABLE)
+    if parent:
+        die_with_parent(int(parent))
+    request = json.loads(sys.stdin.buffer.read())
+    # The result goes to the real standard output; anything else printed goes to the log.
+    result = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     settings = Settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     spider_cls = _load(request["spider"])
@@ -95,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     spider = crawler.spider
     output = CrawlOutput(items=items, errors=list(getattr(spider, "errors", [])),
                          failure=getattr(spider, "failure", None))
-    Path(args[1]).write_text(output.model_dump_json())
+    with result:
+        result.write(output.model_dump_json())
     return 0
 
 

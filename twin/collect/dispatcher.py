@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from twin.collect.base import LINK_COLLECTORS, CollectError, Collector
 from twin.domain import Source, SourceKind
+from twin.net import UnsafeURLError, validate_link
 from twin.settings import Settings
 
 
@@ -22,9 +23,11 @@ def collector_class_for(source: Source, settings: Settings) -> type[Collector]:
 
         return ExportCollector
     url = source.value
+    try:
+        validate_link(url)
+    except UnsafeURLError as exc:  # a wrong scheme, no host, a malformed host or port
+        raise CollectError(f"not a valid http(s) link: {exc}") from exc
     parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise CollectError(f"not a valid http(s) link: {url!r}")
     if source.platform_hint is not None:
         hinted = [c for c in LINK_COLLECTORS if c.platform is source.platform_hint]
         if not hinted:

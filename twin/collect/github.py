@@ -29,9 +29,9 @@ from twin.collect.base import (
 )
 from twin.collect.crawl import run_crawl
 from twin.collect.html import parse_date
-from twin.collect.scrapy_support import TwinSpider
+from twin.collect.scrapy_support import TwinSpider, origin
 from twin.domain import Document, Kind, Platform, Source, SourceResult
-from twin.net import UnsafeURLError, check_url
+from twin.net import IPAddress, UnsafeURLError, check_url
 from twin.settings import Settings
 
 FILE_MARKER = "## File: "  # starts each file's section in a repository document
@@ -215,7 +215,7 @@ class GitHubCollector(ScrapyCollector):
         full_name = repo["full_name"]
         clone_url = repo.get("clone_url") or ""
         try:
-            check_url(clone_url, self.settings.collect.allowed_hosts)
+            checked = check_url(clone_url, self.settings.collect.allowed_hosts)
         except UnsafeURLError as exc:
             return f"{full_name}: {exc}"
         c = self.settings.collect
@@ -223,14 +223,11 @@ class GitHubCollector(ScrapyCollector):
             target = Path(tmp) / "repo"
             # No redirects: the clone URL passed the address check, a redirect has not.
             command = ["git", "-c", "credential.helper=", "-c", "core.askPass=true",
-                       "-c", "http.followRedirects=false",
+                       "-c", "http.followRedirects=false", *pin_resolution(clone_url, checked),
                        "clone", "--depth", "1", "--single-branch", "--no-tags", "--quiet",
                        clone_url, str(target)]
-            env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"}
-            token = self.settings.platforms.github_token
-            if token:  # through the environment: a command line is visible to `ps`
-                env.update({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
-                            "GIT_CONFIG_VALUE_0": f"Authorization: Bearer {token}"})
+            env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1",
+                   **git_token_env(clone_url, self.settings)}
             try:
                 proc = subprocess.run(command, env=env, capture_output=True, text=True,
                                       timeout=c.github_clone_timeout_s, check=False)
@@ -259,20 +256,60 @@ class GitHubCollector(ScrapyCollector):
         )
 
 
+def pin_resolution(url: str, addresses: list[IPAddress]) -> list[str]:
+    """git options that connect to an address the URL check passed, not to whatever the name
+    resolves to a moment later (``http.curloptResolve``, git 2.37+; older git ignores it)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not addresses or ":" in host or host.replace(".", "").isdigit():
+        return []  # an allowed host, or an IP literal: nothing is resolved
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    address = addresses[0]
+    spelt = f"[{address}]" if address.version == 6 else str(address)
+    return ["-c", f"http.curloptResolve={host}:{port}:{spelt}"]
+
+
+def git_token_env(clone_url: str, settings: Settings) -> dict[str, str]:
+    """Environment that gives git the token, only when ``clone_url`` is on the configured
+    GitHub host (same scheme, host and port as ``platforms.github_url``); else nothing, and a
+    public repository elsewhere is cloned without it.
+
+    Through the environment (a command line is visible to `ps`), and scoped to that origin
+    with ``http.<url>.extraHeader`` so git never sends it anywhere else.
+    """
+    token = settings.platforms.github_token
+    if not token or origin(clone_url) != origin(settings.platforms.github_url):
+        return {}
+    scheme, host, port = origin(settings.platforms.github_url)
+    host = f"[{host}]" if ":" in host else host
+    default = port == (443 if scheme == "https" else 80)
+    scope = f"{scheme}://{host}" + ("" if default else f":{port}") + "/"
+    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"http.{scope}.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Bearer {token}"}
+
+
 class GitHubApiSpider(TwinSpider):
     """Lists repositories through the REST API, following ``Link: rel="next"`` pages."""
 
     name = "github"
     platform: ClassVar[Platform] = Platform.GITHUB
 
-    def _headers(self) -> dict[str, str]:
+    @property
+    def credential_origins(self) -> set[tuple[str, str, int]]:
+        """The one origin the token may go to: the configured API's (see
+        :class:`~twin.collect.scrapy_support.CredentialScopeMiddleware`)."""
+        return {origin(self.url)}
+
+    def _headers(self, url: str) -> dict[str, str]:
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
-        if self.options.get("token"):
+        # A next page on another origin is still read, without the token.
+        if self.options.get("token") and origin(url) in self.credential_origins:
             headers["Authorization"] = f"Bearer {self.options['token']}"
         return headers
 
     def _request(self, url: str, callback: Any, **kwargs: Any) -> Request:
-        return Request(url, callback=callback, errback=self.fail_source, headers=self._headers(),
+        return Request(url, callback=callback, errback=self.fail_source,
+                       headers=self._headers(url),
                        # An API is governed by its terms and rate limits, not robots.txt
                        # (api.github.com's robots.txt disallows everything).
                        meta={"handle_httpstatus_list": [401, 403, 404, 429],

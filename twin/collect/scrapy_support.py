@@ -7,26 +7,32 @@ Twisted reactor is never restarted inside a reused Ray worker.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
 from scrapy.http import Request, Response
+from scrapy.resolver import CachingThreadedResolver
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.defer import Deferred
 from twisted.internet.error import (
     ConnectionRefusedError,
     DNSLookupError,
     TCPTimedOutError,
     TimeoutError,
 )
+from twisted.internet.interfaces import IResolverSimple
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from twin.collect.html import DEFAULT_MAX_DEPTH, html_to_markdown
 from twin.domain import Platform
-from twin.net import UnsafeURLError, check_url
+from twin.net import UnsafeURLError, address_problem, check_url, host_allowed
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,16 +68,64 @@ def scrapy_settings(settings: Settings) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
             "twin.collect.scrapy_support.BackoffRetryMiddleware": 550,
             "twin.collect.scrapy_support.UrlPolicyMiddleware": 50,
+            # Last before the network, after every middleware that may add headers.
+            "twin.collect.scrapy_support.CredentialScopeMiddleware": 990,
         },
         # Nearest the spider: a callback's exception reaches it first.
         "SPIDER_MIDDLEWARES": {"twin.collect.scrapy_support.PageErrorMiddleware": 950},
         "TWIN_ALLOWED_HOSTS": list(c.allowed_hosts),
         "TWIN_MAX_HTML_DEPTH": c.max_html_depth,
+        # The address policy again where the connection is made (no DNS rebinding window).
+        "TWISTED_DNS_RESOLVER": "twin.collect.scrapy_support.PublicAddressResolver",
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "INFO",
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
         "CLOSESPIDER_ITEMCOUNT": c.max_items_per_source,
     }
+
+
+# Host names the resolver refused, with why: the request's failure says it in one line.
+REFUSED_LOOKUPS: dict[str, str] = {}
+
+
+@implementer(IResolverSimple)
+class PublicAddressResolver(CachingThreadedResolver):
+    """Scrapy's resolver, refusing answers that are not public addresses.
+
+    :class:`UrlPolicyMiddleware` checks a link when it is requested; this checks the very
+    address the connection is then made to (redirects and robots.txt included), so a name
+    that resolves to a public address first and to loopback a moment later gets nowhere.
+    Hosts named in ``collect.allowed_hosts`` are let through (the middleware checks ports).
+    """
+
+    def __init__(self, reactor: Any, cache_size: int, timeout: float,
+                 allowed_hosts: Iterable[str] = ()) -> None:
+        super().__init__(reactor, cache_size, timeout)
+        self.allowed_hosts = list(allowed_hosts)
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, reactor: Any) -> PublicAddressResolver:
+        settings = crawler.settings
+        cache_size = settings.getint("DNSCACHE_SIZE") if settings.getbool("DNSCACHE_ENABLED") \
+            else 0
+        return cls(reactor, cache_size, settings.getfloat("DNS_TIMEOUT"),
+                   settings.getlist("TWIN_ALLOWED_HOSTS"))
+
+    def getHostByName(self, name: str, timeout: Any = ()) -> Deferred:  # noqa: N802 - Twisted
+        lookup = super().getHostByName(name, timeout)
+        lookup.addCallback(self._check, name)
+        return lookup
+
+    def _check(self, address: str, name: str) -> str:
+        if host_allowed(name, self.allowed_hosts):
+            return address
+        problem = address_problem(ipaddress.ip_address(address))
+        if problem:
+            REFUSED_LOOKUPS[name.lower()] = (
+                f"refusing to connect to {problem} for host {name}; allow the host in settings "
+                "(collect.allowed_hosts) if this is intended")
+            raise DNSLookupError(REFUSED_LOOKUPS[name.lower()])
+        return address
 
 
 class UrlPolicyMiddleware:
@@ -118,6 +172,36 @@ def failure_reason(exc: BaseException) -> str:
     if isinstance(exc, RecursionError):
         return "nested too deeply to read"
     return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of a URL, the port made explicit."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+class CredentialScopeMiddleware:
+    """Drops ``Authorization`` from every request outside the spider's ``credential_origins``.
+
+    A token belongs to one API: pagination links, redirects or anything else that leads to
+    another origin (scheme, host or port) goes there without it.
+    """
+
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> CredentialScopeMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider: Any = None) -> None:
+        if b"Authorization" not in request.headers:
+            return
+        allowed = getattr(self.crawler.spider, "credential_origins", set())
+        if origin(request.url) not in allowed:
+            del request.headers[b"Authorization"]
+            log.warning("not sending the token to another origin: %s", request.url)
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
@@ -171,8 +255,9 @@ def describe_failure(failure: Failure) -> str:
         if "robots.txt" in message.lower() or not str(exc):
             return f"blocked by robots.txt: {url}"
         return message
-    if isinstance(exc, DNSLookupError):
-        return f"cannot resolve host for {url}"
+    if isinstance(exc, DNSLookupError | CannotResolveHostError):
+        refused = REFUSED_LOOKUPS.get((urlsplit(url).hostname or "").lower())
+        return f"{refused}: {url}" if refused else f"cannot resolve host for {url}"
     if isinstance(exc, TimeoutError | TCPTimedOutError):
         return f"timed out fetching {url}"
     if isinstance(exc, ConnectionRefusedError):
