@@ -517,7 +517,7 @@ def test_thirty_two_concurrent_posts_each_get_an_answer_by_their_own_deadline(
     assert max(t for _, t in results) < 8 + 10, results
     assert {503, 504} & set(statuses), results  # it was more than one replica can do
     after = _post(api, {"prompt": PROMPT, "max_words": 20, "temperature": 0})
-    assert after.status_code == 200 and after.json()["timings"]["total_s"] < 30, after.text
+    assert after.status_code == 200 and after.json()["timings"]["total_s"] < 45, after.text
 
 
 def test_a_stream_past_its_deadline_ends_with_an_error_event(api: dict) -> None:
