@@ -17,7 +17,9 @@ from tests.helpers import demo_documents, fresh_adapter
 from twin.demo.site import DemoSite
 from twin.settings import Settings
 
-pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("local_ray")]
+# The live tests share one Serve app (fixture ``api``, which starts Ray); the unit tests of the
+# request limits below need neither.
+pytestmark = [pytest.mark.slow]
 KEY = "test-key-123"
 PROMPT = "Write a LinkedIn post about schema drift in partner Parquet files"
 
@@ -54,8 +56,8 @@ class HangingServer:
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory, milvus: dict,
-        demo_site: DemoSite) -> Iterator[dict]:
+def api(tmp_path_factory: pytest.TempPathFactory, milvus: dict, demo_site: DemoSite,
+        local_ray: None) -> Iterator[dict]:
     from ray import serve
 
     from twin.ingest import run_ingest
@@ -98,10 +100,16 @@ def _post(api: dict, body: dict | str, path: str = "/v1/posts", **kwargs) -> htt
     return httpx.post(api["url"] + path, headers=headers, timeout=300, **data, **kwargs)
 
 
-def test_health_names_the_registered_version(api: dict) -> None:
-    assert api["health"]["model_version"] == "twin-v1"
-    assert api["health"]["engine"] == "transformers"
-    assert api["health"]["adapter"]
+def test_health_names_the_registered_version_and_no_file_path(api: dict) -> None:
+    """/healthz is open without the key: the version, the engine and the status only; where the
+    adapter and the base model lie on disk is behind the key (/v1/model-versions)."""
+    health = httpx.get(api["url"] + "/healthz", timeout=30).json()
+    assert health == {"status": "ok", "model_version": "twin-v1", "engine": "transformers"}
+    assert set(api["health"]) == set(health)
+    served = httpx.get(api["url"] + "/v1/model-versions", headers=api["headers"],
+                       timeout=30).json()
+    assert served["served"] == "twin-v1" and "/" in served["model"]["adapter"]
+    assert served["model"]["window"] == 8192
 
 
 def test_a_post_comes_back_with_the_authors_sources(api: dict) -> None:
@@ -197,6 +205,7 @@ def test_save_links_keeps_the_material_in_the_warehouse(api: dict) -> None:
     ({"prompt": "ok", "max_words": 3}, 422, "max_words"),
     ({"prompt": "ok", "temperature": "hot"}, 422, "temperature"),
     ([1, 2, 3], 422, "invalid request"),
+    ({"prompt": "ok", "max_words": 20, "padding": "x" * 100}, 422, "padding"),
 ])
 def test_malformed_requests_are_4xx_with_a_message(api: dict, body: dict | str, status: int,
                                                     message: str) -> None:
@@ -407,3 +416,296 @@ def test_the_api_key_never_reaches_a_log_file(api: dict) -> None:
     leaks = [str(p) for p in files
              if KEY.encode() in p.read_bytes() or b"wrong-key-456" in p.read_bytes()]
     assert leaks == []
+
+
+# Hostile and busy clients (issue 13): requests are bounded before they cost anything.
+
+
+def _chat(api: dict, messages: list[dict], **extra) -> httpx.Response:
+    body = {"model": "twin", "max_tokens": 8, "temperature": 0, "messages": messages, **extra}
+    return httpx.post(api["url"] + "/v1/chat/completions", json=body, headers=api["headers"],
+                      timeout=30)
+
+
+def _events(response: httpx.Response, seconds: float) -> list[tuple[str, dict]]:
+    """Server-sent events of ``response``, read for ``seconds`` at most."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    events: list[tuple[str, dict]] = []
+    event = ""
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            events.append((event, json.loads(line[6:])))
+        if time.monotonic() > deadline:
+            break
+    return events
+
+
+def test_a_malformed_link_is_a_link_error_and_the_post_still_comes(api: dict) -> None:
+    links = ["http://a..b/", "http://[::1/", f"http://{'a' * 64}.example.org/"]
+    answer = _post(api, {"prompt": PROMPT, "links": links, "max_words": 20, "temperature": 0})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["post"].strip() and set(answer.json()["link_errors"]) == set(links)
+    with httpx.stream("POST", api["url"] + "/v1/posts/stream", headers=api["headers"],
+                      json={"prompt": PROMPT, "links": links, "max_words": 20},
+                      timeout=120) as response:
+        assert response.status_code == 200, response.read()
+        event, data = _events(response, 60)[0]  # the sources; closing early ends generation
+    assert event == "sources" and set(data["link_errors"]) == set(links)
+
+
+def test_a_chunked_body_is_refused_once_the_bytes_read_pass_the_limit(api: dict) -> None:
+    """No Content-Length: the limit (100 kB here) holds on the bytes read. The padding is in
+    a field the request does not have, where the old code ignored it and served the post."""
+    import select
+
+    port = api["settings"].serve.port
+    head = (f"POST /v1/posts HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {KEY}"
+            "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    reply = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=120) as conn:
+        def chunk(data: bytes) -> None:
+            conn.sendall(b"%x\r\n%s\r\n" % (len(data), data))
+
+        conn.sendall(head.encode())
+        chunk(json.dumps({"prompt": PROMPT, "max_words": 20, "temperature": 0})[:-1].encode()
+              + b', "padding": "')
+        try:
+            for _ in range(125):  # 2 MB in all, unless the server answers first
+                if select.select([conn], [], [], 0.01)[0]:
+                    break
+                chunk(b"x" * 16_000)
+            else:
+                chunk(b'"}')
+                conn.sendall(b"0\r\n\r\n")
+        except OSError:  # the server answered and closed while the rest was being sent
+            pass
+        while b"}" not in reply.partition(b"\r\n\r\n")[2]:
+            if not (data := conn.recv(65536)):
+                break
+            reply += data
+    assert reply.split(b" ", 2)[1] == b"413", reply[:300]
+    assert b"100000 bytes" in reply
+
+
+def test_thirty_two_concurrent_posts_each_get_an_answer_by_their_own_deadline(
+        api: dict) -> None:
+    """More posts than one replica can write in time: each is answered (200), refused as busy
+    (503) or timed out (504) by its own 8 s deadline, never left waiting; the engine is free
+    again at once afterwards (the timed-out generations were stopped)."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"prompt": PROMPT, "max_words": 20, "temperature": 0, "timeout_s": 8}
+
+    def client(_: int) -> tuple[int, float]:
+        start = time.monotonic()
+        try:
+            status = httpx.post(api["url"] + "/v1/posts", json=body, headers=api["headers"],
+                                timeout=40).status_code
+        except httpx.TimeoutException:
+            status = 0
+        return status, round(time.monotonic() - start, 1)
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        results = list(pool.map(client, range(32)))
+    statuses = [s for s, _ in results]
+    assert set(statuses) <= {200, 503, 504}, results
+    assert max(t for _, t in results) < 8 + 10, results
+    assert {503, 504} & set(statuses), results  # it was more than one replica can do
+    after = _post(api, {"prompt": PROMPT, "max_words": 20, "temperature": 0})
+    assert after.status_code == 200 and after.json()["timings"]["total_s"] < 45, after.text
+
+
+def test_a_stream_past_its_deadline_ends_with_an_error_event(api: dict) -> None:
+    import time
+
+    start = time.monotonic()
+    with httpx.stream("POST", api["url"] + "/v1/posts/stream", headers=api["headers"],
+                      json={"prompt": PROMPT, "max_words": 1000, "timeout_s": 4},
+                      timeout=60) as response:
+        assert response.status_code == 200
+        events = _events(response, 25)
+    assert time.monotonic() - start < 4 + 10
+    event, data = events[-1]
+    assert event == "error" and data["status"] == 504 and "within 4s" in data["message"]
+
+
+def test_chats_are_bounded_before_any_generation(api: dict) -> None:
+    """Roles and order (422), the number of messages and the rendered prompt's tokens against
+    the model's window less the answer's budget (413): refused at once, nothing generated."""
+    import time
+
+    wrong_order = _chat(api, [{"role": "assistant", "content": "hi"},
+                              {"role": "user", "content": "hi"}])
+    assert wrong_order.status_code == 422 and "role" in wrong_order.json()["error"]["message"]
+    turns = [{"role": "user" if i % 2 == 0 else "assistant", "content": "ok"} for i in range(41)]
+    many = _chat(api, turns)
+    assert many.status_code == 413, many.text
+    assert "41 messages" in many.json()["error"]["message"]
+    history = ("Partner Parquet files drift: an int64 column became a timestamp. " * 300)[:15000]
+    start = time.monotonic()
+    long = _chat(api, [{"role": "user", "content": history},
+                       {"role": "assistant", "content": "Noted."},
+                       {"role": "user", "content": history[:3900]}], max_tokens=4096)
+    assert long.status_code == 413, long.text
+    message = long.json()["error"]["message"]
+    assert "8192" in message and "4096" in message and "tokens" in message
+    assert time.monotonic() - start < 10  # refused, not generated
+
+
+# The same limits as units: no Ray, no Serve.
+
+
+@pytest.mark.parametrize("roles", [
+    ["assistant", "user"], ["user", "user"], ["user", "assistant"], ["system"],
+    ["user", "system", "user"], ["system", "system", "user"],
+    ["user", "assistant", "assistant", "user"],
+])
+def test_chat_roles_go_system_first_then_alternate_and_end_with_the_user(
+        roles: list[str]) -> None:
+    from pydantic import ValidationError
+
+    from twin.serving.schemas import ChatRequest
+
+    with pytest.raises(ValidationError, match="role"):
+        ChatRequest(messages=[{"role": r, "content": "hi"} for r in roles])
+
+
+def test_well_ordered_chats_pass_and_unknown_roles_do_not() -> None:
+    from pydantic import ValidationError
+
+    from twin.serving.schemas import ChatRequest
+
+    for roles in (["user"], ["system", "user"], ["user", "assistant", "user"],
+                  ["system", "user", "assistant", "user"]):
+        ChatRequest(messages=[{"role": r, "content": "hi"} for r in roles])
+    for role in ("tool", "developer", "User"):
+        with pytest.raises(ValidationError):
+            ChatRequest(messages=[{"role": role, "content": "hi"}])
+
+
+def test_the_rendered_prompt_is_counted_with_the_real_tokenizer(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from twin.llm.models import resolve_base_model
+    from twin.rag.prompt import rendered_tokens, window_problem
+
+    settings = Settings(home=tmp_path / "home")
+    tokenizer = AutoTokenizer.from_pretrained(resolve_base_model(settings.llm.base_model,
+                                                                 settings.models_dir))
+    chat = [{"role": "user", "content": "One sentence on data quality."}]
+    text = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    assert rendered_tokens(tokenizer, chat) == len(
+        tokenizer(text, add_special_tokens=False)["input_ids"])
+    # The template's own default system turn counts too.
+    assert rendered_tokens(tokenizer, chat) > len(tokenizer(chat[0]["content"])["input_ids"]) + 8
+    assert window_problem(36, 512, 8192) is None
+    problem = window_problem(7800, 512, 8192)
+    assert problem and all(n in problem for n in ("7800", "512", "8192", "7680"))
+    assert window_problem(10, 8192, 8192)  # no room left for any prompt
+
+
+def test_malformed_links_are_each_a_link_error_not_a_failed_request(tmp_path: Path) -> None:
+    from twin.rag.links import fetch_links
+
+    bad = ["http://a..b/", "http://[::1/", f"http://{'a' * 64}.example.org/"]  # rag.max_links
+    material = fetch_links(bad, "guest", Settings(home=tmp_path / "home"))
+    assert set(material.errors) == set(bad) and material.documents == []
+    assert all(e.startswith(("refused", "not a valid link")) for e in material.errors.values())
+
+
+@pytest.fixture
+def gateway_app() -> Iterator:
+    """The Gateway's FastAPI app in this process, with a key and a 1,000-byte body limit: its
+    guards answer before any route (the routes themselves need Serve)."""
+    from twin.serving.app import api as app
+    from twin.settings import ServeSettings
+
+    previous = getattr(app.state, "serve_settings", None)
+    app.state.serve_settings = ServeSettings(api_key=KEY, max_body_bytes=1000)
+    yield app
+    app.state.serve_settings = previous
+
+
+def test_the_api_key_is_compared_in_constant_time(gateway_app, monkeypatch) -> None:
+    import hmac
+
+    from fastapi.testclient import TestClient
+
+    import twin.serving.app as app_module
+
+    real, seen = hmac.compare_digest, []
+
+    def spy(a, b) -> bool:
+        seen.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(app_module.hmac, "compare_digest", spy)
+    client = TestClient(gateway_app)
+    for headers in ({}, {"Authorization": "Bearer wrong"},
+                    {"Authorization": f"Bearer {KEY[:-1]}ü".encode("latin-1")}):
+        answer = client.get("/v1/models", headers=headers)
+        assert answer.status_code == 401 and "API key" in answer.json()["error"]["message"]
+    assert len(seen) == 3 and all(isinstance(a, bytes) for a, _ in seen)
+
+
+def test_a_chunked_body_is_measured_by_the_bytes_read(gateway_app) -> None:
+    from fastapi.testclient import TestClient
+
+    # Past the guard a route needs Serve's replica context: an error here, not a 413.
+    client = TestClient(gateway_app, raise_server_exceptions=False)
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+
+    def body(padding: int) -> Iterator[bytes]:  # no Content-Length: sent chunked
+        yield b'{"prompt": "ok", "padding": "'
+        for _ in range(padding // 100):
+            yield b"x" * 100
+        yield b'"}'
+
+    big = client.post("/v1/posts", content=body(5000), headers=headers)
+    assert big.status_code == 413 and "1000 bytes" in big.json()["error"]["message"]
+    assert client.post("/v1/posts", content=body(500), headers=headers).status_code != 413
+    sized = client.post("/v1/posts", content=b"{" + b" " * 2000 + b"}", headers=headers)
+    assert sized.status_code == 413  # a declared Content-Length over the limit: not read
+
+
+async def test_a_full_queue_is_503_busy_with_retry_after() -> None:
+    from ray.serve.exceptions import BackPressureError
+    from starlette.requests import Request
+
+    from twin.serving.app import _failed
+
+    request = Request({"type": "http", "method": "POST", "path": "/v1/posts", "headers": [],
+                       "query_string": b""})
+    answer = await _failed(request, BackPressureError(num_queued_requests=16,
+                                                      max_queued_requests=16))
+    assert answer.status_code == 503 and int(answer.headers["retry-after"]) >= 1
+    assert "busy" in json.loads(answer.body)["error"]["message"]
+
+
+def test_generation_stops_at_its_deadline_when_cancelled_and_past_the_window(
+        tmp_path: Path) -> None:
+    import threading
+    import time
+
+    from twin.llm.engines import ModelSpec, TransformersEngine
+
+    settings = Settings(home=tmp_path / "home")
+    engine = TransformersEngine(ModelSpec(base=settings.llm.base_model,
+                                          cache_dir=str(settings.models_dir)))
+    chat = [{"role": "user", "content": "Write a very long story about data pipelines."}]
+    start = time.monotonic()
+    pieces = list(engine.stream(chat, 4000, 0.0, None, deadline=time.monotonic() + 1.5))
+    assert pieces and time.monotonic() - start < 10  # 4,000 tokens would take minutes
+    cancelled = threading.Event()
+    cancelled.set()
+    start = time.monotonic()
+    assert list(engine.stream(chat, 4000, 0.0, cancelled)) == []  # not even the prefill
+    assert time.monotonic() - start < 1
+    too_long = [{"role": "user", "content": "data quality " * 5000}]
+    with pytest.raises(ValueError, match="window"):
+        list(engine.stream(too_long, 16, 0.0))

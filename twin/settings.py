@@ -322,6 +322,23 @@ class ServeSettings(BaseModel):
     rag_num_cpus: float = Field(default=0.5, description="CPUs per RAG replica.")
     autoscaling_max_replicas: int | None = Field(
         default=None, description="Above llm_replicas: Serve autoscales up to this many.")
+    max_chat_messages: int = Field(
+        default=32, description="Chats with more messages are refused with 413.")
+    max_message_chars: int = Field(
+        default=16_000, description="A chat message longer than this is refused with 413 "
+        "(the last user turn is held to max_prompt_chars).")
+    max_ongoing_requests: int = Field(
+        default=100, description="Requests the Gateway works on at once (each waits on its "
+        "own deadline); more wait in the HTTP proxy's queue.")
+    max_queued_requests: int = Field(
+        default=100, description="Requests the HTTP proxy queues for the Gateway; beyond "
+        "that it answers 503 at once.")
+    llm_max_ongoing_requests: int = Field(
+        default=5, description="Requests sent to one LLM replica at once (vLLM batches them; "
+        "transformers generates one at a time).")
+    llm_max_queued_requests: int = Field(
+        default=32, description="Requests queued for the LLM replicas; beyond that a request "
+        "answers 503 (busy, with Retry-After) at once.")
 
 
 class EvaluateSettings(BaseModel):

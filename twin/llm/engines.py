@@ -71,6 +71,19 @@ class ChatEngine:
         """Tokens of ``text`` (no special tokens)."""
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def check_fits(self, prompt_tokens: int, max_new_tokens: int) -> None:
+        """Raise ``ValueError`` unless the prompt and the answer's budget fit the window: a
+        longer prefill is never started (it cannot be interrupted once it runs)."""
+        from twin.rag.prompt import window_problem
+
+        if (problem := window_problem(prompt_tokens, max_new_tokens, self.window)) is not None:
+            raise ValueError(problem)
+
+
+def past(deadline: float | None) -> bool:
+    """Whether the monotonic ``deadline`` (None: none) has passed."""
+    return deadline is not None and time.monotonic() >= deadline
+
 
 class TransformersEngine(ChatEngine):
     """transformers ``generate`` with a streamer thread; LoRA merged into the base weights."""
@@ -87,16 +100,22 @@ class TransformersEngine(ChatEngine):
         self._lock = threading.Lock()  # one generate at a time per replica
 
     def stream(self, messages: list[dict[str, str]], max_new_tokens: int,
-               temperature: float, stop_event: threading.Event | None = None) -> Iterator[str]:
-        """Text pieces as they are generated."""
+               temperature: float, stop_event: threading.Event | None = None,
+               deadline: float | None = None) -> Iterator[str]:
+        """Text pieces as they are generated, until ``stop_event`` is set or the monotonic
+        ``deadline`` passes (checked at every token); nothing when either comes first."""
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        def stopped() -> bool:
+            return bool(stop_event and stop_event.is_set()) or past(deadline)
 
         class _Stop(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
-                return bool(stop_event and stop_event.is_set())
+                return stopped()
 
         inputs = self.tokenizer(self.render(messages), return_tensors="pt",
                                 add_special_tokens=False)
+        self.check_fits(int(inputs["input_ids"].shape[-1]), max_new_tokens)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True,
                                         skip_special_tokens=True, timeout=600)
         kwargs = dict(**inputs, max_new_tokens=max_new_tokens, streamer=streamer,
@@ -105,8 +124,12 @@ class TransformersEngine(ChatEngine):
                       repetition_penalty=self.spec.repetition_penalty,
                       pad_token_id=self.tokenizer.pad_token_id,
                       stopping_criteria=StoppingCriteriaList([_Stop()]))
+        failed: list[BaseException] = []
         with self._lock:
-            worker = threading.Thread(target=self._generate, args=(kwargs,), daemon=True)
+            if stopped():  # cancelled (or late) while another request held the engine
+                return
+            worker = threading.Thread(target=self._generate, args=(kwargs, streamer, failed),
+                                      daemon=True)
             worker.start()
             try:
                 for piece in streamer:
@@ -116,12 +139,19 @@ class TransformersEngine(ChatEngine):
                 if stop_event is not None:
                     stop_event.set()
                 worker.join()
+        if failed:
+            raise failed[0]
 
-    def _generate(self, kwargs: dict[str, Any]) -> None:
+    def _generate(self, kwargs: dict[str, Any], streamer: Any,
+                  failed: list[BaseException]) -> None:
         import torch
 
-        with torch.no_grad():
-            self.model.generate(**kwargs)
+        try:
+            with torch.no_grad():
+                self.model.generate(**kwargs)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the request
+            failed.append(exc)
+            streamer.end()  # the reader would otherwise wait for the streamer's timeout
 
 
 class VLLMEngine(ChatEngine):
@@ -158,17 +188,21 @@ class VLLMEngine(ChatEngine):
             self.lora = LoRARequest(spec.label, 1, spec.adapter)
 
     async def astream(self, messages: list[dict[str, str]], max_new_tokens: int,
-                      temperature: float) -> AsyncIterator[str]:
-        """Text pieces as they are generated."""
+                      temperature: float, deadline: float | None = None) -> AsyncIterator[str]:
+        """Text pieces as they are generated, until the monotonic ``deadline`` (leaving the
+        loop closes vLLM's generator, which aborts the request)."""
         from vllm import SamplingParams
 
+        prompt = self.render(messages)
+        self.check_fits(self.count_tokens(prompt), max_new_tokens)
         params = SamplingParams(max_tokens=max_new_tokens, temperature=temperature,
                                 top_p=self.spec.top_p if temperature > 0 else 1.0,
                                 repetition_penalty=self.spec.repetition_penalty)
         sent = 0
-        async for output in self.engine.generate(self.render(messages), params,
-                                                 request_id=uuid.uuid4().hex,
+        async for output in self.engine.generate(prompt, params, request_id=uuid.uuid4().hex,
                                                  lora_request=self.lora):
+            if past(deadline):
+                return
             text = output.outputs[0].text
             if len(text) > sent:
                 yield text[sent:]
@@ -249,13 +283,16 @@ class VLLMServerEngine(ChatEngine):
                            f"(log: {self.log_path})")
 
     async def astream(self, messages: list[dict[str, str]], max_new_tokens: int,
-                      temperature: float) -> AsyncIterator[str]:
-        """Text pieces streamed from the server."""
+                      temperature: float, deadline: float | None = None) -> AsyncIterator[str]:
+        """Text pieces streamed from the server, until the monotonic ``deadline`` (closing
+        the connection makes the server abort the request)."""
         import json
 
         import httpx
 
-        body = {"model": self.model_name, "prompt": self.render(messages),
+        prompt = self.render(messages)
+        self.check_fits(self.count_tokens(prompt), max_new_tokens)
+        body = {"model": self.model_name, "prompt": prompt,
                 "max_tokens": max_new_tokens, "temperature": temperature,
                 "top_p": self.spec.top_p if temperature > 0 else 1.0,
                 "repetition_penalty": self.spec.repetition_penalty, "stream": True}
@@ -265,6 +302,8 @@ class VLLMServerEngine(ChatEngine):
                 detail = (await response.aread()).decode(errors="replace")[:500]
                 raise RuntimeError(f"vLLM answered {response.status_code}: {detail}")
             async for line in response.aiter_lines():
+                if past(deadline):
+                    return
                 if not line.startswith("data: ") or line == "data: [DONE]":
                     continue
                 text = json.loads(line[6:])["choices"][0].get("text") or ""

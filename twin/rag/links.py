@@ -19,6 +19,7 @@ from twin.domain import (
     Document,
     Source,
     SourceKind,
+    SourceResult,
     SourceSummary,
 )
 from twin.net import UnsafeURLError, check_url
@@ -51,6 +52,26 @@ def link_settings(settings: Settings) -> Settings:
     return copy
 
 
+def link_problem(link: str, allowed_hosts: list[str]) -> str | None:
+    """Why ``link`` is not fetched (None: it may be), never an exception."""
+    try:
+        check_url(link, allowed_hosts)
+    except UnsafeURLError as exc:
+        return f"refused: {exc}"
+    except ValueError as exc:  # UnicodeError too: a malformed host (a..b), IPv6 literal, label
+        return f"not a valid link: {type(exc).__name__}: {exc}"
+    return None
+
+
+def _collect_link(link: str, author_id: str, data: dict) -> SourceResult:
+    """One link's crawl; whatever goes wrong is that link's failure, not the request's."""
+    source = Source(kind=SourceKind.LINK, value=link)
+    try:
+        return collect_source(source, author_id, data)
+    except Exception as exc:  # noqa: BLE001 - reported in link_errors
+        return SourceResult(source=source, failure=f"could not fetch: {type(exc).__name__}: {exc}")
+
+
 def fetch_links(links: list[str], author_id: str, settings: Settings) -> LinkMaterial:
     """Fetch every link (refusing unsafe ones up front); failures never raise."""
     start = time.monotonic()
@@ -59,16 +80,14 @@ def fetch_links(links: list[str], author_id: str, settings: Settings) -> LinkMat
     data = local.model_dump()
     wanted: list[str] = []
     for link in links[: settings.rag.max_links]:
-        try:
-            check_url(link, local.collect.allowed_hosts)
+        if (problem := link_problem(link, local.collect.allowed_hosts)) is not None:
+            material.errors[link] = problem
+        else:
             wanted.append(link)
-        except UnsafeURLError as exc:
-            material.errors[link] = f"refused: {exc}"
     if wanted:
         # Each crawl is its own process and mostly waits on the network: run them together.
         with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
-            results = list(pool.map(lambda link: collect_source(
-                Source(kind=SourceKind.LINK, value=link), author_id, data), wanted))
+            results = list(pool.map(lambda link: _collect_link(link, author_id, data), wanted))
         for link, result in zip(wanted, results, strict=True):
             if result.failure:
                 material.errors[link] = result.failure

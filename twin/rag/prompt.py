@@ -35,6 +35,24 @@ def words_to_tokens(max_words: int) -> int:
     return int(max_words * 1.5) + 16
 
 
+def rendered_tokens(tokenizer: Any, messages: list[dict[str, str]]) -> int:
+    """Tokens the engine prefills for ``messages``: the chat template applied (its own default
+    system turn included) and ready for the answer, as the engines render it."""
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def window_problem(prompt_tokens: int, max_new_tokens: int, window: int) -> str | None:
+    """Why a prompt of ``prompt_tokens`` and an answer of up to ``max_new_tokens`` do not fit
+    the model's ``window`` (None: they do)."""
+    room = window - max_new_tokens
+    if prompt_tokens <= room:
+        return None
+    return (f"the prompt is {prompt_tokens} tokens, over the {max(room, 0)} tokens the model's "
+            f"window of {window} tokens leaves beside an answer of up to {max_new_tokens} "
+            "tokens: shorten the chat or ask for fewer tokens (max_tokens)")
+
+
 def build_messages(prompt: str, chunks: list[ContextChunk], tokenizer: Any, window: int,
                    max_new_tokens: int, max_words: int | None = None,
                    context_tokens: int | None = None,

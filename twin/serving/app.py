@@ -5,12 +5,15 @@
 
 Routes: ``POST /v1/posts`` (and ``/v1/posts/stream``, Server-Sent Events), OpenAI-compatible
 ``POST /v1/chat/completions`` and ``GET /v1/models``, ``GET /healthz``. An API key (settings)
-guards every route but the health check; bodies are size-limited; a request that runs past
-``serve.request_timeout_s`` answers 504.
+guards every route but the health check; bodies are size-limited on the bytes read; chats are
+checked (roles, sizes, the prompt's tokens against the model's window) before any generation; a
+request that runs past its deadline (``serve.request_timeout_s`` or its own ``timeout_s``)
+answers 504 and its work stops; a full queue answers 503.
 """
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import time
@@ -22,6 +25,7 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from ray import serve
+from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
 from twin.serving.schemas import ChatRequest, PostRequest, PostResponse
@@ -70,10 +74,13 @@ class LLMDeployment:
                 "window": self.engine.window}
 
     async def stream(self, messages: list[dict[str, str]], max_new_tokens: int,
-                     temperature: float) -> AsyncIterator[str]:
-        """Text pieces as they are generated."""
+                     temperature: float, budget_s: float | None = None) -> AsyncIterator[str]:
+        """Text pieces as they are generated; generation stops when the request is cancelled
+        or ``budget_s`` after it arrived (the Gateway's deadline, should no cancel come)."""
+        deadline = time.monotonic() + budget_s if budget_s else None
         if self.kind in ("vllm", "vllm-server"):
-            async for piece in self.engine.astream(messages, max_new_tokens, temperature):
+            async for piece in self.engine.astream(messages, max_new_tokens, temperature,
+                                                   deadline):
                 yield piece
             return
         import threading
@@ -90,7 +97,8 @@ class LLMDeployment:
 
         def produce() -> None:
             try:
-                for piece in self.engine.stream(messages, max_new_tokens, temperature, stop):
+                for piece in self.engine.stream(messages, max_new_tokens, temperature, stop,
+                                                deadline):
                     put(piece)
             except Exception as exc:  # noqa: BLE001 - re-raised in the request
                 put(exc)
@@ -107,12 +115,12 @@ class LLMDeployment:
             stop.set()
 
     async def generate(self, messages: list[dict[str, str]], max_new_tokens: int,
-                       temperature: float) -> dict[str, Any]:
+                       temperature: float, budget_s: float | None = None) -> dict[str, Any]:
         """The whole answer, with token counts and time to first token."""
         start = time.monotonic()
         first: float | None = None
         parts: list[str] = []
-        async for piece in self.stream(messages, max_new_tokens, temperature):
+        async for piece in self.stream(messages, max_new_tokens, temperature, budget_s):
             first = first or time.monotonic()
             parts.append(piece)
         text = "".join(parts).strip()
@@ -222,13 +230,18 @@ api = FastAPI(title="LLM Twin", version="0.1.0",
               "their writing and any links you give it.")
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "status": status}}, status_code=status)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "status": status}}, status_code=status,
+                        headers=headers)
 
 
 @api.exception_handler(Exception)
 async def _failed(request: Request, exc: Exception) -> JSONResponse:
     """A failure inside a deployment: a readable JSON error, not a bare 500 page."""
+    if isinstance(exc, BackPressureError):  # a full queue: busy, not broken
+        retry = max(1, round(exc.retry_after_s or 1))
+        return _error(503, "the twin is busy (its queue is full): try again shortly",
+                      {"Retry-After": str(retry)})
     log.exception("request %s failed", request.url.path)
     cause = exc.cause if hasattr(exc, "cause") and exc.cause else exc  # RayTaskError wraps it
     return _error(503, f"the twin could not answer: {type(cause).__name__}: "
@@ -237,6 +250,86 @@ async def _failed(request: Request, exc: Exception) -> JSONResponse:
 
 def _sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+def _left(deadline: float) -> float:
+    """Seconds until the monotonic ``deadline`` (a little above 0 once it has passed)."""
+    return max(deadline - time.monotonic(), 0.001)
+
+
+async def _until(stream: Any, deadline: float) -> AsyncIterator[Any]:
+    """The pieces of a streamed deployment call until ``deadline``: past it (or when the
+    reader stops early) the call is cancelled in its replica; past it, ``TimeoutError``."""
+    try:
+        while True:
+            try:
+                piece = await asyncio.wait_for(stream.__anext__(), _left(deadline))
+            except StopAsyncIteration:
+                return
+            yield piece
+    finally:
+        stream.cancel()
+
+
+def _key_matches(given: bytes, key: str) -> bool:
+    """The Authorization header against the key, in constant time (on bytes: a header with
+    other than ASCII in it is a wrong key, not an error)."""
+    return hmac.compare_digest(given, f"Bearer {key}".encode())
+
+
+async def _read_body(receive: Any, limit: int) -> list[dict[str, Any]] | None:
+    """The request's body messages, read whatever the framing (Content-Length or chunked);
+    None as soon as more than ``limit`` bytes have come."""
+    messages: list[dict[str, Any]] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":  # the client went away
+            return messages
+        size += len(message.get("body", b""))
+        if size > limit:
+            return None
+        if not message.get("more_body", False):
+            return messages
+
+
+class _Guard:
+    """The API key (all routes but health and docs), then the body size limit on the bytes
+    read: the body is read up to the limit before any route sees it (bodies are small)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        s = getattr(getattr(scope.get("app"), "state", None), "serve_settings", None)
+        if scope["type"] != "http" or s is None:
+            await self.app(scope, receive, send)
+            return
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope.get("headers", []):
+            headers.setdefault(name.lower(), value)
+        refusal = None
+        if s.api_key and scope["path"] not in OPEN_PATHS \
+                and not _key_matches(headers.get(b"authorization", b""), s.api_key):
+            refusal = _error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
+        length = headers.get(b"content-length", b"")
+        if refusal is None and length.isdigit() and int(length) > s.max_body_bytes:
+            refusal = _error(413, f"request body over {s.max_body_bytes} bytes")
+        messages = None if refusal else await _read_body(receive, s.max_body_bytes)
+        if refusal is None and messages is None:
+            refusal = _error(413, f"request body over {s.max_body_bytes} bytes")
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+
+        async def replay() -> dict[str, Any]:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+api.add_middleware(_Guard)
 
 
 # Everything the Gateway's methods use must be defined above it: Serve serialises the class
@@ -250,30 +343,20 @@ async def _invalid(request: Request, exc: RequestValidationError) -> JSONRespons
     return _error(422, "invalid request: " + "; ".join(problems))
 
 
-@api.middleware("http")
-async def _guard(request: Request, call_next: Any) -> Any:
-    """The API key (all routes but health and docs) and the body size limit."""
-    s = getattr(request.app.state, "serve_settings", None)
-    if s is None:
-        return await call_next(request)
-    if s.api_key and request.url.path not in OPEN_PATHS \
-            and request.headers.get("authorization", "") != f"Bearer {s.api_key}":
-        return _error(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
-    length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > s.max_body_bytes:
-        return _error(413, f"request body over {s.max_body_bytes} bytes")
-    return await call_next(request)
-
-
 @serve.deployment
 @serve.ingress(api)
 class Gateway:
-    """The HTTP API; RAG and LLM work happen in their own deployments."""
+    """The HTTP API; RAG and LLM work happen in their own deployments. Every request is
+    bounded before it costs anything (sizes, the chat's shape, the prompt's tokens against
+    the model's window) and has one deadline over queueing, retrieval and generation."""
 
     def __init__(self, llm: DeploymentHandle, rag: DeploymentHandle,
-                 settings_data: dict[str, Any]) -> None:
+                 settings_data: dict[str, Any], tokenizer_path: str) -> None:
+        from transformers import AutoTokenizer
+
         self.llm, self.rag = llm, rag
         self.settings = Settings.model_validate(settings_data)
+        self.tokenizer = AutoTokenizer.from_pretrained(tokenizer_path)  # counts chat prompts
         self._info: dict[str, Any] | None = None
         api.state.serve_settings = self.settings.serve
 
@@ -282,10 +365,14 @@ class Gateway:
             self._info = await self.llm.info.remote()
         return self._info
 
+    def _timeout(self, limit: float | None = None) -> float:
+        """The request's own limit, never past the server's."""
+        return min(limit or self.settings.serve.request_timeout_s,
+                   self.settings.serve.request_timeout_s)
+
     async def _timed(self, work: Any, limit: float | None = None,
                      calls: list[Any] | None = None) -> Any:
-        timeout = min(limit or self.settings.serve.request_timeout_s,
-                      self.settings.serve.request_timeout_s)
+        timeout = self._timeout(limit)
         try:
             return await asyncio.wait_for(work, timeout)
         except TimeoutError:
@@ -299,10 +386,35 @@ class Gateway:
             return _error(413, f"the prompt has {len(prompt)} characters; the limit is {limit}")
         return None
 
+    def _check_chat(self, messages: list[dict[str, str]]) -> JSONResponse | None:
+        """The chat's size: how many messages, each one's length, the last turn's."""
+        s = self.settings.serve
+        if len(messages) > s.max_chat_messages:
+            return _error(413, f"the chat has {len(messages)} messages; the limit is "
+                          f"{s.max_chat_messages}")
+        for i, message in enumerate(messages):
+            if len(message["content"]) > s.max_message_chars:
+                return _error(413, f"message {i} has {len(message['content'])} characters; "
+                              f"the limit is {s.max_message_chars}")
+        return self._check_prompt(messages[-1]["content"])
+
+    async def _tokens(self, messages: list[dict[str, str]]) -> int:
+        from twin.rag.prompt import rendered_tokens
+
+        return await asyncio.to_thread(rendered_tokens, self.tokenizer, messages)
+
+    async def _check_window(self, tokens: int, max_new: int) -> JSONResponse | None:
+        from twin.rag.prompt import window_problem
+
+        problem = window_problem(tokens, max_new, (await self._model_info())["window"])
+        return _error(413, problem) if problem else None
+
     @api.get("/healthz")
     async def healthz(self) -> dict[str, Any]:
-        """Liveness: the model version and engine once the model has loaded."""
-        return {"status": "ok", **(await self._model_info())}
+        """Liveness: the model version and engine once the model has loaded (nothing more:
+        this route is open without the key)."""
+        info = await self._model_info()
+        return {"status": "ok", "model_version": info["model_version"], "engine": info["engine"]}
 
     @api.post("/v1/posts", response_model=PostResponse)
     async def posts(self, body: PostRequest) -> Any:
@@ -310,7 +422,8 @@ class Gateway:
         if (problem := self._check_prompt(body.prompt)) is not None:
             return problem
         calls: list[Any] = []
-        return await self._timed(self._post(body, calls), body.timeout_s, calls)
+        deadline = time.monotonic() + self._timeout(body.timeout_s)
+        return await self._timed(self._post(body, calls, deadline), body.timeout_s, calls)
 
     async def _prepare(self, body: PostRequest,
                        calls: list[Any] | None = None) -> tuple[dict[str, Any], int]:
@@ -323,10 +436,11 @@ class Gateway:
             calls.append(call)
         return await call, max_new
 
-    async def _post(self, body: PostRequest, calls: list[Any]) -> Any:
+    async def _post(self, body: PostRequest, calls: list[Any], deadline: float) -> Any:
         start = time.monotonic()
         prepared, max_new = await self._prepare(body, calls)
-        call = self.llm.generate.remote(prepared["messages"], max_new, body.temperature)
+        call = self.llm.generate.remote(prepared["messages"], max_new, body.temperature,
+                                        _left(deadline))
         calls.append(call)
         result = await call
         info = await self._model_info()
@@ -341,16 +455,20 @@ class Gateway:
 
     @api.post("/v1/posts/stream")
     async def posts_stream(self, body: PostRequest) -> Any:
-        """The same post as Server-Sent Events: ``sources``, then ``token``s, then ``done``."""
+        """The same post as Server-Sent Events: ``sources``, then ``token``s, then ``done``;
+        an ``error`` event (with its status) ends a stream that fails or runs past its
+        deadline."""
         if (problem := self._check_prompt(body.prompt)) is not None:
             return problem
-        try:
-            prepared, max_new = await asyncio.wait_for(
-                self._prepare(body), self.settings.serve.request_timeout_s)
-        except TimeoutError:
-            return _error(504, "retrieval took too long")
+        timeout = self._timeout(body.timeout_s)
+        deadline = time.monotonic() + timeout
+        calls: list[Any] = []
+        ready = await self._timed(self._prepare(body, calls), timeout, calls)
+        if isinstance(ready, JSONResponse):
+            return ready
+        prepared, max_new = ready
         info = await self._model_info()
-        sse, clock = _sse, time.monotonic
+        sse, clock, until, left = _sse, time.monotonic, _until, _left
 
         async def events() -> AsyncIterator[str]:
             start = clock()
@@ -359,9 +477,17 @@ class Gateway:
                                    "notes": prepared["notes"],
                                    "model_version": info["model_version"]})
             stream = self.llm.options(stream=True).stream.remote(
-                prepared["messages"], max_new, body.temperature)
-            async for piece in stream:
-                yield sse("token", {"text": piece})
+                prepared["messages"], max_new, body.temperature, left(deadline))
+            try:
+                async for piece in until(stream, deadline):
+                    yield sse("token", {"text": piece})
+            except TimeoutError:
+                yield sse("error", {"status": 504, "message": f"no answer within {timeout:g}s"})
+                return
+            except Exception as exc:  # noqa: BLE001 - the stream has begun: an event, not a 503
+                yield sse("error", {"status": 503, "message": f"the twin could not answer: "
+                                    f"{type(exc).__name__}: {exc}"[:500]})
+                return
             yield sse("done", {"model_version": info["model_version"],
                                "timings": {**prepared["timings"],
                                            "generate_s": round(clock() - start, 3)}})
@@ -394,9 +520,11 @@ class Gateway:
 
     @api.get("/v1/model-versions")
     async def model_versions(self) -> dict[str, Any]:
-        """Registered model versions with their metrics; which is marked and which is served."""
+        """Registered model versions with their metrics; which is marked and which is served
+        (its base model, adapter folder and window under ``model``)."""
         info = await self._model_info()
         return {"served": info["model_version"], "engine": info["engine"],
+                "model": {k: info[k] for k in ("base_model", "adapter", "window")},
                 "versions": await self.rag.versions.remote()}
 
     @api.get("/v1/models")
@@ -410,23 +538,37 @@ class Gateway:
 
     @api.post("/v1/chat/completions")
     async def chat(self, body: ChatRequest) -> Any:
-        """OpenAI-compatible chat; model ``twin-rag`` adds retrieval to the last user turn."""
+        """OpenAI-compatible chat; model ``twin-rag`` adds retrieval to the last user turn.
+        Sizes and the rendered prompt's tokens are checked before anything is generated."""
         if body.model not in ("twin", "twin-rag"):
             return _error(404, f"unknown model {body.model!r}: use twin or twin-rag")
         messages = [m.model_dump() for m in body.messages]
-        if (problem := self._check_prompt(messages[-1]["content"])) is not None:
+        if (problem := self._check_chat(messages)) is not None:
             return problem
         max_new = body.max_tokens or self.settings.llm.max_new_tokens
-        if body.model == "twin-rag" and messages[-1]["role"] == "user":
-            prepared = await self.rag.prepare.remote(messages[-1]["content"], None, [], None,
-                                                     max_new)
+        tokens = await self._tokens(messages)
+        if (problem := await self._check_window(tokens, max_new)) is not None:
+            return problem
+        timeout = self._timeout()
+        deadline = time.monotonic() + timeout
+        if body.model == "twin-rag":
+            # The retrieved context is fitted beside the answer and the earlier turns.
+            history = tokens - await self._tokens(messages[-1:]) if len(messages) > 1 else 0
+            call = self.rag.prepare.remote(messages[-1]["content"], None, [], None,
+                                           max_new + max(history, 0))
+            prepared = await self._timed(call, timeout, [call])
+            if isinstance(prepared, JSONResponse):
+                return prepared
             messages = messages[:-1] + prepared["messages"]
+            if (problem := await self._check_window(await self._tokens(messages),
+                                                    max_new)) is not None:
+                return problem
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
-        dumps = json.dumps
         if not body.stream:
-            call = self.llm.generate.remote(messages, max_new, body.temperature)
-            result = await self._timed(call, None, [call])
+            call = self.llm.generate.remote(messages, max_new, body.temperature,
+                                            _left(deadline))
+            result = await self._timed(call, _left(deadline), [call])
             if isinstance(result, JSONResponse):
                 return result
             return {"id": completion_id, "object": "chat.completion", "created": created,
@@ -437,6 +579,7 @@ class Gateway:
                               "completion_tokens": result["completion_tokens"],
                               "total_tokens": result["prompt_tokens"]
                               + result["completion_tokens"]}}
+        dumps, until, left = json.dumps, _until, _left
 
         async def chunks() -> AsyncIterator[str]:
             def chunk(delta: dict[str, str], finish: str | None) -> str:
@@ -446,9 +589,15 @@ class Gateway:
                                                       "finish_reason": finish}]}) + "\n\n"
             yield chunk({"role": "assistant", "content": ""}, None)
             stream = self.llm.options(stream=True).stream.remote(messages, max_new,
-                                                                 body.temperature)
-            async for piece in stream:
-                yield chunk({"content": piece}, None)
+                                                                 body.temperature,
+                                                                 left(deadline))
+            try:
+                async for piece in until(stream, deadline):
+                    yield chunk({"content": piece}, None)
+            except TimeoutError:  # OpenAI's clients raise on an error object in the stream
+                yield "data: " + dumps({"error": {"message": f"no answer within {timeout:g}s",
+                                                  "status": 504}}) + "\n\n"
+                return
             yield chunk({}, "stop")
             yield "data: [DONE]\n\n"
 
@@ -463,7 +612,9 @@ def build_app(args: dict[str, Any] | None = None) -> Any:
 
 
 def app_for(settings: Settings) -> Any:
-    """The Serve application for ``settings``: replicas, resources and autoscaling included."""
+    """The Serve application for ``settings``: replicas, resources, queue limits and
+    autoscaling included. The Gateway takes every request at once (each on its own deadline);
+    the LLM's queue is bounded, so a request past it is a 503 at once, not a long wait."""
     from twin.serving.model import served_model, tokenizer_and_window
 
     data = settings.model_dump(mode="json")
@@ -471,15 +622,20 @@ def app_for(settings: Settings) -> Any:
     spec = served_model(settings)
     tokenizer_path, window = tokenizer_and_window(spec)
     llm_options: dict[str, Any] = {
-        "ray_actor_options": {"num_cpus": s.llm_num_cpus, "num_gpus": s.llm_num_gpus}}
+        "ray_actor_options": {"num_cpus": s.llm_num_cpus, "num_gpus": s.llm_num_gpus},
+        "max_ongoing_requests": s.llm_max_ongoing_requests,
+        "max_queued_requests": s.llm_max_queued_requests}
     if s.autoscaling_max_replicas and s.autoscaling_max_replicas > s.llm_replicas:
-        llm_options["autoscaling_config"] = {"min_replicas": s.llm_replicas,
-                                             "max_replicas": s.autoscaling_max_replicas,
-                                             "target_ongoing_requests": 2}
+        llm_options["autoscaling_config"] = {
+            "min_replicas": s.llm_replicas, "max_replicas": s.autoscaling_max_replicas,
+            "target_ongoing_requests": min(2, s.llm_max_ongoing_requests)}
     else:
         llm_options["num_replicas"] = s.llm_replicas
     llm = LLMDeployment.options(**llm_options).bind(data)
     rag = RAGDeployment.options(num_replicas=s.rag_replicas,
                                 ray_actor_options={"num_cpus": s.rag_num_cpus}).bind(
         data, tokenizer_path, window, llm)
-    return Gateway.options(ray_actor_options={"num_cpus": 0.1}).bind(llm, rag, data)
+    return Gateway.options(ray_actor_options={"num_cpus": 0.1},
+                           max_ongoing_requests=s.max_ongoing_requests,
+                           max_queued_requests=s.max_queued_requests).bind(
+        llm, rag, data, tokenizer_path)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MAX_PROMPT_CHARS = 4_000  # the settings' serve.max_prompt_chars is checked again per request
 
 
 class PostRequest(BaseModel):
     """Ask the twin for a LinkedIn post."""
+
+    # A field this request does not have is a mistake (or padding), not something to ignore.
+    model_config = ConfigDict(extra="forbid")
 
     prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS,
                         description="What the post should be about.")
@@ -82,3 +85,27 @@ class ChatRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1, le=4096)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     stream: bool = False
+
+    @field_validator("messages")
+    @classmethod
+    def _roles_in_order(cls, value: list[ChatMessage]) -> list[ChatMessage]:
+        problem = role_order_problem([m.role for m in value])
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+def role_order_problem(roles: list[str]) -> str | None:
+    """Why these roles are not a chat the model was trained on (None: they are): an optional
+    system message first, then user and assistant turns in turn, the last one the user's."""
+    if "system" in roles[1:]:
+        return f"role 'system' may only come first, not at message {roles.index('system', 1)}"
+    start = 1 if roles[:1] == ["system"] else 0
+    for i, role in enumerate(roles[start:], start):
+        expected = "user" if (i - start) % 2 == 0 else "assistant"
+        if role != expected:
+            return (f"message {i} has role {role!r} where {expected!r} is expected: after an "
+                    "optional system message, user and assistant turns alternate, from user")
+    if roles[-1:] != ["user"]:
+        return "the last message must have role 'user'"
+    return None
