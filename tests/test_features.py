@@ -92,5 +92,6 @@ def test_ingest_asks_only_for_the_cpus_the_cluster_has_free() -> None:
     settings = Settings()
     assert fit_cpus(settings, 2.0) == (0.25, 1.0)  # room for everything: as configured
     map_cpus, actor_cpus = fit_cpus(settings, 0.4)  # a Serve app holds 1.6 of 2 CPUs
-    assert 3 * map_cpus + actor_cpus <= 0.4 + 1e-9 and actor_cpus >= 0.1
+    # Two map steps (the Delta read with the selection, then chunking) and one actor.
+    assert 2 * map_cpus + actor_cpus <= 0.4 + 1e-9 and actor_cpus >= 0.1
     assert fit_cpus(settings, 0.0)[1] == 0.1  # never zero: Ray would refuse the actor
