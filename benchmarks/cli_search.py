@@ -60,21 +60,24 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=5)
     args = parser.parse_args()
 
-    import ray
-    from ray import serve
-
-    from tests.helpers import demo_documents
-    from twin.ingest import run_ingest
-    from twin.services import MilvusLite
-    from twin.serving.app import app_for
-    from twin.serving.runner import wait_healthy
-    from twin.warehouse import Warehouse
-
     queries = (QUERIES * 3)[: args.queries]
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(home=Path(tmp) / "home", milvus={"port": _free_port()},
                             serve={"port": _free_port()}, ray={"num_cpus": 2})
         env = {**os.environ, **settings.to_env()}
+        from twin.raycluster import use_cluster_token
+
+        use_cluster_token(settings, create=True)  # before Ray reads its config
+        import ray
+        from ray import serve
+
+        from tests.helpers import demo_documents
+        from twin.ingest import run_ingest
+        from twin.services import MilvusLite
+        from twin.serving.app import app_for
+        from twin.serving.runner import wait_healthy
+        from twin.warehouse import Warehouse
+
         milvus = MilvusLite()
         milvus.start(settings)
         try:

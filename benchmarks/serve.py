@@ -120,6 +120,10 @@ def main() -> int:
     parser.add_argument("--max-words", type=int, default=40)
     args = parser.parse_args()
 
+    from twin.raycluster import use_cluster_token
+
+    # Ray's token variables before anything imports Ray (it reads them once per process).
+    use_cluster_token(Settings(home=Path(tempfile.mkdtemp(prefix="twin-bench-"))), create=True)
     import ray
     from ray import serve
     from transformers import AutoTokenizer

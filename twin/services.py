@@ -163,7 +163,7 @@ class RayHead(Service):
             # The token: the project's own <home>/ray/auth_token (made here when missing) unless
             # settings or the user's environment name another (twin.raycluster).
             env = {**os.environ, "TWIN_HOME": str(settings.home_dir), "PATH": path,
-                   "RAY_USAGE_STATS_ENABLED": "0",
+                   "RAY_USAGE_STATS_ENABLED": "0", "MLFLOW_DISABLE_TELEMETRY": "true",
                    **token_environment(settings, create=True)}
             with log_path.open("w") as log:
                 proc = subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -360,7 +360,8 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
             "PREFECT_HOME": str(settings.prefect_home),
             "PREFECT_API_URL": api_url, **auth, "PATH": path,
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "true",
-            "DO_NOT_TRACK": "1", "TWIN_HOME": str(settings.home_dir)}
+            "DO_NOT_TRACK": "1", "MLFLOW_DISABLE_TELEMETRY": "true",
+            "TWIN_HOME": str(settings.home_dir)}
 
 
 def prefect_healthy(api_url: str, timeout: float = 2.0) -> bool:
