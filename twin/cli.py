@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -499,6 +499,19 @@ def search(
     console.print(hits_table(hits, query))
 
 
+def _provenance_line(doc: Any) -> str:
+    """'by <author> (from json-ld); published 2021-03-04 (from htmldate); ...' for one doc."""
+    where = doc.metadata.get("provenance") or {}
+    author = doc.metadata.get("author") or "author unknown"
+    date = f"{doc.published_at:%Y-%m-%d}" if doc.published_at else "date unknown"
+    parts = [f"by {author}" + (f" (from {where['author']})" if "author" in where else ""),
+             f"published {date}"
+             + (f" (from {where['published_at']})" if "published_at" in where else "")]
+    if "title" in where:
+        parts.append(f"title from {where['title']}")
+    return "; ".join(parts)
+
+
 @app.command()
 def warehouse(
     author: Annotated[str | None, typer.Option(help="Only this author (id or name).")] = None,
@@ -527,7 +540,8 @@ def warehouse(
         else:
             console.print(f"[bold]{doc.title}[/] ({doc.platform.value} {doc.kind.value}, "
                           f"{doc.published_at:%Y-%m-%d} )" if doc.published_at else doc.title)
-            console.print(doc.url)
+            console.print(doc.url, markup=False, highlight=False)
+            console.print(Text(_provenance_line(doc)))
             console.print(doc.text, markup=False, highlight=False)
         return
     if history:

@@ -57,7 +57,7 @@ class Collector(ABC):
             result = SourceResult(source=source, failure=f"{type(exc).__name__}: {exc}")
         _count_dropped_urls(result)
         result.cap_errors(MAX_ERRORS_KEPT)
-        result.collector = self.name
+        result.collector = result.collector or self.name
         result.seconds = round(time.monotonic() - start, 2)
         if result.failure is None and not result.documents and not result.errors:
             result.failure = "no documents found"
@@ -127,6 +127,9 @@ class ScrapyCollector(Collector):
         except UnsafeURLError as exc:
             raise CollectError(str(exc)) from exc
         output = run_crawl(self.spider, source.value, self.settings, self.spider_options(source))
+        if output.handoff and source.platform_hint is None:
+            return self._hand_off(source, author_id, Platform(output.handoff["platform"]),
+                                  output.handoff["url"])
         if output.failure and not output.items:
             raise CollectError(output.failure)
         result = SourceResult(source=source, errors=list(output.errors))
@@ -134,6 +137,21 @@ class ScrapyCollector(Collector):
             result.errors.insert(0, output.failure)
         result.documents, problems = self.to_documents(output.items, author_id)
         result.errors.extend(problems)
+        return result
+
+    def _hand_off(self, source: Source, author_id: str, platform: Platform,
+                  url: str) -> SourceResult:
+        """Collect a page that identified itself as ``platform`` with that platform's collector."""
+        candidates = [c for c in LINK_COLLECTORS if c.platform is platform]
+        if not candidates:
+            raise CollectError(f"the page at {url} is on {platform.value}, which has no collector")
+        collector = max(candidates, key=lambda c: c.priority)(self.settings)
+        log.info("%s identifies itself as %s: handed to the %s collector", url, platform.value,
+                 collector.name)
+        result = collector.run(source.model_copy(update={"value": url, "platform_hint": platform}),
+                               author_id)
+        result.source = source
+        result.collector = f"{self.name}>{collector.name}"
         return result
 
     def to_documents(self, items: list[dict[str, Any]],

@@ -44,6 +44,9 @@ class CrawlOutput(BaseModel):
     items: list[dict[str, Any]] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
     failure: str | None = None
+    handoff: dict[str, str] | None = Field(
+        default=None, description="{platform, url}: the page said it belongs to a platform "
+        "whose collector should read it instead.")
 
 
 def run_crawl(spider: str, url: str, settings: Settings,
@@ -131,7 +134,8 @@ def main() -> int:
     process.start()
     spider = crawler.spider
     output = CrawlOutput(items=items, errors=list(getattr(spider, "errors", [])),
-                         failure=getattr(spider, "failure", None))
+                         failure=getattr(spider, "failure", None),
+                         handoff=getattr(spider, "handoff", None))
     with result:
         result.write(output.model_dump_json())
     return 0

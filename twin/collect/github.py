@@ -240,6 +240,8 @@ class GitHubCollector(ScrapyCollector):
                                          c.github_max_file_bytes, c.github_max_repo_chars)
         if not info["files"]:
             return f"{full_name}: no source or documentation files"
+        owner_info = repo.get("owner") if isinstance(repo.get("owner"), dict) else {}
+        owner = owner_info.get("login") or full_name.split("/", 1)[0]
         return Document.build(
             author_id=author_id,
             platform=Platform.GITHUB,
@@ -249,8 +251,13 @@ class GitHubCollector(ScrapyCollector):
             fallback_url=f"{self.settings.platforms.github_url.rstrip('/')}/{full_name}",
             title=full_name,
             text=text,
-            published_at=parse_date(repo.get("pushed_at") or repo.get("created_at")),
-            metadata={"description": repo.get("description"), "language": repo.get("language"),
+            # Published is when the repository was made public; its last push is kept apart.
+            published_at=parse_date(repo.get("created_at") or repo.get("pushed_at")),
+            metadata={"author": owner, "bylines": [owner] if owner else [],
+                      "provenance": {"author": "github-api", "published_at": "github-api",
+                                     "title": "github-api"},
+                      "pushed_at": repo.get("pushed_at"),
+                      "description": repo.get("description"), "language": repo.get("language"),
                       "topics": repo.get("topics") or [], "stars": repo.get("stargazers_count"),
                       "default_branch": repo.get("default_branch"), **info},
         )

@@ -181,20 +181,62 @@ def parse_date(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-def json_ld(selector: Selector) -> list[dict[str, Any]]:
-    """All JSON-LD objects on a page (``@graph`` flattened); malformed blocks are skipped."""
-    found: list[dict[str, Any]] = []
-    for raw in selector.css('script[type="application/ld+json"]::text').getall():
+_LD_WRAPPERS = re.compile(r"^\s*(?://\s*)?(?:<!\[CDATA\[|<!--)|(?://\s*)?(?:\]\]>|-->)\s*$")
+
+
+def parse_json_ld(raw: str) -> list[Any]:
+    """The JSON values in one JSON-LD script, read leniently; [] when nothing can be read.
+
+    Real pages wrap blocks in ``<![CDATA[ ]]>`` or HTML comments, leave ``//`` and ``/* */``
+    comments or trailing commas, put several objects one after another, or leave raw control
+    characters in strings: each is still read rather than dropping the block (and with it the
+    page's author and date).
+    """
+    import jstyleson
+
+    text = _LD_WRAPPERS.sub("", raw.strip()).strip()
+    if not text:
+        return []
+    for loads in (lambda t: json.loads(t, strict=False),
+                  lambda t: jstyleson.loads(t, strict=False)):
         try:
-            data = json.loads(raw)
-        except json.JSONDecodeError:
+            return [loads(text)]
+        except (ValueError, TypeError):
             continue
-        items = data if isinstance(data, list) else [data]
-        for item in items:
-            if isinstance(item, dict) and "@graph" in item:
-                found.extend(x for x in item["@graph"] if isinstance(x, dict))
+    values: list[Any] = []  # several documents back to back: {...}{...}
+    decoder = json.JSONDecoder(strict=False)
+    position = 0
+    try:
+        text = jstyleson.dispose(text)
+        while position < len(text):
+            while position < len(text) and text[position] in " \t\r\n,;":
+                position += 1
+            if position >= len(text):
+                break
+            value, position = decoder.raw_decode(text, position)
+            values.append(value)
+    except (ValueError, TypeError):
+        pass
+    return values
+
+
+def json_ld(selector: Selector) -> list[dict[str, Any]]:
+    """All JSON-LD objects on a page (``@graph`` and arrays flattened), read leniently."""
+    found: list[dict[str, Any]] = []
+    for raw in selector.xpath('//script[@type="application/ld+json"]/text()').getall():
+        stack = list(reversed(parse_json_ld(raw)))
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(reversed(item))
             elif isinstance(item, dict):
-                found.append(item)
+                graph = item.get("@graph")
+                if isinstance(graph, list | dict):
+                    stack.extend(reversed(graph if isinstance(graph, list) else [graph]))
+                    if set(item) - {"@context", "@graph"}:
+                        found.append(item)
+                else:
+                    found.append(item)
     return found
 
 
@@ -220,7 +262,12 @@ def meta(selector: Selector, *names: str) -> str | None:
 
 
 def extract_article(html: str, url: str) -> dict[str, Any]:
-    """Main text of any article page via trafilatura: title, markdown text, date, sitename."""
+    """Main text of any article page via trafilatura, with trafilatura's own metadata.
+
+    Returns ``title``, ``text`` (markdown), ``date``, ``sitename``, ``description`` and
+    ``meta`` (trafilatura's author/date/title/sitename, for
+    :func:`twin.collect.metadata.resolve_metadata`, which decides what to trust).
+    """
     import trafilatura
 
     doc = trafilatura.bare_extraction(
@@ -236,7 +283,8 @@ def extract_article(html: str, url: str) -> dict[str, Any]:
         favor_precision=True,
     )
     if doc is None:
-        return {"title": "", "text": "", "date": None, "sitename": None, "description": None}
+        return {"title": "", "text": "", "date": None, "sitename": None, "description": None,
+                "meta": {}}
     data = doc.as_dict() if hasattr(doc, "as_dict") else dict(doc)
     text = trafilatura.extract(
         html, url=url, output_format="markdown", include_formatting=True, include_links=False,
@@ -249,4 +297,5 @@ def extract_article(html: str, url: str) -> dict[str, Any]:
         "date": parse_date(data.get("date")),
         "sitename": data.get("sitename"),
         "description": data.get("description"),
+        "meta": {k: data.get(k) for k in ("author", "date", "title", "sitename")},
     }

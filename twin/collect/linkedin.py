@@ -13,13 +13,8 @@ from urllib.parse import SplitResult, urlsplit
 from scrapy.http import Request, Response
 
 from twin.collect.base import CollectError, ScrapyCollector, host_of, register, relative_path
-from twin.collect.html import (
-    extract_article,
-    ld_of_type,
-    meta,
-    parse_date,
-    text_to_markdown,
-)
+from twin.collect.html import extract_article, ld_of_type, text_to_markdown
+from twin.collect.metadata import Claim, resolve_metadata
 from twin.collect.scrapy_support import TwinSpider
 from twin.domain import Kind, Platform, Source, SourceResult
 from twin.settings import Settings
@@ -105,41 +100,60 @@ class LinkedInSpider(TwinSpider):
         if not text:
             self.source_failed(f"no post text found at {response.url}")
             return
-        author = ld.get("author") or {}
+        # A post has no title: its first line (the hook) stands in for one.
+        found = resolve_metadata(
+            response.text, response.url,
+            preferred={"title": Claim(post_title(text), "first-line")},
+            fallback={"author": self._visible_author(response),
+                      "published_at": self._visible_date(response)})
         yield {
             "platform": Platform.LINKEDIN.value,
             "kind": Kind.POST.value,
             "url": response.url,
-            "title": post_title(text),
+            "title": found.title or post_title(text),
             "text": text,
-            "published_at": parse_date(ld.get("datePublished")
-                                       or response.css("time::attr(datetime)").get()),
-            "metadata": {"byline": author.get("name") if isinstance(author, dict) else None,
-                         "title_from": "first_line", "source": "page"},
+            "published_at": found.published_at,
+            "metadata": {"title_from": "first_line", "source": "page", **found.as_metadata()},
         }
 
     def _article(self, response: Response) -> Any:
         ld = ld_of_type(response, "Article", "NewsArticle", "BlogPosting") or {}
-        title = (ld.get("headline") or ld.get("name")
-                 or response.css("h1").xpath("string()").get() or meta(response, "og:title")
-                 or "").strip()
+        headline = (ld.get("headline") or ld.get("name")
+                    or response.css("h1").xpath("string()").get() or "").strip()
         body = response.css('[data-test-id="article-content-blocks"]').get() \
             or response.css(".article-main__content").get()
         text = self.markdown(body) if body else ""
+        extracted = None
         if not text:
-            text = extract_article(response.text, response.url)["text"]
+            extracted = extract_article(response.text, response.url)
+            text = extracted["text"]
         if not text:
             self.source_failed(f"no article text found at {response.url}")
             return
-        author = ld.get("author") or {}
+        found = resolve_metadata(
+            response.text, response.url,
+            preferred={"title": Claim(headline, "linkedin:headline") if headline else None},
+            fallback={"author": self._visible_author(response),
+                      "published_at": self._visible_date(response)},
+            trafilatura_meta=extracted["meta"] if extracted else None)
         yield {
             "platform": Platform.LINKEDIN.value,
             "kind": Kind.ARTICLE.value,
             "url": response.url,
-            "title": title,
+            "title": found.title or headline,
             "text": text,
-            "published_at": parse_date(ld.get("datePublished")
-                                       or meta(response, "article:published_time")),
-            "metadata": {"byline": author.get("name") if isinstance(author, dict) else None,
-                         "source": "page"},
+            "published_at": found.published_at,
+            "metadata": {"source": "page", **found.as_metadata()},
         }
+
+    @staticmethod
+    def _visible_author(response: Response) -> Claim | None:
+        name = response.css(".top-card-layout__title, .base-main-card__title, "
+                            ".publisher-author-card h3, "
+                            '[data-tracking-control-name*="actor"] .name').xpath("string()").get()
+        return Claim(name.strip(), "linkedin:byline") if name and name.strip() else None
+
+    @staticmethod
+    def _visible_date(response: Response) -> Claim | None:
+        value = response.css("time::attr(datetime)").get()
+        return Claim(value, "linkedin:time") if value else None

@@ -23,10 +23,8 @@ from twin.collect.html import (
     drop_leading_title,
     extract_article,
     html_to_markdown,
-    ld_of_type,
-    meta,
-    parse_date,
 )
+from twin.collect.metadata import Claim, feed_metadata, resolve_metadata
 from twin.collect.scrapy_support import TwinSpider
 from twin.domain import Kind, Platform, Source
 from twin.settings import Settings
@@ -128,22 +126,25 @@ class MediumSpider(TwinSpider):
             "text": text,
             "published_at": entry.published,
             "metadata": {"medium_id": medium_id(entry.guid or entry.link),
-                         "tags": entry.categories, "bylines": [entry.author],
-                         "source": "rss"},
+                         "tags": entry.categories, "source": "rss",
+                         **feed_metadata(entry)},
         }
 
     def parse_article(self, response: Response, entry: bool = False) -> Any:
-        ld = ld_of_type(response, "NewsArticle", "Article", "BlogPosting") or {}
-        title = (response.css('h1[data-testid="storyTitle"]').xpath("string()").get()
-                 or response.css("h1.pw-post-title").xpath("string()").get()
-                 or meta(response, "og:title") or ld.get("headline") or "").strip()
+        headline = (response.css('h1[data-testid="storyTitle"]').xpath("string()").get()
+                    or response.css("h1.pw-post-title").xpath("string()").get() or "").strip()
         subtitle = response.css("h2.pw-subtitle-paragraph").xpath("string()").get()
         body = _medium_body(response, self.max_html_depth)
+        extracted = None
         if not body:
-            body = extract_article(response.text, response.url)["text"]
-        published = parse_date(meta(response, "article:published_time")
-                               or ld.get("datePublished"))
-        author = meta(response, "author") or (ld.get("author") or {}).get("name")
+            extracted = extract_article(response.text, response.url)
+            body = extracted["text"]
+        # JSON-LD's datePublished is the first publication; article:published_time is
+        # Medium's latest re-publish, so the resolver's order (JSON-LD first) is the right one.
+        found = resolve_metadata(
+            response.text, response.url,
+            preferred={"title": Claim(headline, "medium:h1") if headline else None},
+            trafilatura_meta=extracted["meta"] if extracted else None)
         canonical = response.css('link[rel="canonical"]::attr(href)').get()
         url = response.url if not canonical else urljoin(response.url, canonical)
         if not body.strip():
@@ -155,12 +156,12 @@ class MediumSpider(TwinSpider):
             "kind": Kind.ARTICLE.value,
             "url": url,
             "fallback_url": response.url,
-            "title": title,
-            "text": body,
-            "published_at": published,
+            "title": found.title or "",
+            "text": drop_leading_title(body, found.title or ""),
+            "published_at": found.published_at,
             "metadata": {"medium_id": medium_id(url) or medium_id(response.url),
-                         "subtitle": (subtitle or "").strip() or None, "bylines": [author],
-                         "source": "page"},
+                         "subtitle": (subtitle or "").strip() or None, "source": "page",
+                         **found.as_metadata()},
         }
 
 

@@ -280,6 +280,7 @@ class TwinSpider(scrapy.Spider):
         self.options = options or {}
         self.failure: str | None = None
         self.errors: list[str] = []
+        self.handoff: dict[str, str] | None = None
 
     async def start(self) -> AsyncIterator[Any]:
         for request in self.first_requests():
@@ -304,6 +305,10 @@ class TwinSpider(scrapy.Spider):
     def item_failed(self, message: str) -> None:
         """Record a per-item problem found while parsing."""
         self.errors.append(message)
+
+    def hand_off(self, platform: Platform, url: str) -> None:
+        """The page belongs to ``platform``: its collector reads ``url`` instead of this one."""
+        self.handoff = {"platform": platform.value, "url": url}
 
     @property
     def max_html_depth(self) -> int:

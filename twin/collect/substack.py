@@ -15,7 +15,14 @@ from scrapy.http import Request, Response
 
 from twin.collect.base import CollectError, ScrapyCollector, host_of, register
 from twin.collect.feeds import FeedEntry, looks_like_feed, parse_feed
-from twin.collect.html import extract_article, ld_of_type, meta, parse_date
+from twin.collect.html import extract_article
+from twin.collect.metadata import (
+    Claim,
+    feed_metadata,
+    resolve_metadata,
+    substack_claims,
+    substack_post_json,
+)
 from twin.collect.scrapy_support import TwinSpider
 from twin.domain import Kind, Platform, Source, SourceResult
 from twin.settings import Settings
@@ -134,48 +141,55 @@ class SubstackSpider(TwinSpider):
             "title": entry.title,
             "text": text,
             "published_at": entry.published,
-            "metadata": {"subtitle": entry.summary or None, "source": "rss"},
+            "metadata": {"subtitle": entry.summary or None, "source": "rss",
+                         **feed_metadata(entry)},
         }
 
     def parse_post(self, response: Response, listing: dict[str, Any] | None = None,
                    entry: bool = False) -> Any:
-        listing = listing or {}
-        ld = ld_of_type(response, "NewsArticle", "Article", "BlogPosting") or {}
-        title = (response.css("h1.post-title").xpath("string()").get()
-                 or listing.get("title") or ld.get("headline") or meta(response, "og:title")
-                 or "").strip()
+        # The archive API's listing, else the post object the page embeds, is Substack's own
+        # word on author, date, title and audience; the page's other markup comes after it.
+        page_post = substack_post_json(response.text)
+        post = listing or page_post
+        source = "substack-api" if listing else "substack-page-json"
+        headline = response.css("h1.post-title").xpath("string()").get(default="").strip()
+        preferred = substack_claims(post, source)
+        if headline:
+            preferred["title"] = Claim(headline, "substack:h1")
         subtitle = (response.css("h3.subtitle").xpath("string()").get()
-                    or listing.get("subtitle") or "").strip()
+                    or post.get("subtitle") or "").strip()
         body_html = response.css("div.available-content div.body.markup").get()
         text = self.markdown(body_html) if body_html else ""
+        extracted = None
         if not text:
-            text = extract_article(response.text, response.url)["text"]
+            extracted = extract_article(response.text, response.url)
+            text = extracted["text"]
         if not text:
             message = f"no post text found at {response.url}"
             self.source_failed(message) if entry else self.item_failed(message)
             return
-        published = parse_date(listing.get("post_date") or ld.get("datePublished")
-                               or response.css("time::attr(datetime)").get())
+        found = resolve_metadata(response.text, response.url, preferred=preferred,
+                                 trafilatura_meta=extracted["meta"] if extracted else None)
         canonical = response.urljoin(response.css('link[rel="canonical"]::attr(href)').get()
                                      or response.url)
-        audience = listing.get("audience") or (
-            "everyone" if ld.get("isAccessibleForFree", True) else "only_paid")
-        paywalled = audience != "everyone" or bool(response.css(".paywall, .paywall-jump"))
-        if paywalled:
+        audience = (listing or {}).get("audience") or page_post.get("audience")
+        free = found.accessible_for_free if audience is None else audience == "everyone"
+        if free is None:  # the page states nothing: only then trust its paywall markup
+            free = not response.css(".paywall, .paywall-jump")
+        if not free:
             self.item_failed(f"only the free preview of {canonical} is public (paid post)")
         yield {
             "platform": Platform.SUBSTACK.value,
             "kind": Kind.ARTICLE.value,
             "url": canonical,
             "fallback_url": response.url,
-            "title": title,
+            "title": found.title or "",
             "text": text,
-            "published_at": published,
-            "metadata": {"subtitle": subtitle or None, "audience": audience,
-                         "bylines": [b.get("name") for b in listing.get("publishedBylines")
-                                     or [] if isinstance(b, dict)],
-                         "paywalled": paywalled, "substack_id": listing.get("id"),
-                         "source": "page"},
+            "published_at": found.published_at,
+            "metadata": {"subtitle": subtitle or None,
+                         "audience": audience or ("everyone" if free else "only_paid"),
+                         "paywalled": not free, "substack_id": post.get("id"),
+                         "source": "page", **found.as_metadata()},
         }
 
 

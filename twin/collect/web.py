@@ -12,12 +12,14 @@ from scrapy.http import Request, Response
 
 from twin.collect.base import ScrapyCollector, register
 from twin.collect.feeds import looks_like_feed, parse_feed
-from twin.collect.html import extract_article, ld_of_type, meta, parse_date
+from twin.collect.html import extract_article, ld_of_type, meta
+from twin.collect.metadata import Claim, page_platform, resolve_metadata
 from twin.collect.scrapy_support import TwinSpider
 from twin.domain import Kind, Platform, Source
 from twin.settings import Settings
 
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml")
+_FEED_GENERATORS = {"substack": Platform.SUBSTACK, "medium": Platform.MEDIUM}
 
 
 @register
@@ -54,7 +56,16 @@ class WebSpider(TwinSpider):
         # After redirects (okafor.dev -> www.okafor.dev) the site is where we landed.
         self.site = _site(response.url)
         if looks_like_feed(response.text):
+            generator, _entries = parse_feed(response.text)
+            platform = _FEED_GENERATORS.get(generator.split(" ")[0].lower())
+            if platform is not None:
+                self.hand_off(platform, response.url)
+                return
             yield from self._follow_feed(response)
+            return
+        platform = page_platform(response, response.text)
+        if platform is not None:  # a Substack or Medium publication on its own domain
+            self.hand_off(platform, response.url)
             return
         path = urlsplit(response.url).path
         feed = None
@@ -101,20 +112,21 @@ class WebSpider(TwinSpider):
         extracted = extract_article(response.text, response.url)
         if not extracted["text"]:
             return None
-        ld = ld_of_type(response, "BlogPosting", "Article", "NewsArticle") or {}
-        date = (parse_date(meta(response, "article:published_time"))
-                or parse_date(ld.get("datePublished")) or extracted["date"] or published)
+        found = resolve_metadata(
+            response.text, response.url, trafilatura_meta=extracted["meta"],
+            fallback={"published_at": Claim(published, "feed") if published else None})
         canonical = response.css('link[rel="canonical"]::attr(href)').get()
         return {
             "platform": Platform.WEB.value,
             "kind": Kind.ARTICLE.value,
             "url": urljoin(response.url, canonical) if canonical else response.url,
             "fallback_url": response.url,
-            "title": extracted["title"] or meta(response, "og:title") or "",
+            "title": found.title or "",
             "text": extracted["text"],
-            "published_at": date,
-            "metadata": {"site": extracted["sitename"],
-                         "description": extracted["description"], "source": "page"},
+            "published_at": found.published_at,
+            "metadata": {"site": found.site_name or extracted["sitename"],
+                         "description": found.description or extracted["description"],
+                         "source": "page", **found.as_metadata()},
         }
 
 
