@@ -63,6 +63,29 @@ def test_every_stored_document_is_the_authors_own_text(first_run, demo_site: Dem
         assert " ".join(readme_words) in " ".join(words(repo.text))
 
 
+def test_the_summary_lists_what_each_stored_document_lacks(first_run,
+                                                         module_settings: Settings) -> None:
+    """Every stored document without an author or date is in the run's summary (and stored
+    with the run); repositories (their owner's) and exports (their holder's) never lack an
+    author."""
+    from twin.domain import MissingMetadata
+
+    docs = Warehouse.from_settings(module_settings).documents(author_id="maya-okafor")
+    expected = {(d.url, tuple(m.fields)) for d in docs
+                if (m := MissingMetadata.of(d, from_export=d.metadata.get("source") == "export"))}
+    listed = [m for s in first_run.sources for m in s.missing]
+    assert all(s.missing_omitted == 0 for s in first_run.sources)  # the demo fits the list
+    assert {(m.url, tuple(m.fields)) for m in listed} == expected
+    assert sum(s.no_date for s in first_run.sources) == sum(d.published_at is None for d in docs)
+    assert sum(s.no_author for s in first_run.sources) == sum("author" in f for _, f in expected)
+    assert not any("author" in m.fields for m in listed if m.platform == "github")
+    exports = [s for s in first_run.sources if s.collector == "export"]
+    assert exports and all(s.no_author == 0 for s in exports)
+    stored = Warehouse.from_settings(module_settings).runs()[0]["summary"]
+    assert [m.model_dump(mode="json") for m in listed] == [
+        m for s in stored["sources"] for m in s["missing"]]
+
+
 def test_ray_data_reads_the_warehouse(first_run, module_settings: Settings) -> None:
     import ray
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pydantic import ValidationError
+
 from twin.collect.pipeline import parse_sources
+from twin.domain import SourceSummary
 from twin.rayjobs import follow, submit_stage, summary_from_logs
+from twin.report import missing_markdown
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,7 +105,19 @@ def collect_markdown(summary: dict[str, Any]) -> str:
         lines.append(f"| {s['source']} | {s.get('collector', '')} | {s.get('found', 0)} | "
                      f"{s.get('new', 0)} | {s.get('updated', 0)} | {s.get('unchanged', 0)} | "
                      f"{s.get('failed', 0)} | {reason} |")
-    return "\n".join(lines)
+    missing = missing_markdown(_source_summaries(sources))
+    return "\n".join(lines + ["", missing] if missing else lines)
+
+
+def _source_summaries(sources: list[dict[str, Any]]) -> list[SourceSummary]:
+    """The job's per-source rows as models; an unreadable one contributes nothing."""
+    parsed = []
+    for source in sources:
+        try:
+            parsed.append(SourceSummary.model_validate(source))
+        except ValidationError:
+            continue
+    return parsed
 
 
 def ingest_markdown(summary: dict[str, Any]) -> str:

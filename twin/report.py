@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import quote
 
 from rich.table import Table
+from rich.text import Text
 
-from twin.domain import CollectionSummary, Document
+from twin.domain import (
+    MISSING_AUTHOR,
+    MISSING_DATE,
+    MISSING_LISTED,
+    CollectionSummary,
+    Document,
+    MissingMetadata,
+    SourceSummary,
+)
 from twin.features.clean import plain_text
+
+# How to fix what a collected document lacks, per (field, platform); None: any other platform.
+# The CLI, the flow run's artifact and the UI all show these lines.
+MISSING_HINTS: dict[tuple[str, str | None], str] = {
+    (MISSING_AUTHOR, "web"): (
+        "if the site is a Substack or Medium publication, add its host to "
+        "platforms.substack_domains or platforms.medium_domains (e.g. "
+        "TWIN_PLATFORMS__SUBSTACK_DOMAINS='[\"news.example.org\"]') or prefix the link with "
+        "substack= or medium="),
+    (MISSING_AUTHOR, None): (
+        "import the platform's data export (--export, or Export ZIPs on the Profile page): "
+        "every item in it is the account holder's"),
+    (MISSING_DATE, "web"): (
+        "the page carries no machine-readable date: if the site is a Substack or Medium "
+        "publication, add its host to platforms.substack_domains or platforms.medium_domains, "
+        "or import that platform's data export"),
+    (MISSING_DATE, None): (
+        "import the platform's data export (--export, or Export ZIPs on the Profile page), "
+        "which carries dates"),
+}
 
 
 def summary_table(summary: CollectionSummary) -> Table:
@@ -23,6 +54,86 @@ def summary_table(summary: CollectionSummary) -> Table:
                       str(row.unchanged), str(row.failed), f"{row.seconds:.1f}",
                       row.reason or "")
     return table
+
+
+def missing_hint(field: str, platform: str) -> tuple[str, str]:
+    """How a missing field is named in a summary (``no date (web)``) and the hint to fix it."""
+    if (field, platform) in MISSING_HINTS:
+        return f"no {field} ({platform})", MISSING_HINTS[(field, platform)]
+    return f"no {field}", MISSING_HINTS[(field, None)]
+
+
+def _missing_documents(sources: list[SourceSummary]) -> list[tuple[str, MissingMetadata]]:
+    return [(s.source, m) for s in sources for m in s.missing][:MISSING_LISTED]
+
+
+def missing_rows(sources: list[SourceSummary]) -> list[tuple[str, str, str, str]]:
+    """Source, platform, document (title, else URL) and what it lacks, for at most
+    ``MISSING_LISTED`` documents over all sources."""
+    return [(source, m.platform, m.title or m.url or "(untitled)", ", ".join(m.fields))
+            for source, m in _missing_documents(sources)]
+
+
+def missing_hints(sources: list[SourceSummary]) -> list[tuple[str, str]]:
+    """Each distinct way the listed documents lack something, with its hint, once."""
+    hints = [missing_hint(f, m.platform) for _, m in _missing_documents(sources)
+             for f in m.fields]
+    return list(dict.fromkeys(hints))
+
+
+def missing_headline(sources: list[SourceSummary]) -> str:
+    """``5 documents without an author or date (3 without author, 4 without date)``."""
+    total = sum(len(s.missing) + s.missing_omitted for s in sources)
+    shown = len(_missing_documents(sources))
+    more = f"; the first {shown} listed" if shown < total else ""
+    return (f"{total} documents without an author or date ({sum(s.no_author for s in sources)} "
+            f"without author, {sum(s.no_date for s in sources)} without date{more})")
+
+
+def missing_table(sources: list[SourceSummary]) -> Table | None:
+    """The documents whose author or date was not found (None when there are none)."""
+    rows = missing_rows(sources)
+    if not rows:
+        return None
+    table = Table(title=missing_headline(sources))
+    for column, width in (("source", 50), ("platform", None), ("document", 60),
+                          ("missing", None)):
+        table.add_column(column, overflow="fold", max_width=width)
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))  # titles are data, never rich markup
+    return table
+
+
+def missing_hint_lines(sources: list[SourceSummary]) -> list[str]:
+    """The hints under the table, one line each: ``no date: import ...``."""
+    return [f"{label}: {hint}" for label, hint in missing_hints(sources)]
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|#!~])")
+# A URL keeps its own characters in a markdown link, less those that would end the link.
+_URL_SAFE = ":/?#[]@!$&'*+,;=%~"
+
+
+def _md(text: str) -> str:
+    """Text as one markdown table cell shows it: no markup, links or HTML of its own."""
+    text = " ".join(text.split()).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def missing_markdown(sources: list[SourceSummary]) -> str:
+    """The same as :func:`missing_table` and its hints, as markdown ("" when none)."""
+    listed = _missing_documents(sources)
+    if not listed:
+        return ""
+    lines = [f"#### {missing_headline(sources)}", "",
+             "| source | platform | document | missing |", "|---|---|---|---|"]
+    for (source, m), (_, platform, shown, fields) in zip(listed, missing_rows(sources),
+                                                         strict=True):
+        document = f"[{_md(shown)}]({quote(m.url, safe=_URL_SAFE)})" if m.url else _md(shown)
+        lines.append(f"| {_md(source)} | {_md(platform)} | {document} | {_md(fields)} |")
+    lines.append("")
+    lines += [f"- **{_md(label)}**: {_md(hint)}" for label, hint in missing_hints(sources)]
+    return "\n".join(lines)
 
 
 def stats_table(rows: list[dict[str, Any]]) -> Table:

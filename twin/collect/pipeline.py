@@ -12,7 +12,11 @@ from typing import Any
 from twin.collect.base import CollectError
 from twin.collect.dispatcher import collector_class_for
 from twin.domain import (
+    MISSING_AUTHOR,
+    MISSING_DATE,
+    MISSING_LISTED,
     CollectionSummary,
+    MissingMetadata,
     Source,
     SourceKind,
     SourceResult,
@@ -157,12 +161,20 @@ def _log_result(result: SourceResult) -> None:
 
 def _summaries(results: list[SourceResult], new: frozenset[str],
                updated: frozenset[str]) -> list[SourceSummary]:
+    """One summary row per source; a document found by several sources is counted (new,
+    updated, unchanged, missing author or date) under the first of them."""
     counted: set[str] = set()
     rows: list[SourceSummary] = []
     for result in results:
         ids = [d.id for d in result.documents]
         fresh = [i for i in ids if i not in counted]
-        counted.update(ids)
+        from_export = result.source.kind is SourceKind.EXPORT
+        missing: list[MissingMetadata] = []
+        for doc in result.documents:
+            if doc.id not in counted:
+                counted.add(doc.id)
+                if (lacks := MissingMetadata.of(doc, from_export=from_export)) is not None:
+                    missing.append(lacks)
         n_new = sum(1 for i in fresh if i in new)
         n_updated = sum(1 for i in fresh if i in updated)
         failed = result.error_count + (1 if result.failure else 0)
@@ -173,6 +185,10 @@ def _summaries(results: list[SourceResult], new: frozenset[str],
             source=result.source.label, collector=result.collector, found=len(ids),
             new=n_new, updated=n_updated, unchanged=len(fresh) - n_new - n_updated,
             failed=failed, reason=reason, seconds=result.seconds,
+            no_author=sum(MISSING_AUTHOR in m.fields for m in missing),
+            no_date=sum(MISSING_DATE in m.fields for m in missing),
+            missing=missing[:MISSING_LISTED],
+            missing_omitted=max(0, len(missing) - MISSING_LISTED),
         ))
     return rows
 

@@ -11,7 +11,7 @@ from twin.collect.pipeline import collect
 from twin.domain import CollectionSummary
 from twin.logs import setup_logging
 from twin.rayjobs import emit_summary
-from twin.report import summary_table
+from twin.report import missing_hint_lines, missing_table, summary_table
 from twin.settings import get_settings
 
 
@@ -35,7 +35,8 @@ def run_collect_job(author: str, links: list[str], exports: list[str],
 
 
 def print_summary(summary: CollectionSummary, console: Console | None = None) -> None:
-    """The per-source summary table and totals."""
+    """The per-source summary table and totals, then the documents without an author or
+    date (if any) with how to fix each."""
     console = console or Console(width=160)
     console.print(summary_table(summary))
     totals = summary.totals
@@ -44,3 +45,8 @@ def print_summary(summary: CollectionSummary, console: Console | None = None) ->
         f"{totals['updated']} updated, {totals['unchanged']} unchanged, {totals['failed']} "
         f"failed; warehouse version {summary.table_version}; {summary.seconds:.1f}s "
         f"(run {summary.run_id})")
+    missing = missing_table(summary.sources)
+    if missing is not None:
+        console.print(missing)
+        for line in missing_hint_lines(summary.sources):
+            console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
