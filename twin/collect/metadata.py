@@ -101,7 +101,8 @@ def resolve_metadata(html: str, url: str, *, preferred: dict[str, Claim | None] 
                    if (value := signals.field(name, source)) not in (None, "", [])]
         claims.append((fallback or {}).get(name))
         for claim in claims:
-            value = _normalise(name, claim.value, signals) if claim is not None else None
+            value = (_normalise(name, claim.value, signals, author_names(found.author))
+                     if claim is not None else None)
             if value:
                 setattr(found, name, value)
                 found.provenance[name] = claim.source
@@ -110,14 +111,14 @@ def resolve_metadata(html: str, url: str, *, preferred: dict[str, Claim | None] 
     return found
 
 
-def _normalise(name: str, value: Any, signals: PageSignals) -> Any:
+def _normalise(name: str, value: Any, signals: PageSignals, authors: list[str]) -> Any:
     if name == "author":
         names = author_names(value)
         return ", ".join(names) if names else None
     if name == "published_at":
         return value if isinstance(value, datetime) else parse_date(str(value))
     if name == "title":
-        return clean_title(str(value), signals.site_names) or None
+        return clean_title(str(value), signals.site_names + authors) or None
     return value
 
 
@@ -354,8 +355,11 @@ def page_platform(sel: Selector, html: str) -> Platform | None:
     if "substack" in generator or "window._preloads" in html and "substackcdn.com" in html:
         return Platform.SUBSTACK
     assets = " ".join(sel.xpath("//link/@href | //script/@src").getall())
-    if sel.xpath('//meta[@property="al:android:package" and @content="com.medium.reader"]') \
-            or "cdn-client.medium.com" in assets or "medium" in generator:
+    medium_app = sel.xpath(
+        '//meta[(@property="al:android:package" and @content="com.medium.reader")'
+        ' or ((@property="al:ios:app_name" or @name="twitter:app:name:iphone")'
+        ' and @content="Medium") or starts-with(@content, "medium://")]')
+    if medium_app or "cdn-client.medium.com" in assets or "medium" in generator:
         return Platform.MEDIUM
     if assets.count("substackcdn.com") >= 3:  # its styles, scripts and icons, not one embed
         return Platform.SUBSTACK
