@@ -50,9 +50,10 @@ def summary_table(summary: CollectionSummary) -> Table:
         table.add_column(column, justify="right")
     table.add_column("reason", overflow="fold", max_width=70)
     for row in summary.sources:
-        table.add_row(row.source, row.collector, str(row.found), str(row.new), str(row.updated),
-                      str(row.unchanged), str(row.failed), f"{row.seconds:.1f}",
-                      row.reason or "")
+        # Labels and reasons are data (a link may hold "[...]"), never rich markup.
+        table.add_row(Text(row.source), Text(row.collector), str(row.found), str(row.new),
+                      str(row.updated), str(row.unchanged), str(row.failed),
+                      f"{row.seconds:.1f}", Text(row.reason or ""))
     return table
 
 
