@@ -75,3 +75,68 @@ def test_a_truncated_real_looking_archive_is_a_failure_not_a_crash(tail: bytes) 
     whole = _zip({"Shares.csv": "Date,ShareLink,ShareCommentary\n2026-01-01 10:00:00,"
                   "https://www.linkedin.com/feed/update/urn:li:share:1,hello there\n"})
     _check_sane(_collect(whole[: len(whole) // 2] + tail))
+
+
+WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ", min_size=1, max_size=80)
+SUBSTACK_WIDGETS = [
+    '<p class="button-wrapper"><a class="button primary" href="https://x.substack.com/'
+    'subscribe?"><span>Sign up now</span></a></p>',
+    '<div class="subscription-widget-wrap-editor" data-component-name="SubscribeWidgetToDOM">'
+    '<div class="subscription-widget show-subscribe"><div class="preamble"><p class="cta-caption">'
+    "Thanks for reading! Subscribe for free to receive new posts.</p></div><form><input "
+    'type="email" placeholder="Type your email…"><input type="submit" value="Subscribe"></form>'
+    "</div></div>",
+    '<div class="captioned-button-wrap" data-component-name="CaptionedButtonToDOM"><div '
+    'class="preamble"><p class="cta-caption">Thanks for reading! Share it.</p></div><p '
+    'class="button-wrapper"><a class="button primary" href="https://x.substack.com/p/a?'
+    'action=share"><span>Share</span></a></p></div>',
+    '<p class="button-wrapper" data-component-name="ButtonCreateButton"><a class="button '
+    'primary" href="https://x.substack.com/p/a/comments"><span>Leave a comment</span></a></p>',
+    "<div><hr></div>",
+]
+DIVIDER_LINE = ("---", "***", "* * *", "___")
+
+
+def _no_edge_divider(text: str) -> bool:
+    lines = text.split("\n")
+    return lines[0].strip() not in DIVIDER_LINE and lines[-1].strip() not in DIVIDER_LINE
+
+
+@FUZZ
+@given(st.lists(st.one_of(WORDS.map(lambda w: f"<p>{w}</p>"), st.sampled_from(SUBSTACK_WIDGETS)),
+                min_size=1, max_size=12))
+def test_substack_widgets_never_reach_the_text(blocks: list[str]) -> None:
+    csv = ("post_id,post_date,is_published,email_sent_at,inbox_sent_at,type,audience,title,"
+           "subtitle,podcast_url\n1.slug,2026-01-01T00:00:00Z,true,,,newsletter,everyone,T,,\n")
+    result = _collect(_zip({"posts.csv": csv, "posts/1.slug.html": "".join(blocks)}))
+    _check_sane(result)
+    for doc in result.documents:
+        assert _no_edge_divider(doc.text)
+        for widget in ("Sign up now", "Subscribe", "Share", "Leave a comment", "Thanks for"):
+            assert widget not in doc.text
+
+
+@FUZZ
+@given(st.lists(st.lists(WORDS, min_size=0, max_size=4), min_size=1, max_size=4), WORDS,
+       st.booleans(), st.booleans())
+def test_medium_stories_never_start_or_end_with_a_divider(sections: list[list[str]], title: str,
+                                                          with_title: bool,
+                                                          subtitle: bool) -> None:
+    def section(paragraphs: list[str], first: bool) -> str:
+        heading = (f'<h3 class="graf graf--h3 graf--title">{title}</h3>'
+                   if first and with_title else "")
+        return ('<section class="section section--body"><div class="section-divider"><hr '
+                'class="section-divider"></div><div class="section-content"><div '
+                f'class="section-inner">{heading}'
+                + "".join(f'<p class="graf graf--p">{p}</p>' for p in paragraphs)
+                + "</div></div></section>")
+    body = "".join(section(paragraphs, i == 0) for i, paragraphs in enumerate(sections))
+    summary = '<section data-field="subtitle" class="p-summary">sub</section>' if subtitle else ""
+    html = (f'<html><body><article class="h-entry"><header><h1 class="p-name">{title}</h1>'
+            f'</header>{summary}<section data-field="body" class="e-content">{body}</section>'
+            '<footer><time class="dt-published" datetime="2026-01-01T00:00:00.000Z">x</time>'
+            "</footer></article></body></html>")
+    result = _collect(_zip({"posts/2026-01-01_post-1a2b3c.html": html}))
+    _check_sane(result)
+    for doc in result.documents:
+        assert _no_edge_divider(doc.text), doc.text

@@ -1,8 +1,16 @@
 """Importers for the data-export archives people can download from the platforms.
 
-- LinkedIn ("Get a copy of your data"): ``Shares.csv`` (posts) and ``Articles/Articles/*.html``.
-- Medium ("Download your information"): ``posts/*.html`` (drafts, ``draft_*``, are skipped).
-- Substack (Settings > Export): ``posts.csv`` and ``posts/<post_id>.html`` body fragments.
+- LinkedIn ("Get a copy of your data"): ``Shares.csv`` (posts), ``Articles/Articles/*.html``
+  (Pulse articles) and ``Profile.csv`` (the author's name).
+- Medium ("Download your information"): ``posts/*.html``; drafts (``draft_*``) and responses
+  (comments on other stories, exported among the stories) are skipped.
+- Substack (Settings > Export): ``posts.csv`` and ``posts/<post_id>.html`` body fragments, whose
+  subscribe/share widgets are removed.
+
+Every document records ``metadata["author"]`` and ``metadata["provenance"]`` (where its author,
+date and title came from); a post without a date is kept with ``published_at=None``. The real
+layouts these importers follow are described, with their sources, in
+``tests/fixtures/exports/README.md``.
 
 The platform is recognised from the archive's content, or given as ``linkedin=export.zip``.
 """
@@ -14,11 +22,12 @@ import io
 import re
 import zipfile
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import SplitResult
 
-from parsel import Selector
+from parsel import Selector, SelectorList
 
 from twin.collect.base import CollectError, Collector
 from twin.collect.html import html_to_markdown, parse_date, text_to_markdown
@@ -159,26 +168,48 @@ class ExportCollector(Collector):
         if importer is None:
             raise CollectError(f"no importer for {platform.value} exports")
         result = SourceResult(source=source)
-        importer(self, archive, author_id, result)
+        tally = _Tally()
+        importer(self, archive, author_id, result, tally)
+        undated = sum(1 for d in result.documents if d.published_at is None)
+        # First, so that the per-source cap on listed problems never hides them.
+        result.errors[:0] = tally.lines(undated)
         if not result.documents and not result.errors:
             raise CollectError(f"the {platform.value} export {source.value} holds no published "
                                "posts or articles")
         return result
 
+    def _document(self, result: SourceResult, *, author: str | None,
+                  provenance: dict[str, str], text: str, **fields: Any) -> None:
+        """Store one imported item with its author and where its fields came from."""
+        metadata = dict(fields.pop("metadata", None) or {})
+        metadata.update(author=author, bylines=[author] if author else [],
+                        provenance=provenance, source="export")
+        result.documents.append(Document.build(text=trim_dividers(text), metadata=metadata,
+                                               **fields))
+
     # LinkedIn -----------------------------------------------------------------------------
     def import_linkedin(self, archive: zipfile.ZipFile, author_id: str,
-                        result: SourceResult) -> None:
-        """Shares.csv rows (posts) and Articles/*.html (Pulse articles)."""
-        for name in _names(archive):
+                        result: SourceResult, tally: _Tally) -> None:
+        """Shares.csv rows (posts) and Articles/*.html (Pulse articles), by Profile.csv's name."""
+        names = _names(archive)
+        author: str | None = None
+        profile = next((n for n in names if PurePosixPath(n).name.lower() == "profile.csv"),
+                       None)
+        if profile is not None:
+            def read_profile(profile: str = profile) -> None:
+                nonlocal author
+                author = _linkedin_profile_name(_read_text(archive, profile))
+            _guarded(result, profile, read_profile)
+        for name in names:
             path = PurePosixPath(name)
             if path.name.lower().startswith("shares") and path.suffix == ".csv":
                 _guarded(result, name, lambda name=name: self._linkedin_shares(
-                    _read_text(archive, name), name, author_id, result))
+                    _read_text(archive, name), name, author_id, author, result))
             elif "Articles" in path.parts[:-1] and path.suffix == ".html":
                 _guarded(result, name, lambda name=name: self._linkedin_article(
-                    _read_text(archive, name), name, author_id, result))
+                    _read_text(archive, name), name, author_id, author, result))
 
-    def _linkedin_shares(self, content: str, name: str, author_id: str,
+    def _linkedin_shares(self, content: str, name: str, author_id: str, author: str | None,
                          result: SourceResult) -> None:
         lines = content.splitlines(keepends=True)
         start = next((i for i, line in enumerate(lines) if "ShareCommentary" in line), None)
@@ -189,89 +220,112 @@ class ExportCollector(Collector):
         for row_number, row in _rows(reader, name, self.settings.collect.max_csv_rows, result):
             _guarded(result, f"{name} row {row_number}",
                      lambda row=row, n=row_number: self._linkedin_share(
-                         row, f"{name} row {n}", author_id, result))
+                         row, f"{name} row {n}", author_id, author, result))
 
     def _linkedin_share(self, row: dict[str, Any], where: str, author_id: str,
-                        result: SourceResult) -> None:
+                        author: str | None, result: SourceResult) -> None:
         text = _linkedin_commentary(row.get("ShareCommentary") or "")
         if not text:
             return  # a plain reshare: nothing the author wrote
         if len(text) < self.settings.collect.min_text_chars:
             result.errors.append(f"{where}: post too short to keep")
             return
-        result.documents.append(Document.build(
+        published = parse_date(row.get("Date"))
+        self._document(
+            result, author=author,
+            provenance=_provenance(author, "export:Profile.csv", published, "export:Shares.csv",
+                                   "first_line"),
             author_id=author_id, platform=Platform.LINKEDIN, kind=Kind.POST,
             url=(row.get("ShareLink") or "").strip(),
             item_id=f"share-{content_hash('', text)[:16]}",  # when there is no usable link
-            title=post_title(text), text=text,
-            published_at=parse_date(row.get("Date")),
+            title=post_title(text), text=text, published_at=published,
             metadata={"visibility": row.get("Visibility"),
                       "shared_url": _http_or_none(row.get("SharedUrl")),
-                      "title_from": "first_line", "source": "export"},
-        ))
+                      "title_from": "first_line"},
+        )
 
-    def _linkedin_article(self, html: str, name: str, author_id: str,
+    def _linkedin_article(self, html: str, name: str, author_id: str, author: str | None,
                           result: SourceResult) -> None:
         sel = Selector(text=html)
-        title = (sel.css("h1").xpath("string()").get() or "").strip()
+        title = " ".join((sel.css("h1").xpath("string()").get() or "").split())
         link = sel.css("h1 a::attr(href)").get()
-        published = sel.css("p.published").xpath("string()").get()
-        if not published:
-            return  # an unpublished draft
+        published_text = sel.css("p.published").xpath("string()").get()
+        if not published_text:
+            return  # an unpublished draft: LinkedIn writes only "Created on"
         for node in sel.css("h1, p.created, p.published"):
             node.drop()
         body = sel.css("body").get() or sel.get()
         text = html_to_markdown(body, self.settings.collect.max_html_depth)
-        if len(text) < self.settings.collect.min_text_chars:
+        if len(trim_dividers(text)) < self.settings.collect.min_text_chars:
             result.errors.append(f"{name}: article has no text")
             return
-        result.documents.append(Document.build(
+        published = parse_date(published_text.replace("Published on", "").strip())
+        self._document(
+            result, author=author,
+            provenance=_provenance(author, "export:Profile.csv", published,
+                                   "export:p.published", "export:h1" if title else None),
             author_id=author_id, platform=Platform.LINKEDIN, kind=Kind.ARTICLE,
-            url=link or "", item_id=name, title=title, text=text,
-            published_at=parse_date(published.replace("Published on", "").strip()),
-            metadata={"source": "export", "file": name},
-        ))
+            url=link or "", item_id=name, title=title, text=text, published_at=published,
+            metadata={"file": name},
+        )
 
     # Medium -------------------------------------------------------------------------------
     def import_medium(self, archive: zipfile.ZipFile, author_id: str,
-                      result: SourceResult) -> None:
-        """posts/*.html stories; drafts are skipped."""
-        for name in _names(archive):
+                      result: SourceResult, tally: _Tally) -> None:
+        """posts/*.html stories; drafts and responses are skipped."""
+        names = _names(archive)
+        profile_name: str | None = None
+        profile = next((n for n in names if PurePosixPath(n).name == "profile.html"), None)
+        if profile is not None:
+            def read_profile(profile: str = profile) -> None:
+                nonlocal profile_name
+                profile_name = _medium_profile_name(_read_text(archive, profile))
+            _guarded(result, profile, read_profile)
+        for name in names:
             path = PurePosixPath(name)
             if path.parent.name != "posts" or path.suffix != ".html":
                 continue
             if path.name.startswith("draft_"):
                 continue
             _guarded(result, name, lambda name=name: self._medium_story(
-                _read_text(archive, name), name, author_id, result))
+                _read_text(archive, name), name, author_id, profile_name, result, tally))
 
-    def _medium_story(self, html: str, name: str, author_id: str,
-                      result: SourceResult) -> None:
+    def _medium_story(self, html: str, name: str, author_id: str, profile_name: str | None,
+                      result: SourceResult, tally: _Tally) -> None:
         sel = Selector(text=html)
-        title = (sel.css("h1.p-name").xpath("string()").get() or "").strip()
-        subtitle = (sel.css('section[data-field="subtitle"]').xpath("string()").get()
-                    or "").strip()
-        published = sel.css("time.dt-published::attr(datetime)").get()
-        canonical = sel.css("a.p-canonical::attr(href)").get()
-        if not published:
-            return  # unpublished
+        title = " ".join((sel.css("h1.p-name").xpath("string()").get() or "").split())
+        subtitle = " ".join((sel.css('section[data-field="subtitle"]').xpath("string()").get()
+                             or "").split())
         body = sel.css('section[data-field="body"]')
-        for node in body.css("h3.graf--title, h4.graf--subtitle"):
-            node.drop()
-        text = html_to_markdown(body.get() or "", self.settings.collect.max_html_depth)
+        if _is_medium_response(title, subtitle, body):
+            tally.responses += 1
+            return
+        published_at = sel.css("time.dt-published::attr(datetime)").get()
+        canonical = sel.css("a.p-canonical::attr(href)").get()
+        h_card = " ".join((sel.css("a.p-author.h-card").xpath("string()").get() or "").split())
+        for node in body.css(".graf--title, .graf--subtitle"):
+            node.drop()  # the title and subtitle again, as the story's first lines
+        text = _without_title_line(
+            trim_dividers(html_to_markdown(body.get() or "", self.settings.collect.max_html_depth)),
+            title)
         if len(text) < self.settings.collect.min_text_chars:
             result.errors.append(f"{name}: story has no text")
             return
-        result.documents.append(Document.build(
+        published = parse_date(published_at)
+        author = h_card or profile_name
+        self._document(
+            result, author=author,
+            provenance=_provenance(author, "export:h-card" if h_card else "export:profile.html",
+                                   published, "export:time.dt-published", "export:h1.p-name"),
             author_id=author_id, platform=Platform.MEDIUM, kind=Kind.ARTICLE,
             url=canonical or "", item_id=PurePosixPath(name).stem,
-            title=title, text=text, published_at=parse_date(published),
-            metadata={"subtitle": subtitle or None, "source": "export", "file": name},
-        ))
+            title=title, text=text, published_at=published,
+            metadata={"subtitle": subtitle or None, "file": name},
+        )
 
     # Substack -----------------------------------------------------------------------------
     def import_substack(self, archive: zipfile.ZipFile, author_id: str,
-                        result: SourceResult) -> None:
+                        result: SourceResult, tally: _Tally) -> None:
         """posts.csv rows that are published newsletters, with their posts/<id>.html bodies."""
         names = _names(archive)
         csv_name = next((n for n in names if PurePosixPath(n).name == "posts.csv"), None)
@@ -287,15 +341,16 @@ class ExportCollector(Collector):
         if not fields or "post_id" not in fields:
             raise CollectError(f"{csv_name} has no post_id column: not a Substack export")
         available = set(names)
+        publication = _substack_publication(names)
         for _number, row in _rows(reader, csv_name, self.settings.collect.max_csv_rows, result):
             post_id = (row.get("post_id") or "").strip()
             _guarded(result, f"post {post_id}", lambda row=row, post_id=post_id:
                      self._substack_post(archive, row, post_id, prefix, available, author_id,
-                                         result))
+                                         publication, result))
 
     def _substack_post(self, archive: zipfile.ZipFile, row: dict[str, Any], post_id: str,
                        prefix: str, available: set[str], author_id: str,
-                       result: SourceResult) -> None:
+                       publication: str | None, result: SourceResult) -> None:
         if (row.get("is_published") or "").strip().lower() != "true":
             return
         if (row.get("type") or "newsletter").strip() not in {"newsletter", ""}:
@@ -304,34 +359,188 @@ class ExportCollector(Collector):
         if html_name not in available:
             result.errors.append(f"post {post_id}: {html_name} missing from the archive")
             return
-        text = html_to_markdown(_read_text(archive, html_name),
-                                self.settings.collect.max_html_depth)
-        if len(text) < self.settings.collect.min_text_chars:
+        sel = Selector(text=_read_text(archive, html_name))
+        for node in sel.css(", ".join(SUBSTACK_WIDGETS)):
+            node.drop()
+        text = html_to_markdown(sel.css("body").get() or "", self.settings.collect.max_html_depth)
+        if len(trim_dividers(text)) < self.settings.collect.min_text_chars:
             result.errors.append(f"post {post_id}: no text")
             return
         slug = post_id.split(".", 1)[1] if "." in post_id else post_id
-        result.documents.append(Document.build(
+        title = (row.get("title") or "").strip()
+        published = parse_date(row.get("post_date"))
+        # The export names no author (only its publication): the byline is unknown here.
+        self._document(
+            result, author=None,
+            provenance=_provenance(None, "", published, "export:posts.csv",
+                                   "export:posts.csv" if title else None),
             author_id=author_id, platform=Platform.SUBSTACK, kind=Kind.ARTICLE,
-            item_id=post_id, title=(row.get("title") or "").strip(), text=text,
-            published_at=parse_date(row.get("post_date")),
+            item_id=post_id, title=title, text=text, published_at=published,
             metadata={"subtitle": (row.get("subtitle") or "").strip() or None,
-                      "slug": slug, "audience": row.get("audience"), "source": "export"},
-        ))
+                      "slug": slug, "audience": row.get("audience"),
+                      "publication": publication},
+        )
+
+
+class _Tally:
+    """What an import skipped or could not date, for one summary line each."""
+
+    def __init__(self) -> None:
+        self.responses = 0
+
+    def lines(self, undated: int) -> list[str]:
+        lines = []
+        if self.responses:
+            skipped = _count(self.responses, "Medium response (comment)",
+                             "Medium responses (comments)")
+            lines.append(f"skipped {skipped}")
+        if undated:
+            verb = "has" if undated == 1 else "have"
+            lines.append(f"{_count(undated, 'post', 'posts')} {verb} no date (stored with date "
+                         "unknown)")
+        return lines
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _provenance(author: str | None, author_from: str, published: datetime | None,
+                published_from: str, title_from: str | None) -> dict[str, str]:
+    """Where each known field came from (a field that is unknown has no entry)."""
+    provenance = {}
+    if author:
+        provenance["author"] = author_from
+    if published is not None:
+        provenance["published_at"] = published_from
+    if title_from:
+        provenance["title"] = title_from
+    return provenance
+
+
+_DIVIDER_LINE = re.compile(r"(?:[-*_]\s*){3,}")
+
+
+def trim_dividers(text: str) -> str:
+    """The text without the section dividers (``---``, ``***``) it starts or ends with.
+
+    Medium opens every story with a section divider (``<hr class="section-divider">``), and a
+    Substack post often ends with one before its subscribe widget; they are layout, not writing.
+    """
+    lines = text.strip().split("\n")
+    while lines and (not lines[0].strip() or _DIVIDER_LINE.fullmatch(lines[0].strip())):
+        lines.pop(0)
+    while lines and (not lines[-1].strip() or _DIVIDER_LINE.fullmatch(lines[-1].strip())):
+        lines.pop()
+    return "\n".join(lines)
+
+
+def _without_title_line(text: str, title: str) -> str:
+    """The text without a first line that only repeats the title (a story whose title was
+    typed as its bold first paragraph rather than as Medium's title paragraph)."""
+    first, _, rest = text.partition("\n")
+    if title and rest.strip() and _normalized(first.strip("#*_ \t")) == _normalized(title):
+        return rest.strip()
+    return text
+
+
+def _linkedin_profile_name(content: str) -> str | None:
+    """The member's name from Profile.csv (``First Name``, ``Last Name``, ...)."""
+    for row in csv.DictReader(io.StringIO(content)):
+        name = " ".join(" ".join((row.get(column) or "").split())
+                        for column in ("First Name", "Last Name")).strip()
+        return name or None
+    return None
+
+
+def _medium_profile_name(html: str) -> str | None:
+    """The display name from Medium's profile/profile.html (``<b>Display name:</b> ...``)."""
+    for item in Selector(text=html).css("li"):
+        label = " ".join((item.css("b").xpath("string()").get() or "").split())
+        if label.lower() == "display name:":
+            text = " ".join((item.xpath("string()").get() or "").split())
+            return text[len(label):].strip() or None
+    return None
+
+
+def _normalized(text: str) -> str:
+    return " ".join(text.replace("\u00a0", " ").split()).casefold()
+
+
+_ELLIPSIS = re.compile(r"(?:…|\.\.\.)$")
+
+
+def _is_medium_response(title: str, subtitle: str, body: SelectorList) -> bool:
+    """Whether an exported Medium post is a response (a comment on another story).
+
+    Medium's export writes responses into ``posts/`` like stories and marks them nowhere
+    (medmark had to fetch each post online for ``inResponseToPostId``). What the files do show:
+    a response has no title of its own, so the export's ``h1.p-name`` is missing or Medium's
+    synthesized title (the opening words of the first paragraph, perhaps cut with "…"); its
+    body has no title paragraph (``graf--title``) and the post no subtitle. A body opening with
+    "In response to" is one too. A story whose first paragraph repeats its title (a poem, say)
+    keeps its subtitle section, which is what keeps it here.
+    """
+    if not title:
+        return True
+    first = body.css(".graf--p, p").xpath("string()").get() or ""
+    if _normalized(first).startswith("in response to"):
+        return True
+    if body.css(".graf--title") or subtitle:
+        return False
+    synthesized = _ELLIPSIS.sub("", _normalized(title)).rstrip(" .,;:!?—-")
+    return bool(synthesized) and _normalized(first).startswith(synthesized)
+
+
+def _substack_publication(names: list[str]) -> str | None:
+    """The publication's subdomain, named by the export's ``email_list.<subdomain>.csv``."""
+    for name in names:
+        match = re.fullmatch(r"email_list\.(.+)\.csv", PurePosixPath(name).name)
+        if match:
+            return match.group(1)
+    return None
+
+
+# Substack's own widgets inside a post body (its editor's subscribe form, share and comment
+# buttons, "Sign up now" buttons of older posts): calls to action, not the author's writing.
+SUBSTACK_WIDGETS = (
+    '[class^="subscription-widget"]', '[class*=" subscription-widget"]',
+    '[data-component-name="SubscribeWidgetToDOM"]',
+    ".captioned-button-wrap", '[data-component-name="CaptionedButtonToDOM"]',
+    ".button-wrapper", '[data-component-name="ButtonCreateButton"]', "a.button",
+    ".paywall-jump", ".subscribe-widget", ".install-substack-app-embed",
+)
 
 
 def _linkedin_commentary(raw: str) -> str:
-    """Undo LinkedIn's CSV quirks (lines wrapped in quotes, doubled quotes)."""
+    """Undo LinkedIn's CSV quirks: each line wrapped in quotes, quotes doubled inside.
+
+    ``Shares.csv`` writes a multi-line commentary with every line in quotes (``"a"\\n"b"``) and
+    its own quotes doubled; one quote is removed at each end of such a line, then ``""`` is
+    read as ``"``.
+    """
     text = raw.replace("\r\n", "\n")
     lines = text.split("\n")
     if len(lines) > 1 and all(_QUOTED_LINE.fullmatch(line) for line in lines if line):
-        text = "\n".join(line.strip('"') for line in lines)
+        text = "\n".join(_unwrap(line) for line in lines)
     return text_to_markdown(text.replace('""', '"'))
+
+
+def _unwrap(line: str) -> str:
+    if line.startswith('"'):
+        line = line[1:]
+    if line.endswith('"') and not line.endswith('""'):
+        line = line[:-1]
+    elif line.endswith('"""'):
+        line = line[:-1]  # a doubled quote closing the line, then the wrapping one
+    return line
 
 
 _QUOTED_LINE = re.compile(r'"[^\n]*"|""|"[^\n]*|[^\n]*"')
 
 
-IMPORTERS: dict[Platform, Callable[[ExportCollector, zipfile.ZipFile, str, SourceResult], Any]] = {
+IMPORTERS: dict[Platform, Callable[[ExportCollector, zipfile.ZipFile, str, SourceResult,
+                                    _Tally], Any]] = {
     Platform.LINKEDIN: ExportCollector.import_linkedin,
     Platform.MEDIUM: ExportCollector.import_medium,
     Platform.SUBSTACK: ExportCollector.import_substack,

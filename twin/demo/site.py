@@ -706,6 +706,7 @@ class DemoSite:
                     f'<section data-field="subtitle" class="p-summary">{e(piece.subtitle)}'
                     '</section><section data-field="body" class="e-content">'
                     '<section name="a1" class="section section--body section--first">'
+                    '<div class="section-divider"><hr class="section-divider"></div>'
                     '<div class="section-content"><div class="section-inner">'
                     f'<h3 class="graf graf--h3 graf--title">{e(piece.title)}</h3>'
                     f"{render_markdown(piece.body)}</div></div></section></section><footer>"
@@ -741,9 +742,30 @@ class DemoSite:
             archive.writestr("posts.csv", rows.getvalue())
             for piece in pieces:
                 archive.writestr(f"posts/{piece.numeric_id % 10_000_000}.{piece.slug}.html",
-                                 render_markdown(piece.body))
+                                 render_markdown(piece.body) + _substack_widgets(piece.slug))
             archive.writestr("posts/9999999.half-baked-ideas.html", "<p>Not ready.</p>")
             archive.writestr("email_list.miseendata.csv", "email,active_subscription\n")
+
+
+def _substack_widgets(slug: str) -> str:
+    """What Substack's editor appends to a post body: a divider, share and comment buttons and
+    the subscribe form (the importer removes them; none is the author's writing)."""
+    base = "https://miseendata.substack.com"
+    share = f"{base}/p/{slug}?utm_source=substack&amp;utm_medium=email&amp;action=share"
+    return (
+        '<div><hr></div><div class="captioned-button-wrap" data-component-name='
+        '"CaptionedButtonToDOM"><div class="preamble"><p class="cta-caption">Thanks for reading '
+        "Mise en Data! This post is public so feel free to share it.</p></div>"
+        '<p class="button-wrapper" data-component-name="ButtonCreateButton">'
+        f'<a class="button primary" href="{share}"><span>Share</span></a></p></div>'
+        '<p class="button-wrapper" data-component-name="ButtonCreateButton"><a class="button '
+        f'primary" href="{base}/p/{slug}/comments"><span>Leave a comment</span></a></p>'
+        '<div class="subscription-widget-wrap-editor" data-component-name="SubscribeWidgetToDOM">'
+        '<div class="subscription-widget show-subscribe"><div class="preamble"><p class="cta-'
+        'caption">Thanks for reading Mise en Data! Subscribe for free to receive new posts and '
+        'support my work.</p></div><form class="subscription-widget-subscribe"><input type="email"'
+        ' class="email-input" name="email" placeholder="Type your email…"><input type="submit" '
+        'class="button primary" value="Subscribe"></form></div></div>')
 
 
 def _add_files_to_skip(work: Path) -> None:
