@@ -96,13 +96,25 @@ class PageScore:
 
     @property
     def author_ok(self) -> bool | None:
-        expected = self.page.expected.get("author")
+        expected = self.page.expected.author
         return None if not expected else same_name(self.author, expected)
 
     @property
     def date_ok(self) -> bool | None:
-        expected = self.page.expected.get("published")
+        expected = self.page.expected.published
         return None if not expected else same_day(self.published, expected)
+
+    @property
+    def title_ok(self) -> bool:
+        """The headline, without the site name."""
+        return " ".join(words(self.title)) == " ".join(words(self.page.expected.title))
+
+    @property
+    def ends_ok(self) -> tuple[bool, bool]:
+        """Whether the body's first and last sentences (as the page shows them) are stored."""
+        text = " ".join(words(plain_text(self.text)))
+        return (" ".join(words(self.page.expected.first_sentence)) in text,
+                " ".join(words(self.page.expected.last_sentence)) in text)
 
     @property
     def leaks(self) -> list[str]:
@@ -194,6 +206,8 @@ def table(ours: list[PageScore], theirs: list[PageScore]) -> list[dict[str, Any]
                 "f1": sum(f1s) / len(f1s) if f1s else None, "f1_pages": len(f1s),
                 "min_f1": min(f1s) if f1s else None,
                 "author": authors, "date": dates,
+                "title": (sum(s.title_ok for s in mine), len(mine)),
+                "ends": (sum(all(s.ends_ok) for s in mine), len(mine)),
                 "leaks": sum(1 for s in mine if s.leaks),
             })
     return rows
@@ -205,11 +219,13 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
         return f"{pair[0]}/{pair[1]}" if pair[1] else "-"
 
     lines = ["| platform | system | pages | body word F1 (mean, min; pages) | author right | "
-             "date right | pages with CSS/JS/widget text |", "|---|---|---|---|---|---|---|"]
+             "date right | title right | first and last sentence kept | "
+             "pages with CSS/JS/widget text |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         f1 = (f"{r['f1']:.3f}, {r['min_f1']:.3f}; {r['f1_pages']}" if r["f1"] is not None
               else "-")
         lines.append(f"| {r['platform']} | {r['system']} | {r['pages']} | {f1} | "
-                     f"{frac(r['author'])} | {frac(r['date'])} | {r['leaks']} |")
+                     f"{frac(r['author'])} | {frac(r['date'])} | {frac(r['title'])} | "
+                     f"{frac(r['ends'])} | {r['leaks']} |")
     return "\n".join(lines)
 

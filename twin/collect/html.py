@@ -274,7 +274,7 @@ def extract_article(html: str, url: str) -> dict[str, Any]:
         html,
         url=url,
         output_format="python",
-        include_formatting=True,
+        include_formatting=False,
         include_links=False,
         include_images=False,
         include_tables=True,
@@ -289,7 +289,12 @@ def extract_article(html: str, url: str) -> dict[str, Any]:
     text = trafilatura.extract(
         html, url=url, output_format="markdown", include_formatting=True, include_links=False,
         include_images=False, include_comments=False, favor_precision=True,
-    ) or data.get("text") or ""
+    ) or ""
+    plain = data.get("text") or ""
+    # The markdown pass can lose text the plain pass keeps (a Blogger post written as <br>-
+    # separated lines inside one <div>): then the words matter more than their formatting.
+    if len(text.split()) < 0.8 * len(plain.split()):
+        text = plain
     title = data.get("title") or ""
     return {
         "title": title,

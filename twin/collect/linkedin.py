@@ -148,9 +148,11 @@ class LinkedInSpider(TwinSpider):
 
     @staticmethod
     def _visible_author(response: Response) -> Claim | None:
-        name = response.css(".top-card-layout__title, .base-main-card__title, "
-                            ".publisher-author-card h3, "
-                            '[data-tracking-control-name*="actor"] .name').xpath("string()").get()
+        # The article's own author card (other cards on the page are related articles').
+        name = response.css('[data-tracking-control-name="author_mini-profile_title"], '
+                            '[data-tracking-control-name="pulse-article_main-author-card"] '
+                            ".screen-reader-text, .publisher-author-card h3, "
+                            ".top-card-layout__title").xpath("string()").get()
         return Claim(name.strip(), "linkedin:byline") if name and name.strip() else None
 
     @staticmethod

@@ -141,9 +141,13 @@ class MediumSpider(TwinSpider):
             body = extracted["text"]
         # JSON-LD's datePublished is the first publication; article:published_time is
         # Medium's latest re-publish, so the resolver's order (JSON-LD first) is the right one.
+        shown = response.css(".pw-published-date").xpath("string()").get(default="").strip()
         found = resolve_metadata(
             response.text, response.url,
-            preferred={"title": Claim(headline, "medium:h1") if headline else None},
+            preferred={"title": Claim(headline, "medium:h1") if headline else None,
+                       # The date Medium shows under the byline is the first publication.
+                       "published_at": Claim(shown, "medium:published-date") if shown
+                       else None},
             trafilatura_meta=extracted["meta"] if extracted else None)
         canonical = response.css('link[rel="canonical"]::attr(href)').get()
         url = response.url if not canonical else urljoin(response.url, canonical)
@@ -161,6 +165,8 @@ class MediumSpider(TwinSpider):
             "published_at": found.published_at,
             "metadata": {"medium_id": medium_id(url) or medium_id(response.url),
                          "subtitle": (subtitle or "").strip() or None, "source": "page",
+                         # A member-only story says so (isAccessibleForFree: false).
+                         "paywalled": found.accessible_for_free is False,
                          **found.as_metadata()},
         }
 

@@ -48,7 +48,10 @@ _BYLINE_CSS = ('[rel="author"]', '[itemprop="author"] [itemprop="name"]', ".byli
                ".byline__name", ".author-name", ".post-author", ".entry-author-name",
                "a.author", "span.author", ".p-author")
 _TITLE_SEPARATORS = re.compile(r"(\s+(?:\||-|–|—|·|::|//|»)\s+)")
-_BY_PREFIX = re.compile(r"^\s*(?:written\s+)?by[:\s]+", re.I)
+_BY_PREFIX = re.compile(r"^\s*(?:(?:view\s+(?:all\s+)?posts|posted|written|published|"
+                        r"authored)\s+by|author|by)[:\s]+", re.I)
+# twitter:label1/data1 pairs ("Written by" / the name), as LinkedIn and Yoast write them.
+_WRITTEN_BY = re.compile(r"^(?:written by|author|geschrieben von|écrit par|escrito por)$", re.I)
 _NAME_NOISE = re.compile(r"\s*(?:\||,)?\s*(?:follow|subscribe|published in).*$", re.I)
 _PRELOADS = re.compile(r"window\._preloads\s*=\s*JSON\.parse\((\"(?:[^\"\\]|\\.)*\")\)", re.S)
 
@@ -195,11 +198,10 @@ class PageSignals:
 
     def meta(self, *names: str) -> str | None:
         """The first non-empty ``<meta property|name|itemprop=...>`` among ``names``."""
-        for name in names:
-            for value in self.sel.xpath(
-                    "//meta[@property=$n or @name=$n or @itemprop=$n]/@content", n=name).getall():
-                if value.strip():
-                    return value.strip()
+        for name in names:  # some sites (and savers) write value= for content=
+            values = meta_values(self.sel, name)
+            if values:
+                return values[0]
         return None
 
     def field(self, name: str, source: str) -> Any:
@@ -233,7 +235,16 @@ class PageSignals:
         return (self.h_entry.get("author") or [None])[0]
 
     def _author_meta_author(self) -> Any:
-        return self.meta(*_AUTHOR_META)
+        named = self.meta(*_AUTHOR_META)
+        if named:
+            return named
+        for index in range(1, 5):
+            label = self.meta(f"twitter:label{index}")
+            if label is None:
+                break
+            if _WRITTEN_BY.match(label.strip()):
+                return self.meta(f"twitter:data{index}")
+        return None
 
     def _author_byline(self) -> Any:
         for css in _BYLINE_CSS:
@@ -351,19 +362,30 @@ def substack_claims(post: dict[str, Any], source: str) -> dict[str, Claim | None
 
 def page_platform(sel: Selector, html: str) -> Platform | None:
     """The platform a page says it is on, whatever its host (custom domains)."""
-    generator = " ".join(sel.xpath('//meta[@name="generator"]/@content').getall()).lower()
+    generator = " ".join(meta_values(sel, "generator")).lower()
     if "substack" in generator or "window._preloads" in html and "substackcdn.com" in html:
         return Platform.SUBSTACK
     assets = " ".join(sel.xpath("//link/@href | //script/@src").getall())
-    medium_app = sel.xpath(
-        '//meta[(@property="al:android:package" and @content="com.medium.reader")'
-        ' or ((@property="al:ios:app_name" or @name="twitter:app:name:iphone")'
-        ' and @content="Medium") or starts-with(@content, "medium://")]')
-    if medium_app or "cdn-client.medium.com" in assets or "medium" in generator:
+    apps = set(meta_values(sel, "al:ios:app_name") + meta_values(sel, "twitter:app:name:iphone"))
+    android = set(meta_values(sel, "al:android:package"))
+    if "Medium" in apps or "com.medium.reader" in android or "cdn-client.medium.com" in assets \
+            or "medium" in generator:
         return Platform.MEDIUM
-    if assets.count("substackcdn.com") >= 3:  # its styles, scripts and icons, not one embed
+    # Its own styles, scripts and icons (three or more), not one embed or image.
+    if assets.count("substackcdn.com") + assets.count("cdn.substack.com") >= 3:
         return Platform.SUBSTACK
+    sites = meta_values(sel, "og:site_name")
+    if any(s.startswith("LinkedIn") for s in sites) or "com.linkedin.android" in android \
+            or assets.count("licdn.com/") >= 3 or meta_values(sel, "linkedin:pageTag"):
+        return Platform.LINKEDIN
     return None
+
+
+def meta_values(sel: Selector, name: str) -> list[str]:
+    """Every ``<meta>`` value for ``name`` (by property, name or itemprop; content or value)."""
+    return [v.strip() for v in sel.xpath(
+        "//meta[@property=$n or @name=$n or @itemprop=$n]/@*[name()='content' or name()='value']",
+        n=name).getall() if v.strip()]
 
 
 def _accessible_for_free(article: dict[str, Any], substack_post: dict[str, Any]) -> bool | None:
