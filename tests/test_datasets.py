@@ -27,6 +27,17 @@ pytestmark = pytest.mark.usefixtures("local_ray")
 AUTHOR = "maya-okafor"
 
 
+BEFORE_QUOTE = ("Incidents teach more than any design review I have sat through. Last week a "
+                "partner renamed a column on a Friday, and our loader kept running, the "
+                "dashboards stayed green, and nobody noticed for three whole days.")
+QUOTE = ("> Schemas are promises. Every rename is a broken promise to somebody downstream, "
+         "and the bill arrives on a weekend.\n>\n> — @someone_else")
+AFTER_QUOTE = ("That is why I now check the schema of every file before it is loaded, and page "
+               "a human when it changes. The check takes milliseconds, the page takes minutes, "
+               "and the missing three days took us a month to repair.")
+QUOTED_ARTICLE = f"{BEFORE_QUOTE}\n\n{QUOTE}\n\n{AFTER_QUOTE}"
+
+
 def _documents() -> list[Document]:
     docs = demo_documents(AUTHOR)
     post = next(p for p in load_pieces() if p.kind == "post")
@@ -49,6 +60,10 @@ def _documents() -> list[Document]:
         Document.build(author_id=AUTHOR, platform="linkedin", kind="post",
                        url="https://example.org/short", text="Hiring! DM me.",
                        published_at=when),
+        # Someone else's tweet embedded between two of her paragraphs.
+        Document.build(author_id=AUTHOR, platform="substack", kind="article",
+                       url="https://example.org/with-a-tweet", title="Broken promises",
+                       text=QUOTED_ARTICLE, published_at=when),
     ]
     return docs
 
@@ -98,6 +113,31 @@ def test_filters_drop_duplicates_quotes_reposts_and_short_text(built: dict) -> N
                        "https://example.org/short"}
     answers = [s["answer"] for s in built["samples"]]
     assert len(answers) == len(set(answers))
+
+
+def test_quoted_lines_are_never_part_of_an_answer(built: dict) -> None:
+    answers = [s["answer"] for s in built["samples"] if s["style"] != "code"]  # code: fenced
+    assert not [a for a in answers if any(line.lstrip().startswith(">")
+                                          for line in a.split("\n"))]
+    assert not [a for a in answers if "broken promise" in a or "@someone_else" in a]
+    # Her words on both sides of the quote are answers of their own, verbatim.
+    assert BEFORE_QUOTE in answers and AFTER_QUOTE in answers
+
+
+def test_answers_are_cut_at_quotes_and_mostly_quoted_text_gives_none() -> None:
+    from twin.datasets.samples import candidates_of
+
+    row = {"id": "d1", "author_id": AUTHOR, "platform": "linkedin", "kind": "post",
+           "title": "", "text": f"{BEFORE_QUOTE}\n{QUOTE}\n{AFTER_QUOTE}\n\n```\n> not a quote"
+                                "\n```"}
+    found, dropped = candidates_of(row, 30, 320, 0.5)
+    assert [c.answer for c in found] == [BEFORE_QUOTE, f"{AFTER_QUOTE}\n\n```\n> not a quote\n```"]
+    assert dropped == {}
+    long_quote = "\n".join(f"> line {i} of a speech someone else gave about teams"
+                           for i in range(9))
+    found, dropped = candidates_of({**row, "text": f"{BEFORE_QUOTE}\n\n{long_quote}"},
+                                   30, 320, 0.5)
+    assert found == [] and dropped == {"quotation": 1}
 
 
 def test_split_is_by_document_seeded_and_versioned(built: dict) -> None:

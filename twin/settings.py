@@ -476,7 +476,8 @@ class DatasetSettings(BaseModel):
         default=0.7, description="Word 5-gram Jaccard at or above which a sample is a "
         "near-duplicate.")
     max_quote_ratio: float = Field(
-        default=0.5, description="Answers with a larger share of quoted lines are dropped.")
+        default=0.5, description="Posts and articles whose words are quoted (> blockquotes) "
+        "in a larger share give no answers; quoted lines are never part of an answer.")
     test_fraction: float = Field(default=0.2, description="Share of documents in the test split.")
     seed: int = Field(
         default=42, description="Seed of the train/test split and of the preference subset.")
@@ -579,6 +580,21 @@ class CollectSettings(BaseModel):
     max_csv_rows: int = Field(
         default=100_000, description="Rows read from one CSV file of an export; the rest is "
         "reported and skipped.")
+    boilerplate_min_site_documents: int = Field(
+        default=4, description="Sites (platform and host) with fewer documents in one "
+        "collection run are left alone by the repeated-line rule.")
+    boilerplate_min_documents: int = Field(
+        default=3, description="A short line is removed from a site's documents as boilerplate "
+        "only when at least this many of them hold it (and boilerplate_share of them).")
+    boilerplate_share: float = Field(
+        default=0.6, description="Share of a site's documents that must hold a short line for "
+        "it to be removed as boilerplate.")
+    boilerplate_min_words: int = Field(
+        default=3, description="Lines with fewer words (an author's sign-off such as "
+        "'— Maya') are never removed as repeated boilerplate.")
+    boilerplate_max_words: int = Field(
+        default=25, description="Lines with more words are never removed as repeated "
+        "boilerplate (nor are headings and code).")
 
 
 class Settings(BaseSettings):

@@ -13,6 +13,7 @@ from bs4 import BeautifulSoup, Tag
 from markdownify import MarkdownConverter
 from parsel import Selector
 
+from twin.collect.boilerplate import drop_widget_lines, strip_widgets
 from twin.domain import url_scheme
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -37,19 +38,24 @@ def html_to_markdown(fragment: str, max_depth: int = DEFAULT_MAX_DEPTH) -> str:
     """Convert an HTML fragment to markdown, keeping paragraphs, lists, code and emphasis.
 
     Only the author's text survives: scripts, styles, embeds and form controls are removed
-    with their contents, links and images whose target is not http(s), mailto or relative
-    are dropped (a link keeps its text), and elements nested deeper than ``max_depth`` are
-    flattened to their text so that the conversion never recurses without bound.
+    with their contents, and so are the platforms' widgets (subscribe boxes, share and
+    comment buttons, hidden labels: :mod:`twin.collect.boilerplate`), whose labels are also
+    dropped as whole lines; embedded posts by other people become ``> `` quotes. Links and
+    images whose target is not http(s), mailto or relative are dropped (a link keeps its
+    text), and elements nested deeper than ``max_depth`` are flattened to their text so that
+    the conversion never recurses without bound.
     """
     if not fragment or not fragment.strip():
         return ""
     soup = BeautifulSoup(fragment, "html.parser")
     _remove_active(soup)
+    strip_widgets(soup)
     flatten_deep(soup, max_depth)
     text = MarkdownConverter(code_language_callback=_code_language,
                              **_CONVERTER_OPTIONS).convert_soup(soup)
     lines = [line.rstrip() for line in text.splitlines()]
-    return drop_active_links(_BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip())
+    text = drop_widget_lines(_BLANK_RUNS.sub("\n\n", "\n".join(lines)).strip())
+    return drop_active_links(text)
 
 
 def _remove_active(soup: BeautifulSoup) -> None:

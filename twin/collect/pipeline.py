@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.collect.base import CollectError
+from twin.collect.boilerplate import drop_repeated_lines
 from twin.collect.dispatcher import collector_class_for
 from twin.domain import (
     MISSING_AUTHOR,
@@ -128,6 +129,7 @@ def collect(author: str, links: list[str], exports: list[str], settings: Setting
                 bar.advance(1)
 
     ordered = [results[i] for i in range(len(sources))]
+    _drop_site_boilerplate(ordered, settings)
     warehouse = Warehouse.from_settings(settings)
     documents = [doc for r in ordered for doc in r.documents]
     try:
@@ -144,6 +146,32 @@ def collect(author: str, links: list[str], exports: list[str], settings: Setting
     )
     warehouse.log_run(summary, datetime.now(UTC))
     return summary
+
+
+def _drop_site_boilerplate(results: list[SourceResult], settings: Settings) -> None:
+    """Remove the lines repeated across a site's documents of this run, source by source.
+
+    Logged, not reported as a problem: a removed footer is not an item that failed.
+    """
+    c = settings.collect
+    documents = [doc for r in results for doc in r.documents]
+    cleaned, report = drop_repeated_lines(
+        documents, min_documents=c.boilerplate_min_documents, share=c.boilerplate_share,
+        min_site_documents=c.boilerplate_min_site_documents, min_words=c.boilerplate_min_words,
+        max_words=c.boilerplate_max_words)
+    if not report.total:
+        return
+    position = 0
+    for result in results:
+        count = len(result.documents)
+        result.documents = cleaned[position:position + count]
+        position += count
+        removed = sum(report.removed.get(d.id, 0) for d in result.documents)
+        if removed:
+            log.info("%s: removed %d lines repeated across this site's documents "
+                     "(boilerplate)", result.source.label, removed)
+    for site, lines in report.lines.items():
+        log.info("boilerplate of %s: %s", site, "; ".join(lines[:5]))
 
 
 def _log_result(result: SourceResult) -> None:

@@ -1,7 +1,9 @@
 """Cutting training answers out of documents, verbatim, and filtering them.
 
 An answer is always a contiguous slice of the document's style-cleaned text (DESIGN.md: the
-author's own words, never rewritten), so the grounding check can find it again.
+author's own words, never rewritten), so the grounding check can find it again. Quoted lines
+(``> `` blockquotes: an embedded tweet, someone else's words) are never part of an answer:
+the text is cut at them, and an answer is a slice between two quotes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ _BOILERPLATE = re.compile(
     r"^\s*(subscribe|share|thanks for reading|originally published|follow me|sign up|"
     r"leave a comment|copyright|all rights reserved)\b", re.I | re.M)
 _REPOST = re.compile(r"^\s*(repost(ed)?( this)?|rt @|shared a post)\b", re.I)
+_QUOTE_LINE = re.compile(r" {0,3}>")
+_FENCE = re.compile(r" {0,3}(```|~~~)")
 
 
 @dataclass
@@ -71,9 +75,48 @@ def _group_paragraphs(text: str, max_words: int) -> list[str]:
     return groups
 
 
+def unquoted_spans(text: str) -> tuple[list[tuple[int, int]], float]:
+    """The stretches of ``text`` between quoted lines, as (start, end) offsets, trimmed.
+
+    Also returns the share of the text's words that are in quoted lines (``> ``); a line in
+    a code block is never a quote.
+    """
+    spans: list[tuple[int, int]] = []
+    start: int | None = None
+    offset = quoted = total = 0
+    in_fence = False
+    for line in text.splitlines(keepends=True):
+        is_quote = not in_fence and _QUOTE_LINE.match(line) is not None
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        n = len(_WORD.findall(line))
+        total += n
+        quoted += n if is_quote else 0
+        if is_quote:
+            if start is not None:
+                spans.append((start, offset))
+                start = None
+        elif start is None:
+            start = offset
+        offset += len(line)
+    if start is not None:
+        spans.append((start, offset))
+    trimmed = []
+    for s, e in spans:
+        piece = text[s:e]
+        lead = len(piece) - len(piece.lstrip())
+        if piece.strip():
+            trimmed.append((s + lead, s + len(piece.rstrip())))
+    return trimmed, (quoted / total if total else 0.0)
+
+
 def candidates_of(doc: dict[str, Any], min_words: int, max_words: int,
                   max_quote_ratio: float) -> tuple[list[Candidate], dict[str, int]]:
-    """Answers cut from one warehouse row, and how many units each filter dropped."""
+    """Answers cut from one warehouse row, and how many units each filter dropped.
+
+    Posts and articles are cut at quoted lines, which never enter an answer; one whose words
+    are quoted in a share above ``max_quote_ratio`` gives no answer at all ("quotation").
+    """
     text = clean_for_style(str(doc.get("text") or ""))
     dropped: dict[str, int] = {}
     base = {"document_id": doc["id"], "author_id": doc["author_id"],
@@ -86,14 +129,21 @@ def candidates_of(doc: dict[str, Any], min_words: int, max_words: int,
             body = text[match.end():end].strip()
             if body:
                 units.append(("code", body, match.group(1).strip()))
-    elif doc["kind"] == "post" and len(words(text)) <= max_words * 2:
-        units.append(("post", text, ""))
     else:
+        spans, quote_share = unquoted_spans(text)
+        if quote_share > max_quote_ratio:
+            return [], {"quotation": 1}
         style = "post" if doc["kind"] == "post" else "article"
-        units.extend((style, group, "") for group in _group_paragraphs(text, max_words))
+        whole_post = doc["kind"] == "post" and len(words(text)) <= max_words * 2
+        for start, end in spans:
+            piece = text[start:end]
+            if whole_post:
+                units.append(("post", piece, ""))
+            else:
+                units.extend((style, group, "") for group in _group_paragraphs(piece, max_words))
     out: list[Candidate] = []
     for index, (style, answer, path) in enumerate(units):
-        reason = _reject(answer, style, min_words, max_quote_ratio)
+        reason = _reject(answer, style, min_words)
         if reason:
             dropped[reason] = dropped.get(reason, 0) + 1
             continue
@@ -110,7 +160,7 @@ def _first_sentence(text: str) -> str:
     return line if not line.startswith("#") else ""
 
 
-def _reject(answer: str, style: str, min_words: int, max_quote_ratio: float) -> str | None:
+def _reject(answer: str, style: str, min_words: int) -> str | None:
     """Why an answer is not training material, or None."""
     n = len(words(answer))
     if n < (min_words // 2 if style == "code" else min_words):
@@ -119,9 +169,6 @@ def _reject(answer: str, style: str, min_words: int, max_quote_ratio: float) -> 
     if style != "code":
         if _REPOST.match(answer):
             return "repost"
-        quoted = sum(1 for line in lines if line.lstrip().startswith(">"))
-        if lines and quoted / len(lines) > max_quote_ratio:
-            return "quotation"
         if lines and len(_BOILERPLATE.findall(answer)) / len(lines) > 0.5:
             return "boilerplate"
     return None
