@@ -360,8 +360,7 @@ class ExportCollector(Collector):
             result.errors.append(f"post {post_id}: {html_name} missing from the archive")
             return
         sel = Selector(text=_read_text(archive, html_name))
-        for node in sel.css(", ".join(SUBSTACK_WIDGETS)):
-            node.drop()
+        # Substack's subscribe, share and comment widgets go in html_to_markdown (boilerplate).
         text = html_to_markdown(sel.css("body").get() or "", self.settings.collect.max_html_depth)
         if len(trim_dividers(text)) < self.settings.collect.min_text_chars:
             result.errors.append(f"post {post_id}: no text")
@@ -499,17 +498,6 @@ def _substack_publication(names: list[str]) -> str | None:
         if match:
             return match.group(1)
     return None
-
-
-# Substack's own widgets inside a post body (its editor's subscribe form, share and comment
-# buttons, "Sign up now" buttons of older posts): calls to action, not the author's writing.
-SUBSTACK_WIDGETS = (
-    '[class^="subscription-widget"]', '[class*=" subscription-widget"]',
-    '[data-component-name="SubscribeWidgetToDOM"]',
-    ".captioned-button-wrap", '[data-component-name="CaptionedButtonToDOM"]',
-    ".button-wrapper", '[data-component-name="ButtonCreateButton"]', "a.button",
-    ".paywall-jump", ".subscribe-widget", ".install-substack-app-embed",
-)
 
 
 def _linkedin_commentary(raw: str) -> str:

@@ -276,6 +276,9 @@ def extract_article(html: str, url: str) -> dict[str, Any]:
     """
     import trafilatura
 
+    from twin.collect.boilerplate import clean_page_html, drop_widget_lines
+
+    html = clean_page_html(html)
     doc = trafilatura.bare_extraction(
         html,
         url=url,
@@ -304,7 +307,7 @@ def extract_article(html: str, url: str) -> dict[str, Any]:
     title = data.get("title") or ""
     return {
         "title": title,
-        "text": drop_leading_title(text.strip(), title),
+        "text": drop_widget_lines(drop_leading_title(text.strip(), title)),
         "date": parse_date(data.get("date")),
         "sitename": data.get("sitename"),
         "description": data.get("description"),
