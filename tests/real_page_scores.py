@@ -140,6 +140,8 @@ def settings_for(served: Served, base: Settings) -> Settings:
             substack_domains.append(local_host)
         elif host.endswith("linkedin.com"):
             platforms.linkedin_url = local
+        elif host == "api.github.com":
+            platforms.github_api_url = local
     platforms.medium_domains = medium_domains
     platforms.substack_domains = substack_domains
     collect = base.collect.model_copy(update={"allowed_hosts": sorted(set(allowed))})

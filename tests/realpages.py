@@ -147,7 +147,12 @@ class _Site:
         a query (as a real site answers ``?utm_source=...`` with the same page)."""
         if target in self.items:
             return self.items[target]
-        return self.items.get(target.split("?", 1)[0])
+        path = target.split("?", 1)[0]
+        if path in self.items:
+            return self.items[path]
+        # An API answer recorded with other query parameters (sort order, page size).
+        return next((item for key, item in self.items.items()
+                     if key.split("?", 1)[0] == path), None)
 
 
 class Served:

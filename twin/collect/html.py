@@ -154,11 +154,16 @@ def text_to_markdown(text: str) -> str:
 
 
 def drop_leading_title(text: str, title: str) -> str:
-    """Remove a first line that only repeats the title (extractors often keep the h1)."""
+    """Remove a first line that only repeats the title (extractors often keep the h1), be it
+    a heading or bold, with other spacing or case."""
     lines = text.splitlines()
-    if lines and title and lines[0].lstrip("# ").strip() == title.strip():
+    if lines and title and _title_key(lines[0]) == _title_key(title):
         return "\n".join(lines[1:]).strip()
     return text
+
+
+def _title_key(line: str) -> str:
+    return " ".join(re.sub(r"[#*_`]+", " ", line).split()).casefold()
 
 
 def parse_date(value: str | None) -> datetime | None:
