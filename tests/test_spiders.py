@@ -6,6 +6,7 @@ import pytest
 
 from tests.helpers import collect_one, source_words, words
 from twin.demo.content import AUTHOR_HANDLE as H
+from twin.demo.content import AUTHOR_NAME
 from twin.demo.site import DemoSite
 from twin.domain import Kind, Platform
 from twin.settings import Settings
@@ -70,6 +71,21 @@ def test_substack_post_page_with_hint(demo_site: DemoSite, settings: Settings) -
     result = collect_one(f"substack={demo_site.url('substack')}/p/{piece.slug}", settings)
     (doc,) = result.documents
     assert doc.platform is Platform.SUBSTACK and words(doc.text) == source_words(piece.body)
+
+
+def test_an_unconfigured_substack_home_is_read_through_its_archive_api(
+        demo_site: DemoSite, settings: Settings) -> None:
+    settings.platforms.substack_domains = []  # a custom domain nobody listed
+    result = collect_one(demo_site.url("substack"), settings)
+    assert result.collector == "web>substack"
+    assert result.ok and len(result.documents) == len(demo_site._pieces("substack"))
+    assert {d.platform for d in result.documents} == {Platform.SUBSTACK}
+    for doc in result.documents:
+        assert doc.metadata["author"] == AUTHOR_NAME
+        assert doc.metadata["provenance"]["author"] == "substack-api"
+        assert doc.metadata["provenance"]["published_at"] == "substack-api"
+        assert doc.metadata["paywalled"] is False
+    assert any("/api/v1/archive" in p for s, p in demo_site.request_log if s == "substack")
 
 
 def test_linkedin_post_and_pulse_pages(demo_site: DemoSite, settings: Settings) -> None:

@@ -340,8 +340,15 @@ class DemoSite:
         if path in ("", "/"):
             items = "".join(f'<div class="post-preview"><a href="{root}/p/{p.slug}">'
                             f"{e(p.title)}</a></div>" for p in posts)
-            return _html(_page(PUBLICATION, '<link rel="alternate" type="application/rss+xml" '
-                                            'href="/feed">', items))
+            # As Substack's own home pages: its CDN and the publication object it embeds.
+            preloads = json.dumps(json.dumps({"base_url": root,
+                                              "pub": {"name": PUBLICATION,
+                                                      "subdomain": "miseendata"}}))
+            return _html(_page(PUBLICATION, '<link rel="preconnect" href="https://substackcdn.com">'
+                                            '<link rel="alternate" type="application/rss+xml" '
+                                            'href="/feed">',
+                               items + f"<script>window._preloads = JSON.parse({preloads})"
+                               "</script>"))
         match = re.fullmatch(r"/p/([a-z0-9-]+)", path)
         if match:
             piece = self._find("substack", lambda p: p.slug == match.group(1))
