@@ -192,14 +192,7 @@ class ExportCollector(Collector):
                         result: SourceResult, tally: _Tally) -> None:
         """Shares.csv rows (posts) and Articles/*.html (Pulse articles), by Profile.csv's name."""
         names = _names(archive)
-        author: str | None = None
-        profile = next((n for n in names if PurePosixPath(n).name.lower() == "profile.csv"),
-                       None)
-        if profile is not None:
-            def read_profile(profile: str = profile) -> None:
-                nonlocal author
-                author = _linkedin_profile_name(_read_text(archive, profile))
-            _guarded(result, profile, read_profile)
+        author = _profile_name(archive, names, "profile.csv", _linkedin_profile_name, result)
         for name in names:
             path = PurePosixPath(name)
             if path.name.lower().startswith("shares") and path.suffix == ".csv":
@@ -274,13 +267,8 @@ class ExportCollector(Collector):
                       result: SourceResult, tally: _Tally) -> None:
         """posts/*.html stories; drafts and responses are skipped."""
         names = _names(archive)
-        profile_name: str | None = None
-        profile = next((n for n in names if PurePosixPath(n).name == "profile.html"), None)
-        if profile is not None:
-            def read_profile(profile: str = profile) -> None:
-                nonlocal profile_name
-                profile_name = _medium_profile_name(_read_text(archive, profile))
-            _guarded(result, profile, read_profile)
+        profile_name = _profile_name(archive, names, "profile.html", _medium_profile_name,
+                                     result)
         for name in names:
             path = PurePosixPath(name)
             if path.parent.name != "posts" or path.suffix != ".html":
@@ -498,6 +486,18 @@ def _substack_publication(names: list[str]) -> str | None:
         if match:
             return match.group(1)
     return None
+
+
+def _profile_name(archive: zipfile.ZipFile, names: list[str], filename: str,
+                  parse: Callable[[str], str | None], result: SourceResult) -> str | None:
+    """The account holder's name from the export's profile file (``filename``), if any."""
+    profile = next((n for n in names if PurePosixPath(n).name.lower() == filename), None)
+    found: list[str | None] = [None]
+    if profile is not None:
+        def read() -> None:
+            found[0] = parse(_read_text(archive, profile))
+        _guarded(result, profile, read)
+    return found[0]
 
 
 def _linkedin_commentary(raw: str) -> str:
