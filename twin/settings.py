@@ -178,6 +178,13 @@ class MilvusSettings(BaseModel):
         default=None, description="Milvus URI (http://host:19530, a Zilliz endpoint). None: the "
         "local Milvus Lite server started by `twin up`.")
     token: str | None = Field(default=None, description="Milvus token or user:password (secret).")
+    grpc_options: dict[str, int | str | bool] = Field(
+        default_factory=lambda: {"grpc.keepalive_permit_without_calls": False,
+                                 "grpc.use_local_subchannel_pool": 1},
+        description="gRPC channel options for the Milvus client. The defaults stop an idle "
+        "client's keep-alive pings (which Milvus answers with GOAWAY too_many_pings, after "
+        "which every new connection of the process to that server failed) and give each "
+        "client its own connection.")
     host: str = Field(
         default="127.0.0.1", description="Address the local Milvus Lite server listens on.")
     port: int = Field(default=19530, description="Port of the local Milvus Lite server.")

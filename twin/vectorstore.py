@@ -73,7 +73,8 @@ class VectorStore:
 
             try:
                 self._client = MilvusClient(uri=self.settings.milvus_uri,
-                                            token=self.settings.milvus.token or "")
+                                            token=self.settings.milvus.token or "",
+                                            grpc_options=dict(self.settings.milvus.grpc_options))
             except Exception as exc:  # pymilvus raises several types for "cannot connect"
                 raise VectorStoreError(
                     f"cannot reach Milvus at {self.settings.milvus_uri} ({exc}); start the local "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -99,19 +100,28 @@ def resolve_metadata(html: str, url: str, *, preferred: dict[str, Claim | None] 
                          accessible_for_free=signals.accessible_for_free,
                          platform=signals.platform, modified_at=signals.modified)
     for name in ORDER:
-        claims = [(preferred or {}).get(name)]
-        claims += [Claim(value, source) for source in ORDER[name]
-                   if (value := signals.field(name, source)) not in (None, "", [])]
-        claims.append((fallback or {}).get(name))
-        for claim in claims:
-            value = (_normalise(name, claim.value, signals, author_names(found.author))
-                     if claim is not None else None)
+        for claim in _claims(name, signals, preferred or {}, fallback or {}):
+            value = _normalise(name, claim.value, signals, author_names(found.author))
             if value:
                 setattr(found, name, value)
                 found.provenance[name] = claim.source
                 break
     found.bylines = [n.strip() for n in (found.author or "").split(", ") if n.strip()]
     return found
+
+
+def _claims(name: str, signals: PageSignals, preferred: dict[str, Claim | None],
+            fallback: dict[str, Claim | None]) -> Iterator[Claim]:
+    """The claims for one field in the order of trust, each source asked only when the ones
+    before it said nothing usable (htmldate and trafilatura cost more than the rest)."""
+    if (claim := preferred.get(name)) is not None:
+        yield claim
+    for source in ORDER[name]:
+        value = signals.field(name, source)
+        if value not in (None, "", []):
+            yield Claim(value, source)
+    if (claim := fallback.get(name)) is not None:
+        yield claim
 
 
 def _normalise(name: str, value: Any, signals: PageSignals, authors: list[str]) -> Any:
