@@ -11,38 +11,17 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from twin.domain import MAX_TEXT_BYTES, OUTPUT_FIELDS, Hit
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FILTER_FIELDS = ("author_id", "platform", "kind", "document_id", "url")
-OUTPUT_FIELDS = ["document_id", "author_id", "platform", "kind", "url", "title",
-                 "published_at", "chunk_index", "text"]
-MAX_TEXT_BYTES = 65_535
 
 
 class VectorStoreError(RuntimeError):
     """Milvus could not be reached or answered an error; the message says which."""
-
-
-@dataclass
-class Hit:
-    """One retrieved chunk."""
-
-    id: str
-    score: float
-    text: str
-    document_id: str
-    author_id: str
-    platform: str
-    kind: str
-    url: str
-    title: str
-    published_at: int
-    chunk_index: int
 
 
 def quote(value: str) -> str:
