@@ -13,7 +13,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from twin.domain import MAX_TEXT_BYTES, OUTPUT_FIELDS, Hit
+from twin.domain import CHUNK_SCHEMA, OUTPUT_FIELDS, Hit
+from twin.domain import MAX_TEXT_BYTES as MAX_TEXT_BYTES  # re-exported: its old home
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -83,19 +84,13 @@ class VectorStore:
         if self.exists():
             return
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
-        schema.add_field("document_id", DataType.VARCHAR, max_length=64)
-        schema.add_field("author_id", DataType.VARCHAR, max_length=128)
-        schema.add_field("platform", DataType.VARCHAR, max_length=32)
-        schema.add_field("kind", DataType.VARCHAR, max_length=32)
-        schema.add_field("url", DataType.VARCHAR, max_length=2048)
-        schema.add_field("title", DataType.VARCHAR, max_length=1024)
-        schema.add_field("published_at", DataType.INT64)
-        schema.add_field("chunk_index", DataType.INT64)
-        schema.add_field("chunk_count", DataType.INT64)
-        schema.add_field("content_hash", DataType.VARCHAR, max_length=64)
-        schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES,
-                         enable_analyzer=True)
+        for name, (kind, limit) in CHUNK_SCHEMA.items():  # the domain's chunk schema
+            if kind == "int64":
+                schema.add_field(name, DataType.INT64)
+            else:
+                schema.add_field(name, DataType.VARCHAR, max_length=limit,
+                                 **({"is_primary": True} if name == "id" else {}),
+                                 **({"enable_analyzer": True} if name == "text" else {}))
         schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=dim)
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_function(Function(name="text_bm25", function_type=FunctionType.BM25,

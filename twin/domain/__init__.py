@@ -7,6 +7,7 @@ stage (or the registry, the Serve app, the UI) reads them without importing that
 
 from twin.domain.chunks import (
     CHUNK_COLUMNS,
+    CHUNK_SCHEMA,
     FILTER_FIELDS,
     MAX_TEXT_BYTES,
     MAX_TITLE_BYTES,
@@ -43,10 +44,10 @@ from twin.domain.documents import (
 from twin.domain.models import DatasetResult, ModelVersion, TrainResult
 
 __all__ = [
-    "CHUNK_COLUMNS", "FILTER_FIELDS", "LINK_ORIGIN", "MAX_TEXT_BYTES", "MAX_TITLE_BYTES",
-    "MAX_URL_BYTES", "MISSING_AUTHOR", "MISSING_DATE", "MISSING_LISTED", "OUTPUT_FIELDS",
-    "URL_DROPPED", "CollectionSummary", "DatasetResult", "Document", "Hit", "IngestSummary",
-    "Kind", "MissingMetadata", "ModelVersion", "Platform", "Source", "SourceKind",
-    "SourceResult", "SourceSummary", "TrainResult", "canonical_url", "chunk_id",
+    "CHUNK_COLUMNS", "CHUNK_SCHEMA", "FILTER_FIELDS", "LINK_ORIGIN", "MAX_TEXT_BYTES",
+    "MAX_TITLE_BYTES", "MAX_URL_BYTES", "MISSING_AUTHOR", "MISSING_DATE", "MISSING_LISTED",
+    "OUTPUT_FIELDS", "URL_DROPPED", "CollectionSummary", "DatasetResult", "Document", "Hit",
+    "IngestSummary", "Kind", "MissingMetadata", "ModelVersion", "Platform", "Source",
+    "SourceKind", "SourceResult", "SourceSummary", "TrainResult", "canonical_url", "chunk_id",
     "content_hash", "document_id", "is_http_url", "slugify", "url_scheme",
 ]

@@ -11,17 +11,26 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
 
+# The most bytes of a chunk's text the vector store keeps (Milvus' VARCHAR limit), and how
+# much of a url and title the ingest stage keeps (under their fields' limits below).
+MAX_TEXT_BYTES = 65_535
+MAX_URL_BYTES = 2000
+MAX_TITLE_BYTES = 1000
+# The chunk schema: every stored field of a chunk, in order, as (type, byte limit of a
+# varchar); the vector store adds the embedding and the BM25 vector of ``text``.
+CHUNK_SCHEMA: dict[str, tuple[str, int | None]] = {
+    "id": ("varchar", 64), "document_id": ("varchar", 64), "author_id": ("varchar", 128),
+    "platform": ("varchar", 32), "kind": ("varchar", 32), "url": ("varchar", 2048),
+    "title": ("varchar", 1024), "published_at": ("int64", None), "chunk_index": ("int64", None),
+    "chunk_count": ("int64", None), "content_hash": ("varchar", 64),
+    "text": ("varchar", MAX_TEXT_BYTES),
+}
 # A chunk row as the ingest stage writes it (the embedding is added by the embedder).
-CHUNK_COLUMNS = ["id", "document_id", "author_id", "platform", "kind", "url", "title",
-                 "published_at", "chunk_index", "chunk_count", "content_hash", "text"]
+CHUNK_COLUMNS = list(CHUNK_SCHEMA)
 # Fields a search can filter on, and the fields a search returns of each hit.
 FILTER_FIELDS = ("author_id", "platform", "kind", "document_id", "url")
 OUTPUT_FIELDS = ["document_id", "author_id", "platform", "kind", "url", "title",
                  "published_at", "chunk_index", "text"]
-# Milvus VARCHAR limits of a chunk's text, url and title, in bytes.
-MAX_TEXT_BYTES = 65_535
-MAX_URL_BYTES = 2000
-MAX_TITLE_BYTES = 1000
 
 
 def chunk_id(document_id: str, index: int, text: str) -> str:
