@@ -62,3 +62,32 @@ def test_medium_feed_urls_and_ids() -> None:
     assert feed_url_for("https://medium.com/@maya/story-db1c0d6a1d42", s) is None
     assert medium_id("https://medium.com/@maya/story-db1c0d6a1d42") == "db1c0d6a1d42"
     assert medium_id("https://medium.com/p/95a6b38004f") == "95a6b38004f"
+
+
+def test_link_platform_is_the_collectors_and_the_ui_uses_it() -> None:
+    """One platform detection: the UI badges and checks a link with the dispatcher's answer,
+    settings' platform addresses included (the demo's Medium on 127.0.0.1 is Medium), and the
+    LinkedIn login rule is the collector's."""
+    from twin.collect.dispatcher import link_platform
+    from twin.collect.linkedin import needs_login
+    from twin.domain import Platform
+    from twin.ui.profile import check_link, platform_of
+
+    settings = Settings(platforms={"medium_url": "http://127.0.0.1:18711",
+                                   "linkedin_url": "http://127.0.0.1:18713"})
+    assert link_platform("https://medium.com/@maya", settings) is Platform.MEDIUM
+    assert link_platform("http://127.0.0.1:18711/@maya", settings) is Platform.MEDIUM
+    assert link_platform("https://okafor.dev/posts/x/", settings) is Platform.WEB
+    assert link_platform("ftp://okafor.dev/", settings) is None
+    assert platform_of("http://127.0.0.1:18711/@maya", settings) == "medium"
+    assert platform_of("https://okafor.dev/posts/x/", settings) == "blog"
+    assert platform_of("https://maya.substack.com/", settings) == "substack"
+
+    for profile in ("https://www.linkedin.com/in/maya-okafor", "http://127.0.0.1:18713/in/maya",
+                    "https://www.linkedin.com/company/tinybird"):
+        assert needs_login(profile, settings)
+        assert "a LinkedIn profile needs a login" in (check_link(profile, settings) or "")
+    post = "https://www.linkedin.com/posts/maya_null-activity-7215012345678901234-AbCd"
+    assert not needs_login(post, settings) and check_link(post, settings) is None
+    # /in/ on another site is that site's business.
+    assert check_link("https://okafor.dev/in/maya", settings) is None

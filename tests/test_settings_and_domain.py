@@ -88,3 +88,44 @@ def test_url_policy_allows_public_and_explicitly_allowed_hosts() -> None:
     check_url("http://127.0.0.1:8000/x", ["127.0.0.1:8000"])
     with pytest.raises(UnsafeURLError):
         check_url("http://127.0.0.1:8001/x", ["127.0.0.1:8000"])
+
+
+def test_service_addresses_are_settings_properties() -> None:
+    """Every address is read from the settings: the local stack's by default, the configured
+    one when set; the process that starts a service reports the same address."""
+    from twin.services import SERVICES, RayHead
+
+    local = Settings(ray={"port": 7001, "dashboard_port": 7002}, serve={"host": "0.0.0.0"},
+                     ui={"port": 7003})
+    assert local.ray_gcs_address == "127.0.0.1:7001" and not local.ray_is_external
+    assert local.ray_dashboard_url == "http://127.0.0.1:7002"
+    assert local.serve_url == "http://127.0.0.1:8000"  # a wildcard bind is reached on loopback
+    assert local.ui_url == "http://127.0.0.1:7003"
+    external = Settings(ray={"address": "ray://head:10001", "dashboard_url": "http://head:8265"},
+                        prefect={"api_url": "http://orchestrator:4200/api"},
+                        milvus={"uri": "http://milvus:19530"})
+    assert external.ray_is_external and external.ray_gcs_address == "ray://head:10001"
+    assert external.ray_dashboard_url == "http://head:8265"
+    head = RayHead()
+    assert head.gcs_address(local) == local.ray_gcs_address and head.is_external(external)
+    by_name = {service.name: service for service in SERVICES}
+    assert by_name["ui"].address(local) == local.ui_url
+    assert by_name["prefect"].address(external) == "http://orchestrator:4200/api"
+    assert by_name["milvus"].address(external) == "http://milvus:19530"
+
+
+def test_stage_data_types_live_in_the_domain() -> None:
+    """The registry, the vector store and the stages share one definition of each type, and
+    the stages' old names still import."""
+    import twin.domain as domain
+    from twin.datasets.build import DatasetResult
+    from twin.ingest import IngestSummary, chunk_id
+    from twin.registry import ModelVersion
+    from twin.train.common import TrainResult
+    from twin.vectorstore import Hit
+
+    assert (TrainResult, ModelVersion, Hit, IngestSummary, DatasetResult) == (
+        domain.TrainResult, domain.ModelVersion, domain.Hit, domain.IngestSummary,
+        domain.DatasetResult)
+    assert chunk_id("doc", 0, "text") == domain.chunk_id("doc", 0, "text")
+    assert chunk_id("doc", 0, "text") != chunk_id("doc", 1, "text")

@@ -17,7 +17,7 @@ from deltalake import DeltaTable
 from ray.data import Datasource, ReadTask
 from ray.data.block import BlockMetadata
 
-from twin.warehouse import DOCUMENT_SCHEMA
+from twin.tables import DOCUMENT_SCHEMA
 
 
 def read_files(uri: str, version: int | None, storage_options: dict[str, str] | None,

@@ -8,59 +8,37 @@ therefore loses nothing: the next run finds the incomplete documents and finishe
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
-from twin.domain import slugify
+from twin.domain import (
+    CHUNK_COLUMNS,
+    MAX_TEXT_BYTES,
+    MAX_TITLE_BYTES,
+    MAX_URL_BYTES,
+    IngestSummary,
+    chunk_id,
+    slugify,
+)
 from twin.features.chunk import ChunkSizes, chunk_text
 from twin.features.clean import clean_for_retrieval
 from twin.features.embed import Embedder, embedding_dimension, token_counter
 from twin.progress import progress_bar
 from twin.settings import Settings
-from twin.vectorstore import MAX_TEXT_BYTES, VectorStore
+from twin.vectorstore import VectorStore
 from twin.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
 
 READ_COLUMNS = ["id", "author_id", "platform", "kind", "url", "title", "text", "published_at",
                 "content_hash"]
-
-
-@dataclass
-class IngestSummary:
-    """What one ingest did."""
-
-    warehouse_documents: int = 0
-    warehouse_version: int | None = None
-    processed: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    empty: int = 0
-    chunks_written: int = 0
-    stale_chunks_deleted: int = 0
-    chunks_in_collection: int = 0
-    full: bool = False
-    seconds: float = 0.0
-    message: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data for JSON."""
-        return asdict(self)
-
-
-def chunk_id(document_id: str, index: int, text: str) -> str:
-    """The key of a chunk: hash of (document id, chunk index, text)."""
-    digest = hashlib.sha256(f"{document_id}\x1f{index}\x1f{text}".encode()).hexdigest()
-    return digest[:32]
 
 
 def _truncate_bytes(text: str, limit: int) -> str:
@@ -94,17 +72,15 @@ def chunk_documents(batch: pd.DataFrame, model: str, sizes: ChunkSizes,
                 "author_id": doc["author_id"],
                 "platform": doc["platform"],
                 "kind": doc["kind"],
-                "url": _truncate_bytes(doc.get("url") or "", 2000),
-                "title": _truncate_bytes(doc.get("title") or "", 1000),
+                "url": _truncate_bytes(doc.get("url") or "", MAX_URL_BYTES),
+                "title": _truncate_bytes(doc.get("title") or "", MAX_TITLE_BYTES),
                 "published_at": _epoch(doc.get("published_at")),
                 "chunk_index": index,
                 "chunk_count": len(chunks),
                 "content_hash": doc["content_hash"],
                 "text": chunk,
             })
-    columns = ["id", "document_id", "author_id", "platform", "kind", "url", "title",
-               "published_at", "chunk_index", "chunk_count", "content_hash", "text"]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=CHUNK_COLUMNS)
 
 
 def fit_cpus(settings: Settings, free_cpus: float) -> tuple[float, float]:

@@ -8,6 +8,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from twin.processes import port_open
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -17,17 +18,14 @@ def ray_address(settings: Settings) -> str | None:
     """The address to connect to, or None for an in-process Ray (or the job's own cluster)."""
     if settings.ray.address:
         return settings.ray.address
-    from twin.services import RayHead
-
-    head = RayHead()
-    if head.is_running(settings):
-        return head.gcs_address(settings)
+    if port_open(settings.ray.host, settings.ray.port):  # the local head of `twin up`
+        return settings.ray_gcs_address
     return None
 
 
 def _is_local(settings: Settings) -> bool:
     """Whether the cluster is the project's own local head (or an in-process Ray)."""
-    return not (settings.ray.address or settings.ray.dashboard_url)
+    return not settings.ray_is_external
 
 
 def ensure_token_file(settings: Settings) -> Path:

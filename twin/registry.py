@@ -11,41 +11,18 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from twin.domain import ModelVersion, TrainResult
 from twin.settings import Settings
-from twin.train.common import TrainResult
 
 log = logging.getLogger(__name__)
 
 
 class RegistryError(RuntimeError):
     """A registry lookup failed; the message names the version or alias."""
-
-
-@dataclass
-class ModelVersion:
-    """One registered twin: where its adapter is and what made it."""
-
-    version: int
-    run_id: str
-    run_name: str
-    stage: str
-    source: str
-    base_model: str
-    dataset: str
-    git_commit: str
-    created: str
-    aliases: list[str] = field(default_factory=list)
-    params: dict[str, str] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
-        return asdict(self)
 
 
 def hyperparameters(settings: Settings, result: TrainResult, workers: int) -> dict[str, Any]:

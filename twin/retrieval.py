@@ -61,9 +61,9 @@ def served_search(query: str, settings: Settings, *, author: str | None = None,
     """
     import httpx
 
-    from twin.services import port_open
-    from twin.serving.runner import base_url
+    from twin.processes import port_open
 
+    base_url = settings.serve_url
     host = "127.0.0.1" if settings.serve.host in ("0.0.0.0", "") else settings.serve.host
     if not port_open(host, settings.serve.port, timeout=0.2):
         return None
@@ -72,13 +72,13 @@ def served_search(query: str, settings: Settings, *, author: str | None = None,
     params = {"q": query, "author_id": author, "platform": platform, "kind": kind, "k": k,
               "mode": mode}
     try:
-        answer = httpx.get(f"{base_url(settings)}/v1/search", headers=headers, timeout=30,
+        answer = httpx.get(f"{base_url}/v1/search", headers=headers, timeout=30,
                            params={key: value for key, value in params.items()
                                    if value is not None})
     except httpx.HTTPError:
         return None
     if answer.status_code == 200:
-        log.info("answered by the Serve app at %s", base_url(settings))
+        log.info("answered by the Serve app at %s", base_url)
         return answer.json()["hits"]
     message = _message(answer)
     if answer.status_code == 404 and "knowledge base" in message:

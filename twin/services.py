@@ -3,6 +3,11 @@
 Each service is skipped when settings point at an external one (a real cluster). Later stages
 add their services to :data:`SERVICES`: the Ray head, Milvus Lite, a Prefect server, a
 process worker of the project's work pool, and the web UI.
+
+This module only starts, stops and reports processes: where each service is reached lives with
+the settings (``Settings.ray_gcs_address``, ``ray_dashboard_url``, ``milvus_uri``,
+``prefect_api_url``, ``ui_url``), Prefect's client and environment in
+:mod:`twin.prefect_client`, ports and executables in :mod:`twin.processes`.
 """
 
 from __future__ import annotations
@@ -11,7 +16,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,10 +27,17 @@ from typing import Any
 
 from pydantic import BaseModel, field_validator
 
+from twin.deployments import register_deployments
+from twin.prefect_client import PrefectAPI, prefect_environment, prefect_healthy
+from twin.processes import PROJECT_ROOT, executable, free_port, port_open
 from twin.raycluster import token_environment
-from twin.settings import Settings, redact, split_credentials
+from twin.settings import Settings, redact
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# Re-exported: callers that import these from here keep working.
+__all__ = ["PROJECT_ROOT", "SERVICES", "BackgroundProcess", "MilvusLite", "PrefectServer",
+           "PrefectWorker", "RayHead", "Service", "ServiceError", "ServiceStatus", "WebUI",
+           "describe", "down", "free_port", "port_open", "prefect_environment",
+           "prefect_healthy", "status", "up"]
 
 
 class ServiceStatus(BaseModel):
@@ -46,27 +57,6 @@ class ServiceStatus(BaseModel):
 
 class ServiceError(RuntimeError):
     """A service could not be started or stopped; the message says why."""
-
-
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    """Whether something accepts TCP connections at host:port."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
-def _bin(name: str) -> str:
-    candidate = Path(sys.executable).parent / name
-    return str(candidate) if candidate.exists() else name
 
 
 class Service(ABC):
@@ -109,16 +99,15 @@ class RayHead(Service):
     name = "ray"
 
     def gcs_address(self, settings: Settings) -> str:
-        """host:port of the head's GCS, what ``ray.init(address=...)`` takes."""
-        return settings.ray.address or f"{settings.ray.host}:{settings.ray.port}"
+        """host:port of the head's GCS (``Settings.ray_gcs_address``)."""
+        return settings.ray_gcs_address
 
     def dashboard_url(self, settings: Settings) -> str:
-        """The job-submission URL."""
-        return settings.ray.dashboard_url or (
-            f"http://{settings.ray.host}:{settings.ray.dashboard_port}")
+        """The job-submission URL (``Settings.ray_dashboard_url``)."""
+        return settings.ray_dashboard_url
 
     def is_external(self, settings: Settings) -> bool:
-        return bool(settings.ray.address or settings.ray.dashboard_url)
+        return settings.ray_is_external
 
     def is_running(self, settings: Settings) -> bool:
         return port_open(settings.ray.host, settings.ray.port)
@@ -141,7 +130,7 @@ class RayHead(Service):
             settings.run_dir.mkdir(parents=True, exist_ok=True)
             log_path = settings.run_dir / "ray-start.log"
             command = [
-                _bin("ray"), "start", "--head",
+                executable("ray"), "start", "--head",
                 f"--port={settings.ray.port}",
                 f"--node-ip-address={settings.ray.host}",
                 f"--dashboard-host={settings.ray.host}",
@@ -187,7 +176,7 @@ class RayHead(Service):
         if self.is_external(settings):
             return self.status(settings)
         if self.started_by_us(settings):
-            subprocess.run([_bin("ray"), "stop", "--grace-period", "10"], check=False,
+            subprocess.run([executable("ray"), "stop", "--grace-period", "10"], check=False,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
             self.state_file(settings).unlink(missing_ok=True)
             return ServiceStatus(name=self.name, state="stopped")
@@ -326,7 +315,7 @@ class MilvusLite(BackgroundProcess):
         return port_open(settings.milvus.host, settings.milvus.port)
 
     def command(self, settings: Settings) -> list[str]:
-        return [_bin("milvus-lite"), "server", "--data-dir", str(settings.milvus_data_dir),
+        return [executable("milvus-lite"), "server", "--data-dir", str(settings.milvus_data_dir),
                 "--host", settings.milvus.host, "--port", str(settings.milvus.port)]
 
     def prepare(self, settings: Settings) -> None:
@@ -347,33 +336,6 @@ class MilvusLite(BackgroundProcess):
         return ServiceStatus(name=self.name, state="stopped")
 
 
-def prefect_environment(settings: Settings) -> dict[str, str]:
-    """Environment of Prefect processes: our home, the API, no analytics (offline machines).
-
-    Basic-auth credentials in ``prefect.api_url`` (``https://user:pass@host/api``) become
-    ``PREFECT_API_AUTH_STRING``, so the URL Prefect prints and logs carries none.
-    """
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    api_url, credentials = split_credentials(settings.prefect_api_url)
-    auth = {"PREFECT_API_AUTH_STRING": credentials} if credentials else {}
-    return {**os.environ, **token_environment(settings),
-            "PREFECT_HOME": str(settings.prefect_home),
-            "PREFECT_API_URL": api_url, **auth, "PATH": path,
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "true",
-            "DO_NOT_TRACK": "1", "MLFLOW_DISABLE_TELEMETRY": "true",
-            "TWIN_HOME": str(settings.home_dir)}
-
-
-def prefect_healthy(api_url: str, timeout: float = 2.0) -> bool:
-    """Whether a Prefect API answers its health check (open without credentials)."""
-    api_url, _ = split_credentials(api_url)  # urllib would take user:pass@ for the host name
-    try:
-        with urllib.request.urlopen(f"{api_url.rstrip('/')}/health", timeout=timeout) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
-
-
 class PrefectServer(BackgroundProcess):
     """A local Prefect server (SQLite under <home>/prefect) on 127.0.0.1."""
 
@@ -386,7 +348,7 @@ class PrefectServer(BackgroundProcess):
         return prefect_healthy(settings.prefect_api_url)
 
     def command(self, settings: Settings) -> list[str]:
-        return [_bin("prefect"), "server", "start", "--host", settings.prefect.host,
+        return [executable("prefect"), "server", "start", "--host", settings.prefect.host,
                 "--port", str(settings.prefect.port)]
 
     def environment(self, settings: Settings) -> dict[str, str]:
@@ -426,7 +388,7 @@ class PrefectWorker(BackgroundProcess):
         return self._alive(settings) and prefect_healthy(settings.prefect_api_url)
 
     def command(self, settings: Settings) -> list[str]:
-        return [_bin("prefect"), "worker", "start", "--pool", settings.prefect.work_pool,
+        return [executable("prefect"), "worker", "start", "--pool", settings.prefect.work_pool,
                 "--type", "process"]
 
     def environment(self, settings: Settings) -> dict[str, str]:
@@ -442,8 +404,6 @@ class PrefectWorker(BackgroundProcess):
         return super().start(settings)
 
     def prepare(self, settings: Settings) -> None:
-        from twin.deployments import PrefectAPI
-
         api = PrefectAPI.from_settings(settings)
         try:
             api.ensure_work_pool(settings.prefect.work_pool)
@@ -454,8 +414,6 @@ class PrefectWorker(BackgroundProcess):
         return settings.prefect.start_timeout_s
 
     def after_start(self, settings: Settings) -> None:
-        from twin.deployments import register_deployments
-
         register_deployments(settings)
 
     def status(self, settings: Settings) -> ServiceStatus:
@@ -478,7 +436,7 @@ class WebUI(BackgroundProcess):
         return port_open(settings.ui.host, settings.ui.port)
 
     def command(self, settings: Settings) -> list[str]:
-        return [_bin("twin"), "ui"]
+        return [executable("twin"), "ui"]
 
     def environment(self, settings: Settings) -> dict[str, str]:
         # Everything the pages need comes from these settings; NiceGUI must not think it runs
@@ -487,7 +445,7 @@ class WebUI(BackgroundProcess):
         return {**env, **settings.to_env(), **token_environment(settings)}
 
     def address(self, settings: Settings) -> str | None:
-        return f"http://{settings.ui.host}:{settings.ui.port}"
+        return settings.ui_url
 
     def status(self, settings: Settings) -> ServiceStatus:
         if self.is_running(settings):

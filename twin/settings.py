@@ -710,6 +710,37 @@ class Settings(BaseSettings):
             return self.llm.cache_dir.expanduser().resolve()
         return self.home_dir / "models"
 
+    # Addresses ---------------------------------------------------------------------------
+    # Where each service is: the configured one, else the local one `twin up` starts. The
+    # processes (twin.services) and their clients read them here, so none keeps its own.
+    @property
+    def ray_gcs_address(self) -> str:
+        """host:port of the Ray head's GCS, what ``ray.init(address=...)`` takes."""
+        return self.ray.address or f"{self.ray.host}:{self.ray.port}"
+
+    @property
+    def ray_dashboard_url(self) -> str:
+        """The Ray dashboard and its job-submission API: the configured one or the local
+        head's."""
+        return self.ray.dashboard_url or f"http://{self.ray.host}:{self.ray.dashboard_port}"
+
+    @property
+    def ray_is_external(self) -> bool:
+        """Whether settings name an existing Ray cluster (nothing to start locally)."""
+        return bool(self.ray.address or self.ray.dashboard_url)
+
+    @property
+    def serve_url(self) -> str:
+        """Where the Serve app's HTTP API is reached (a wildcard bind is reached on
+        loopback)."""
+        host = "127.0.0.1" if self.serve.host in ("0.0.0.0", "") else self.serve.host
+        return f"http://{host}:{self.serve.port}"
+
+    @property
+    def ui_url(self) -> str:
+        """Where the web UI is reached."""
+        return f"http://{self.ui.host}:{self.ui.port}"
+
     @property
     def milvus_uri(self) -> str:
         """Where Milvus is: the configured URI or the local Milvus Lite server."""

@@ -11,38 +11,18 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from twin.domain import CHUNK_SCHEMA, OUTPUT_FIELDS, Hit
+from twin.domain import MAX_TEXT_BYTES as MAX_TEXT_BYTES  # re-exported: its old home
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FILTER_FIELDS = ("author_id", "platform", "kind", "document_id", "url")
-OUTPUT_FIELDS = ["document_id", "author_id", "platform", "kind", "url", "title",
-                 "published_at", "chunk_index", "text"]
-MAX_TEXT_BYTES = 65_535
 
 
 class VectorStoreError(RuntimeError):
     """Milvus could not be reached or answered an error; the message says which."""
-
-
-@dataclass
-class Hit:
-    """One retrieved chunk."""
-
-    id: str
-    score: float
-    text: str
-    document_id: str
-    author_id: str
-    platform: str
-    kind: str
-    url: str
-    title: str
-    published_at: int
-    chunk_index: int
 
 
 def quote(value: str) -> str:
@@ -105,19 +85,13 @@ class VectorStore:
         if self.exists():
             return
         schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
-        schema.add_field("document_id", DataType.VARCHAR, max_length=64)
-        schema.add_field("author_id", DataType.VARCHAR, max_length=128)
-        schema.add_field("platform", DataType.VARCHAR, max_length=32)
-        schema.add_field("kind", DataType.VARCHAR, max_length=32)
-        schema.add_field("url", DataType.VARCHAR, max_length=2048)
-        schema.add_field("title", DataType.VARCHAR, max_length=1024)
-        schema.add_field("published_at", DataType.INT64)
-        schema.add_field("chunk_index", DataType.INT64)
-        schema.add_field("chunk_count", DataType.INT64)
-        schema.add_field("content_hash", DataType.VARCHAR, max_length=64)
-        schema.add_field("text", DataType.VARCHAR, max_length=MAX_TEXT_BYTES,
-                         enable_analyzer=True)
+        for name, (kind, limit) in CHUNK_SCHEMA.items():  # the domain's chunk schema
+            if kind == "int64":
+                schema.add_field(name, DataType.INT64)
+            else:
+                schema.add_field(name, DataType.VARCHAR, max_length=limit,
+                                 **({"is_primary": True} if name == "id" else {}),
+                                 **({"enable_analyzer": True} if name == "text" else {}))
         schema.add_field("embedding", DataType.FLOAT_VECTOR, dim=dim)
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_function(Function(name="text_bm25", function_type=FunctionType.BM25,

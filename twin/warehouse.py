@@ -27,6 +27,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 
 from twin.domain import CollectionSummary, Document
 from twin.settings import Settings, WarehouseSettings
+from twin.tables import DOCUMENT_SCHEMA, RUN_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -38,35 +39,6 @@ T = TypeVar("T")
 _CREATE_ONCE = CommitProperties(max_commit_retries=0)
 _BACKOFF_FIRST_S = 0.05
 _BACKOFF_MAX_S = 2.0
-
-_TS = pa.timestamp("us", tz="UTC")
-
-DOCUMENT_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("author_id", pa.string(), nullable=False),
-        pa.field("platform", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("url", pa.string()),
-        pa.field("title", pa.string()),
-        pa.field("text", pa.string()),
-        pa.field("published_at", _TS),
-        pa.field("collected_at", _TS),
-        pa.field("content_hash", pa.string()),
-        pa.field("metadata", pa.string()),
-    ]
-)
-
-RUN_SCHEMA = pa.schema(
-    [
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("author_id", pa.string()),
-        pa.field("finished_at", _TS),
-        pa.field("table_version", pa.int64()),
-        pa.field("summary", pa.string()),
-    ]
-)
-
 
 @dataclass(frozen=True)
 class MergeResult:

@@ -8,16 +8,13 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 from urllib.parse import SplitResult, urlsplit
 
+from twin.collect.errors import CollectError
 from twin.domain import URL_DROPPED, Document, Platform, Source, SourceResult, slugify
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
 
 MAX_ERRORS_KEPT = 10  # per source: examples of its problems; the rest are only counted
-
-
-class CollectError(Exception):
-    """A source cannot be collected; the message is the one line the summary shows."""
 
 
 class Collector(ABC):

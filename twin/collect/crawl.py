@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from twin.collect.base import CollectError
+from twin.collect.errors import CollectError
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)

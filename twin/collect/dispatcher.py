@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from twin.collect.base import LINK_COLLECTORS, CollectError, Collector
-from twin.domain import Source, SourceKind
+from twin.domain import Platform, Source, SourceKind
 from twin.net import UnsafeURLError, validate_link
 from twin.settings import Settings
 
@@ -37,6 +37,18 @@ def collector_class_for(source: Source, settings: Settings) -> type[Collector]:
     if not matching:  # pragma: no cover - the web collector matches every http(s) link
         raise CollectError(f"no collector for link {url}")
     return max(matching, key=lambda c: c.priority)
+
+
+def link_platform(url: str, settings: Settings) -> Platform | None:
+    """The platform of the collector that would read ``url`` (``web`` for any other site), or
+    None when it is not a valid http(s) link; by the link's shape only, nothing is fetched.
+
+    The one platform detection: the UI badges and checks links with it, so a link shows the
+    platform its collection will use (settings' platform addresses included)."""
+    try:
+        return collector_class_for(Source(kind=SourceKind.LINK, value=url), settings).platform
+    except CollectError:
+        return None
 
 
 def collector_for(source: Source, settings: Settings) -> Collector:

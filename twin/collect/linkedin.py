@@ -20,6 +20,15 @@ from twin.domain import Kind, Platform, Source, SourceResult
 from twin.settings import Settings
 
 _LOGIN_MARKERS = ("/authwall", "/login", "/uas/login", "/checkpoint")
+# Profile and company pages: LinkedIn shows them only after a login.
+LOGIN_ONLY_PATHS = ("/in/", "/company/")
+
+
+def needs_login(url: str, settings: Settings) -> bool:
+    """Whether a LinkedIn link is a profile or company page, which no collector can read (the
+    collector refuses it, the UI says so as the link is typed)."""
+    path = relative_path(urlsplit(url), settings.platforms.linkedin_url)
+    return path.startswith(LOGIN_ONLY_PATHS)
 
 
 def post_title(text: str, limit: int = 90) -> str:
@@ -45,7 +54,7 @@ class LinkedInCollector(ScrapyCollector):
 
     def run(self, source: Source, author_id: str, payload: bytes | None = None) -> SourceResult:
         path = relative_path(urlsplit(source.value), self.settings.platforms.linkedin_url)
-        if path.startswith("/in/") or path.startswith("/company/"):
+        if needs_login(source.value, self.settings):
             raise CollectError(
                 "LinkedIn profile pages need a login: give links to single posts "
                 "(linkedin.com/posts/...) or articles (linkedin.com/pulse/...), or import "

@@ -13,7 +13,6 @@ import json
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import pandas as pd
 
 from twin.datasets.instructions import add_instructions
 from twin.datasets.samples import Candidate, candidates_of, drop_near_duplicates
-from twin.domain import LINK_ORIGIN, slugify
+from twin.domain import LINK_ORIGIN, DatasetResult, slugify
 from twin.features.clean import clean_for_style
 from twin.settings import Settings, redact
 from twin.warehouse import Warehouse
@@ -39,15 +38,6 @@ class GroundingError(RuntimeError):
 
 class DatasetError(ValueError):
     """Nothing to build from (an empty warehouse, no usable text)."""
-
-
-@dataclass
-class DatasetResult:
-    """Where a dataset version was written, and its card."""
-
-    path: Path
-    card: dict[str, Any] = field(default_factory=dict)
-    reused: bool = False
 
 
 def _candidates(batch: pd.DataFrame, min_words: int, max_words: int,

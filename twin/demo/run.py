@@ -116,7 +116,7 @@ def _run_deployment(api: Any, name: str, params: dict[str, Any], settings: Setti
     """Start a Prefect deployment run (as the UI's buttons do) and wait for it with a progress
     line; its logs go to the log (the terminal with ``verbose``). Returns the run, its
     artifacts and its jobs' summaries."""
-    from twin.deployments import PrefectError
+    from twin.prefect_client import PrefectError
 
     started = api.run(name, params)
     log.info("Prefect flow run %s of deployment %r", started.name, name)
@@ -174,7 +174,7 @@ def run_demo(settings: Settings, keep_running: bool = False, console: Console | 
     """The whole journey on embedded defaults: local Ray, Milvus, Prefect and the UI; the demo
     author's sites; collect + ingest and dataset + train as Prefect deployment runs (each stage a
     Ray job); a search; a before/after; the Serve app and a post; the UI's address."""
-    from twin.deployments import PrefectAPI
+    from twin.prefect_client import PrefectAPI
     from twin.ui.profile import Profile, save_profile
 
     console = console or Console(highlight=False)
@@ -258,7 +258,7 @@ def run_demo(settings: Settings, keep_running: bool = False, console: Console | 
         served = serve_and_ask(settings, console)
         marks["serve"] = time.monotonic()
 
-        ui_url = f"http://{settings.ui.host}:{settings.ui.port}"
+        ui_url = settings.ui_url
         _say(console, f"[bold]7/8[/] the web UI: {ui_url} (Profile, Collect, Library, Write, "
                       f"Model); Prefect: {settings.prefect_api_url.removesuffix('/api')}")
         elapsed = time.monotonic() - start

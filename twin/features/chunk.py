@@ -17,7 +17,7 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
 _FENCE = re.compile(r"(```.*?```)", re.S)
-_FILE_HEADER = re.compile(r"^## File: (\S[^\n]*)$", re.M)  # see collect/github.py
+_FILE_HEADER = re.compile(r"^## File: (\S[^\n]*)$", re.M)  # see collect/repository.py
 _CODE_BOUNDARY = re.compile(
     r"^(\s{0,4}(async def |def |class |function |func |fn |pub fn |impl |interface |export |"
     r"public |private |protected |CREATE |WITH |SELECT |INSERT |UPDATE )|#{1,4} |```)", re.I)

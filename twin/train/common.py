@@ -10,10 +10,10 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twin.domain import TrainResult
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,19 +25,6 @@ HF_CHECKPOINT = "checkpoint"  # RayTrainReportCallback's folder for the HF train
 
 class TrainError(RuntimeError):
     """Training cannot start or resume; the message says why."""
-
-
-@dataclass
-class TrainResult:
-    """Where the adapter went and how training went."""
-
-    adapter_dir: Path
-    run: str = ""
-    losses: list[float] = field(default_factory=list)
-    steps: int = 0
-    seconds: float = 0.0
-    train_samples: int = 0
-    info: dict[str, Any] = field(default_factory=dict)
 
 
 def deepspeed_mode(setting: str, use_gpu: bool) -> str:

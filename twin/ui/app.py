@@ -22,6 +22,7 @@ from twin.ui.clients import PrefectError, TwinAPI, UIError, prefect
 from twin.ui.profile import (
     check_author,
     check_link,
+    collect_settings,
     load_profile,
     platform_of,
     save_profile,
@@ -115,7 +116,8 @@ def profile_page() -> None:
 
         def draw_links() -> None:
             draw_items(links, profile.links, "No links yet.", remove_link,
-                       lambda url: (ui.badge(platform_of(url)),
+                       lambda url: (ui.badge(platform_of(url, collect_settings(profile,
+                                                                               settings))),
                                      link(url, url).classes("truncate grow")))
 
         def remove_link(url: str) -> None:
@@ -125,7 +127,8 @@ def profile_page() -> None:
 
         def add_link() -> None:
             value = (new_link.value or "").strip()
-            problem = check_link(value) if value else "type a link first"
+            problem = check_link(value, collect_settings(profile, settings)) if value \
+                else "type a link first"
             if problem:
                 ui.notify(problem, type="warning")
                 return
@@ -137,7 +140,8 @@ def profile_page() -> None:
 
         with ui.row().classes("w-full items-start no-wrap gap-2"):
             new_link = ui.input("Add a link", placeholder="https://medium.com/@you",
-                                validation=lambda v: check_link(v or "")).classes("grow")
+                                validation=lambda v: check_link(
+                                    v or "", collect_settings(profile, settings))).classes("grow")
             tag(new_link, "new-link")
             new_link.on("keydown.enter", add_link)
             tag(ui.button("Add", icon="add", on_click=add_link), "add-link")
@@ -396,8 +400,9 @@ def write_page() -> None:
         prompt = tag(ui.textarea("What should the post be about?").classes("w-full").props(
             "autogrow"), "prompt")
         links = ui.textarea("Links to draw on (optional, one per line)",
-                            validation=lambda v: next(filter(None, map(
-                                check_link, (v or "").splitlines())), None)).classes("w-full")
+                            validation=lambda v: next(filter(None, (
+                                check_link(line, settings) for line in (v or "").splitlines())),
+                                None)).classes("w-full")
         links.props("autogrow")
         with ui.row().classes("w-full items-center gap-4"):
             words = ui.number("Words (at most)", value=200, min=30, max=600, step=10).classes(
@@ -448,7 +453,7 @@ def write_page() -> None:
                 ui.notify("write a prompt first", type="warning")
                 return
             extra = [line.strip() for line in (links.value or "").splitlines() if line.strip()]
-            problems = [f"{link}: {p}" for link in extra if (p := check_link(link))]
+            problems = [f"{link}: {p}" for link in extra if (p := check_link(link, settings))]
             if problems:
                 ui.notify("; ".join(problems), type="warning")
                 return

@@ -15,14 +15,10 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
-from twin.settings import Settings
-
-PLATFORM_HOSTS = {
-    "linkedin": ("linkedin.com",),
-    "medium": ("medium.com",),
-    "substack": ("substack.com",),
-    "github": ("github.com",),
-}
+from twin.collect.dispatcher import link_platform
+from twin.collect.linkedin import needs_login
+from twin.domain import Platform
+from twin.settings import Settings, with_overrides
 
 
 class Profile(BaseModel):
@@ -75,16 +71,20 @@ def check_author(name: str) -> str | None:
     return None
 
 
-def platform_of(url: str) -> str:
-    """The platform a link looks like (``blog`` for any other site)."""
-    host = (urlsplit(url).hostname or "").lower()
-    for platform, domains in PLATFORM_HOSTS.items():
-        if any(host == d or host.endswith("." + d) for d in domains):
-            return platform
-    return "blog"
+def collect_settings(profile: Profile, settings: Settings) -> Settings:
+    """The settings this profile's collection runs with (its overrides applied), which decide
+    the platform a link belongs to."""
+    return with_overrides(settings, profile.settings_overrides)
 
 
-def check_link(url: str) -> str | None:
+def platform_of(url: str, settings: Settings) -> str:
+    """The platform whose collector reads a link (``blog`` for any other site), as collection
+    decides it (:func:`twin.collect.dispatcher.link_platform`)."""
+    platform = link_platform(url, settings)
+    return "blog" if platform in (None, Platform.WEB) else platform.value
+
+
+def check_link(url: str, settings: Settings) -> str | None:
     """Why a link cannot be collected, or None (shape only: nothing is fetched here)."""
     url = url.strip()
     if not url:
@@ -100,7 +100,7 @@ def check_link(url: str) -> str | None:
         _ = parts.port
     except ValueError:
         return "that link has an invalid port"
-    if platform_of(url) == "linkedin" and parts.path.startswith("/in/"):
+    if link_platform(url, settings) is Platform.LINKEDIN and needs_login(url, settings):
         return ("a LinkedIn profile needs a login: link your posts (/posts/...) or articles "
                 "(/pulse/...), or upload your LinkedIn data export")
     return None
