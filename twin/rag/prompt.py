@@ -3,14 +3,20 @@
 There is no system message of our own: training used the tokenizer's chat template with the
 request as the only user turn, so serving keeps that shape and appends the material below the
 request. Context goes in rank order (the request's own links first) until the token budget —
-the model's window minus the request, the answer and a margin — is spent; the last chunk that
-does not fit whole is cut at a token boundary if enough room is left.
+the engine's window (``ServedModel.window``) minus the chat so far, the answer and a margin — is
+spent; the last chunk that does not fit whole is cut at a token boundary if enough room is left.
+Counting uses the served model's prompt format, so the engine's own count decides.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from twin.llm.chat import TokenizerFormat, window_problem
+
+__all__ = ["MATERIAL_HEADER", "ContextChunk", "build_messages", "rendered_tokens",
+           "window_problem", "words_to_tokens"]
 
 MATERIAL_HEADER = ("\n\nDraw on this material (my own earlier writing and anything I shared); "
                    "use its facts and my voice, do not copy it:")
@@ -37,38 +43,46 @@ def words_to_tokens(max_words: int) -> int:
 
 def rendered_tokens(tokenizer: Any, messages: list[dict[str, str]]) -> int:
     """Tokens the engine prefills for ``messages``: the chat template applied (its own default
-    system turn included) and ready for the answer, as the engines render it."""
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    system turn included) and ready for the answer, as the engines render it. ``tokenizer``
+    is a prompt format (:mod:`twin.llm.engines`) or a Hugging Face tokenizer."""
+    fmt = as_format(tokenizer)
+    return fmt.count_tokens(fmt.render(messages))
 
 
-def window_problem(prompt_tokens: int, max_new_tokens: int, window: int) -> str | None:
-    """Why a prompt of ``prompt_tokens`` and an answer of up to ``max_new_tokens`` do not fit
-    the model's ``window`` (None: they do)."""
-    room = window - max_new_tokens
-    if prompt_tokens <= room:
-        return None
-    return (f"the prompt is {prompt_tokens} tokens, over the {max(room, 0)} tokens the model's "
-            f"window of {window} tokens leaves beside an answer of up to {max_new_tokens} "
-            "tokens: shorten the chat or ask for fewer tokens (max_tokens)")
+def as_format(tokenizer: Any, window: int = 0) -> Any:
+    """A prompt format (render, count_tokens, truncate) for a format or an HF tokenizer."""
+    if all(hasattr(tokenizer, name) for name in ("render", "count_tokens", "truncate")):
+        return tokenizer
+    return TokenizerFormat(tokenizer, window)
 
 
 def build_messages(prompt: str, chunks: list[ContextChunk], tokenizer: Any, window: int,
                    max_new_tokens: int, max_words: int | None = None,
-                   context_tokens: int | None = None,
-                   tone: str | None = None) -> tuple[list[dict[str, str]], list[ContextChunk]]:
-    """(chat messages, the chunks that fit) for ``prompt``."""
+                   context_tokens: int | None = None, tone: str | None = None,
+                   history: list[dict[str, str]] | None = None,
+                   ) -> tuple[list[dict[str, str]], list[ContextChunk]]:
+    """(the new user message, the chunks that fit) for ``prompt``.
+
+    ``tokenizer`` is the served model's prompt format (or an HF tokenizer) and ``window`` the
+    engine's own: the chat as the engine renders it (``history``, the earlier turns, then this
+    message) leaves room for ``max_new_tokens``, whatever the chunks are.
+    """
+    fmt = as_format(tokenizer, window)
+    earlier = list(history or [])
     request = prompt.strip()
     if max_words:
         request += f"\n\nKeep it under {max_words} words."
     if tone:
         request += f" Make the tone {tone}."
 
-    def count(text: str) -> int:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    def chat(content: str) -> list[dict[str, str]]:
+        return [*earlier, {"role": "user", "content": content}]
 
-    base = count(tokenizer.apply_chat_template([{"role": "user", "content": request}],
-                                               tokenize=False, add_generation_prompt=True))
+    def content(parts: list[str]) -> str:
+        return request + (MATERIAL_HEADER + "".join(parts) if parts else "")
+
+    count = fmt.count_tokens
+    base = count(fmt.render(chat(request)))
     budget = window - base - max_new_tokens - MARGIN_TOKENS - count(MATERIAL_HEADER)
     if context_tokens is not None:
         budget = min(budget, context_tokens)
@@ -84,9 +98,12 @@ def build_messages(prompt: str, chunks: list[ContextChunk], tokenizer: Any, wind
             continue
         room = budget - count(label)
         if room >= MIN_PARTIAL_TOKENS:
-            ids = tokenizer(chunk.text, add_special_tokens=False)["input_ids"][:room]
-            parts.append(label + tokenizer.decode(ids) + " …")
+            parts.append(label + fmt.truncate(chunk.text, room) + " …")
             used.append(chunk)
         break
-    content = request + (MATERIAL_HEADER + "".join(parts) if parts else "")
-    return [{"role": "user", "content": content}], used
+    # The parts were counted one by one; the engine counts the rendered whole, which can come
+    # out a few tokens longer (merges at the joins): drop context until the whole fits.
+    while parts and count(fmt.render(chat(content(parts)))) > window - max_new_tokens:
+        parts.pop()
+        used.pop()
+    return [{"role": "user", "content": content(parts)}], used

@@ -1,41 +1,58 @@
-"""Which model the Serve app loads: the registry's serving version (base + adapter), a pinned
-version, or the plain base model when nothing is registered yet."""
+"""What each deployment of the Serve app is given: the served model, resolved once (the
+registry's serving version, a pinned version, or the plain base model when nothing is
+registered yet), and only the settings it uses."""
 
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from typing import Any
 
-from twin.llm.engines import ModelSpec
+from twin.llm.engines import EngineOptions, choose_engine, describe_model
+from twin.llm.served import ServedModel
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# What the RAG deployment reads (retrieval, links fetched with the collectors, the warehouse,
+# the registry's versions); the other groups, and the secrets in them, never reach it.
+RAG_GROUPS = ("milvus", "embed", "ingest", "rag", "warehouse", "collect", "platforms",
+              "registry", "llm")
 
-def served_model(settings: Settings) -> ModelSpec:
-    """The spec of the model to serve (no weights loaded here)."""
+
+def engine_options(settings: Settings) -> EngineOptions:
+    """How the LLM replicas run their engine (``serve.vllm_*``)."""
+    s = settings.serve
+    return EngineOptions(python=s.vllm_python, dtype=s.vllm_dtype, kv_cache_gb=s.vllm_kv_cache_gb,
+                         max_model_len=s.vllm_max_model_len,
+                         log_dir=str(settings.home_dir / "logs"))
+
+
+def resolve_served_model(settings: Settings) -> ServedModel:
+    """The model to serve, read from the registry now (no weights loaded): every deployment
+    of one app is given this value, so a moved alias changes nothing until a redeploy."""
     from twin.registry import Registry
 
-    base = dict(cache_dir=str(settings.models_dir), top_p=settings.llm.top_p,
-                repetition_penalty=settings.llm.repetition_penalty)
+    s = settings.serve
+    engine = choose_engine(s.engine, s.vllm_python)
     registry = Registry(settings)
-    pinned = settings.serve.model_version
-    version = registry.get(pinned) if pinned is not None else registry.serving()
+    version = registry.get(s.model_version) if s.model_version is not None \
+        else registry.serving()
+    common: dict[str, Any] = {"cache_dir": str(settings.models_dir),
+                              "options": engine_options(settings)}
     if version is None:
         log.warning("no model version is marked for serving: serving the base model %s",
                     settings.llm.base_model)
-        return ModelSpec(base=settings.llm.base_model, label="base", **base)
-    return ModelSpec(base=version.base_model or settings.llm.base_model,
-                     adapter=str(registry.adapter_path(version)),
-                     label=f"twin-v{version.version}", **base)
+        return describe_model(engine, settings.llm.base_model, None, label="base",
+                              version=None, **common)
+    return describe_model(engine, version.base_model or settings.llm.base_model,
+                          str(registry.adapter_path(version)), label=f"twin-v{version.version}",
+                          version=version.version, **common)
 
 
-def tokenizer_and_window(spec: ModelSpec) -> tuple[str, int]:
-    """Where the served model's tokenizer (chat template) is, and its context window."""
-    from transformers import AutoConfig
-
-    from twin.llm.models import resolve_base_model
-
-    base = resolve_base_model(spec.base, Path(spec.cache_dir))
-    window = int(getattr(AutoConfig.from_pretrained(base), "max_position_embeddings", 2048))
-    return spec.adapter or base, window
+def scoped_settings(settings: Settings, groups: tuple[str, ...] = RAG_GROUPS) -> Settings:
+    """A settings object with only ``groups`` (and the home folder and log level) taken from
+    ``settings``; every other group has its defaults, so none of its secrets. Built without
+    reading the environment: the replica gets exactly this."""
+    values: dict[str, Any] = {"home": settings.home_dir, "log_level": settings.log_level}
+    values.update({group: getattr(settings, group).model_copy(deep=True) for group in groups})
+    return Settings.model_construct(**values)

@@ -1,4 +1,5 @@
-"""The HTTP API's request and response bodies (validated: a bad one is a 4xx with a message)."""
+"""The post routes' request and response bodies (validated: a bad one is a 4xx with a message);
+the OpenAI-compatible bodies are in :mod:`twin.serving.openai_api`."""
 
 from __future__ import annotations
 
@@ -68,44 +69,3 @@ class PostResponse(BaseModel):
     link_errors: dict[str, str] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)
-
-
-class ChatMessage(BaseModel):
-    """One OpenAI-style chat message."""
-
-    role: Literal["system", "user", "assistant"]
-    content: str = Field(max_length=MAX_PROMPT_CHARS * 4)
-
-
-class ChatRequest(BaseModel):
-    """OpenAI-compatible chat completion request (the fields this server uses)."""
-
-    model: str = "twin"
-    messages: list[ChatMessage] = Field(min_length=1, max_length=64)
-    max_tokens: int | None = Field(default=None, ge=1, le=4096)
-    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
-    stream: bool = False
-
-    @field_validator("messages")
-    @classmethod
-    def _roles_in_order(cls, value: list[ChatMessage]) -> list[ChatMessage]:
-        problem = role_order_problem([m.role for m in value])
-        if problem:
-            raise ValueError(problem)
-        return value
-
-
-def role_order_problem(roles: list[str]) -> str | None:
-    """Why these roles are not a chat the model was trained on (None: they are): an optional
-    system message first, then user and assistant turns in turn, the last one the user's."""
-    if "system" in roles[1:]:
-        return f"role 'system' may only come first, not at message {roles.index('system', 1)}"
-    start = 1 if roles[:1] == ["system"] else 0
-    for i, role in enumerate(roles[start:], start):
-        expected = "user" if (i - start) % 2 == 0 else "assistant"
-        if role != expected:
-            return (f"message {i} has role {role!r} where {expected!r} is expected: after an "
-                    "optional system message, user and assistant turns alternate, from user")
-    if roles[-1:] != ["user"]:
-        return "the last message must have role 'user'"
-    return None
