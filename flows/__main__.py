@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def deployments() -> dict[str, dict]:
 def main(argv: list[str] | None = None) -> int:
     """Parse, load the deployment's flow, run it once with its prefect.yaml parameters."""
     known = deployments()
-    parser = argparse.ArgumentParser(prog="python -m flows", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m flows",
+                                     description="Run one flow of prefect.yaml once, here.")
     parser.add_argument("deployment", choices=sorted(known))
     parser.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                         help="a flow parameter, VALUE as JSON when it parses (repeatable)")
@@ -35,11 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         params = parse_params(args.param)
     except ValueError as exc:
         parser.error(str(exc))
-    from prefect.flows import load_flow_from_entrypoint
-
     deployment = known[args.deployment]
-    flow = load_flow_from_entrypoint(str(PREFECT_YAML.parent / deployment["entrypoint"]))
-    flow(**{**(deployment.get("parameters") or {}), **params})
+    path, _, name = deployment["entrypoint"].partition(":")
+    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    getattr(module, name)(**{**(deployment.get("parameters") or {}), **params})
     return 0
 
 

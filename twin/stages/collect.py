@@ -38,7 +38,9 @@ class CollectRequest(StageRequest):
         from twin.domain import SourceKind
 
         links, exports = [], []
-        for source in parse_sources(self.links, self.exports):
+        with failing_as_stage(ValueError, code=2):  # a link or path that is no source
+            sources = parse_sources(self.links, self.exports)
+        for source in sources:
             hint = f"{source.platform_hint.value}=" if source.platform_hint else ""
             (links if source.kind == SourceKind.LINK else exports).append(hint + source.value)
         return self.model_copy(update={"links": links, "exports": exports})

@@ -52,6 +52,18 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _request(stage: Stage, request_json: str | None, values: dict[str, Any]) -> Any:
+    """The request from ``--request JSON`` or from the options (never both)."""
+    if request_json is None:
+        return stage.parse(values)
+    if values:
+        raise StageFailed(f"give {REQUEST_FLAG} or options, not both ({', '.join(values)})", 2)
+    try:
+        return stage.request.model_validate_json(request_json)
+    except ValueError as exc:
+        raise StageFailed(f"{REQUEST_FLAG}: {exc}", code=2) from exc
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse, run the stage, print its result; the exit status says how it went."""
     from rich.console import Console
@@ -66,15 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     setup_logging(settings.log_level)
     try:
-        request = stage.request.model_validate_json(request_json) if request_json \
-            else stage.parse(args)
+        request = _request(stage, request_json, args)
         result = stage.run(request, settings)
     except StageFailed as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return exc.code
-    except ValueError as exc:  # a malformed --request
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return 2
     result.render(Console(width=160))
     if emit:
         emit_result(result)
