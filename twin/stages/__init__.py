@@ -32,7 +32,11 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
           idempotent=False),
     Stage("evaluate", EvaluateRequest, EvaluateResult, run_evaluate,
           "Does the twin sound like the author? Base model vs each twin version on held-out "
-          "text: same prompts, chat template and greedy decoding for every model.",
+          "text.\n\nSame prompts, chat template and greedy decoding for every model. Style: "
+          "distance from the author's stylometric habits, embedding similarity to what the "
+          "author wrote, with 95% bootstrap CIs; LLM-as-judge when evaluate.judge_base_url is "
+          "set; retrieval hit rate and MRR for each retrieval setting. Results are stored with "
+          "each version in the registry.",
           command="eval"),
 )}
 """Every stage, in pipeline order."""

@@ -42,7 +42,8 @@ def parser() -> argparse.ArgumentParser:
                                    "(as a Ray job, or against a local Ray).")
     commands = root.add_subparsers(dest="stage", required=True, metavar="STAGE")
     for stage in STAGES.values():
-        sub = commands.add_parser(stage.name, help=stage.help, description=stage.help)
+        sub = commands.add_parser(stage.name, help=stage.help.split("\n\n")[0],
+                                  description=stage.help)
         _add_options(sub, stage)
         sub.add_argument(REQUEST_FLAG, metavar="JSON", default=None,
                          help="the whole request as JSON (instead of the options above)")
