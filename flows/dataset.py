@@ -1,22 +1,9 @@
-"""Prefect flow: the dataset Ray job (instruction pairs, optionally preference pairs).
+"""Prefect flow: the dataset Ray job (parameters: the dataset stage's request fields).
 
     prefect deployment run 'dataset/dataset' [--param preference=true]
 """
 
-from __future__ import annotations
+from flows.tasks import stage_flow
 
-from typing import Any
-
-from prefect import flow
-
-from flows.tasks import run_stage, stage_settings
-from twin.stages import DatasetResult
-
-
-@flow(name="dataset", log_prints=True)
-def dataset_flow(author: str | None = None, preference: bool = False,
-                 ray_dashboard_url: str | None = None,
-                 settings_overrides: dict[str, Any] | None = None) -> DatasetResult:
-    """Training datasets from the warehouse, as a Ray job; fails if the job fails."""
-    return run_stage("dataset", stage_settings(settings_overrides, ray_dashboard_url),
-                     author=author, preference=preference)
+dataset_flow = stage_flow("dataset", "Training datasets from the warehouse, as a Ray job; fails "
+                          "if the job fails.")

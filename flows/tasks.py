@@ -8,9 +8,10 @@ Nothing here reads settings at import time: the retries come from the flow's set
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
-from prefect import get_run_logger, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
@@ -20,7 +21,8 @@ from prefect.artifacts import (
 from twin import orchestration
 from twin.rayjobs import RayJobFailed
 from twin.settings import Settings, get_settings, with_overrides
-from twin.stages import StageRequest, StageResult, get_stage
+from twin.stages import Stage, StageRequest, StageResult, get_stage
+from twin.stages.options import options
 
 
 def stage_settings(overrides: dict[str, Any] | None,
@@ -69,6 +71,47 @@ def run_stage(stage: str, settings: Settings, **values: Any) -> Any:
                                   retry_delay_seconds=10,
                                   retry_condition_fn=network_failure if retries else None)
     return job(stage, request, settings)
+
+
+def stage_flow(stage: str, description: str) -> Any:
+    """The flow that runs one stage's job: its parameters are the stage's request fields
+    (generated from the declaration, with their descriptions), then ``ray_dashboard_url`` and
+    ``settings_overrides``."""
+    declared = get_stage(stage)
+    parameters = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                                    default=default)
+                  for name, annotation, default in _flow_parameters(declared)]
+
+    def run(**values: Any) -> StageResult:
+        settings = stage_settings(values.pop("settings_overrides", None),
+                                  values.pop("ray_dashboard_url", None))
+        return run_stage(stage, settings, **values)
+
+    run.__signature__ = inspect.Signature(parameters,  # type: ignore[attr-defined]
+                                          return_annotation=declared.result)
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    run.__name__ = run.__qualname__ = f"{stage}_flow"
+    args = "\n".join(f"    {o.field}: {o.help}" for o in options(declared.request))
+    run.__doc__ = f"{description}\n\nArgs:\n{args}\n{FLOW_ARGS}"
+    return flow(name=stage, log_prints=True)(run)
+
+
+FLOW_ARGS = """    ray_dashboard_url: the Ray cluster to submit to (default: the settings').
+    settings_overrides: nested settings for this run (no secrets: runs show them)."""
+
+
+def _flow_parameters(stage: Stage) -> list[tuple[str, Any, Any]]:
+    """(name, annotation, default) of a stage flow's parameters."""
+    out = []
+    for name, field in stage.request.model_fields.items():
+        default = inspect.Parameter.empty if field.is_required() else \
+            field.get_default(call_default_factory=True)
+        annotation = field.annotation
+        if default == []:  # a list parameter left out is None (never a shared mutable default)
+            default, annotation = None, annotation | None
+        out.append((name, annotation, default))
+    return out + [("ray_dashboard_url", str | None, None),
+                  ("settings_overrides", dict[str, Any] | None, None)]
 
 
 class Progress:

@@ -128,6 +128,19 @@ def test_a_single_stage_flow_takes_exactly_the_request_fields(stage: str) -> Non
         assert params[name].default == (None if default == [] else default), name
 
 
+def test_prefect_reads_a_stage_flows_parameters_with_their_descriptions() -> None:
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.evaluate import evaluate_flow
+
+    schema = parameter_schema(evaluate_flow).model_dump()["properties"]
+    for option in options(STAGES["evaluate"].request):
+        assert schema[option.field]["description"] == option.help
+    assert evaluate_flow.validate_parameters({"versions": [1, 2], "retrieval": False}) == {
+        "versions": [1, 2], "dataset": None, "max_samples": None, "retrieval": False,
+        "ray_dashboard_url": None, "settings_overrides": None}
+
+
 def test_the_composite_flows_take_their_stages_fields() -> None:
     collect = _flow_parameters("collect", "collect_flow")
     assert set(collect) == set(_fields("collect")) | {"ingest"}
