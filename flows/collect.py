@@ -1,22 +1,16 @@
-"""Prefect flow: submit the collect Ray job to the configured cluster and follow it.
+"""Prefect flow: the collect Ray job, then (asked to) the ingest job.
 
-    python flows/collect.py --author "Maya Okafor" --link https://medium.com/@maya [--ingest]
     prefect deployment run 'collect/collect' --param author="Maya Okafor" \
         --param links='["https://medium.com/@maya"]'
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from prefect import flow
 
-from prefect import flow  # noqa: E402
-
-from flows.tasks import Progress, collect_job, ingest_job, stage_settings  # noqa: E402
+from flows.tasks import Progress, run_stage, stage_settings
 
 
 @flow(name="collect", log_prints=True)
@@ -30,26 +24,10 @@ def collect_flow(author: str, links: list[str] | None = None, exports: list[str]
     """
     settings = stage_settings(settings_overrides, ray_dashboard_url)
     progress = Progress(2 if ingest else 1)
-    summary = collect_job(author, list(links or []), list(exports or []), settings)
+    result: dict[str, Any] = {"collect": run_stage("collect", settings, author=author,
+                                                   links=links, exports=exports)}
     progress.advance()
     if ingest:
-        summary["ingest"] = ingest_job(False, author, settings)
+        result["ingest"] = run_stage("ingest", settings, author=author)
         progress.advance()
-    return summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the flow once from the command line."""
-    parser = argparse.ArgumentParser(description="Run the collect flow once.")
-    parser.add_argument("--author", required=True)
-    parser.add_argument("--link", action="append", default=[])
-    parser.add_argument("--export", action="append", default=[])
-    parser.add_argument("--ray-dashboard-url", default=None)
-    parser.add_argument("--ingest", action="store_true", help="then run the ingest job")
-    args = parser.parse_args(argv)
-    collect_flow(args.author, args.link, args.export, args.ingest, args.ray_dashboard_url)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return result

@@ -1,32 +1,18 @@
 """Prefect flow: the whole journey, each stage a Ray job: collect, ingest, dataset, train,
 evaluate.
 
-    python flows/pipeline.py --author "Maya Okafor" --link https://medium.com/@maya --max-steps 30
     prefect deployment run 'pipeline/pipeline' --param author="Maya Okafor" \
         --param links='["https://medium.com/@maya"]' --param max_steps=30
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from prefect import flow
 
-from prefect import flow  # noqa: E402
-
-from flows.tasks import (  # noqa: E402
-    Progress,
-    collect_job,
-    dataset_job,
-    evaluate_job,
-    ingest_job,
-    stage_settings,
-    train_job,
-    train_options,
-)
+from flows.tasks import Progress, run_stage, stage_settings
+from flows.train import datasets_of
 
 
 @flow(name="pipeline", log_prints=True)
@@ -39,35 +25,19 @@ def pipeline_flow(author: str, links: list[str] | None = None,
     model version (marked for serving unless ``serve`` is false), then evaluate it."""
     settings = stage_settings(settings_overrides, ray_dashboard_url)
     progress = Progress(5 if evaluate else 4)
-    collected = collect_job(author, list(links or []), list(exports or []), settings)
+    result: dict[str, Any] = {}
+    result["collect"] = run_stage("collect", settings, author=author, links=links,
+                                  exports=exports)
     progress.advance()
-    ingested = ingest_job(False, author, settings)
+    result["ingest"] = run_stage("ingest", settings, author=author)
     progress.advance()
-    data = dataset_job(author, preference, settings)
+    result["dataset"] = run_stage("dataset", settings, author=author, preference=preference)
     progress.advance()
-    trained = train_job(train_options(data, max_steps=max_steps, serve=serve), settings)
+    result["train"] = run_stage("train", settings, **datasets_of(result["dataset"]),
+                                max_steps=max_steps, serve=serve)
     progress.advance()
-    result = {"collect": collected, "ingest": ingested, "dataset": data, "train": trained}
     if evaluate:
-        result["evaluate"] = evaluate_job([trained["sft"]["version"]], True, settings)
+        result["evaluate"] = run_stage("evaluate", settings,
+                                       versions=[result["train"].sft.version])
         progress.advance()
     return result
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the flow once from the command line."""
-    parser = argparse.ArgumentParser(description="Run the whole pipeline once.")
-    parser.add_argument("--author", required=True)
-    parser.add_argument("--link", action="append", default=[])
-    parser.add_argument("--export", action="append", default=[])
-    parser.add_argument("--max-steps", type=int, default=None)
-    parser.add_argument("--preference", action="store_true", help="also DPO")
-    parser.add_argument("--ray-dashboard-url", default=None)
-    args = parser.parse_args(argv)
-    pipeline_flow(args.author, args.link, args.export, args.max_steps, args.preference,
-                  ray_dashboard_url=args.ray_dashboard_url)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,28 +1,28 @@
-"""The Prefect tasks every flow is made of: one per stage, each submitting that stage's Ray job,
-streaming its logs into Prefect's and leaving a Markdown artifact that tells its story.
+"""The Prefect task every flow is made of: one stage's Ray job, its logs streamed into Prefect's
+and a Markdown artifact that tells its story.
 
-Tasks whose job is idempotent (collect, ingest, dataset) are retried when the Ray cluster could
+Idempotent stages (collect, ingest, dataset, evaluate) are retried when the Ray cluster could
 not be reached; a job that ran and failed is never retried: its error is the task's error.
+Nothing here reads settings at import time: the retries come from the flow's settings.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import inspect
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from prefect import get_run_logger, task  # noqa: E402
-from prefect.artifacts import (  # noqa: E402
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
     update_progress_artifact,
 )
 
-from twin import orchestration  # noqa: E402
-from twin.rayjobs import RayJobFailed  # noqa: E402
-from twin.settings import Settings, get_settings, with_overrides  # noqa: E402
+from twin import orchestration
+from twin.rayjobs import RayJobFailed
+from twin.settings import Settings, get_settings, with_overrides
+from twin.stages import Stage, StageRequest, StageResult, get_stage
+from twin.stages.options import options
 
 
 def stage_settings(overrides: dict[str, Any] | None,
@@ -47,89 +47,71 @@ def network_failure(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-def _retries() -> int:
-    return get_settings().prefect.network_retries
-
-
-@task(name="collect-ray-job", retries=_retries(), retry_delay_seconds=10,
-      retry_condition_fn=network_failure)
-def collect_job(author: str, links: list[str], exports: list[str],
-                settings: Settings) -> dict[str, Any]:
-    """Submit ``jobs/collect.py``, stream its logs, leave the per-source table as an artifact."""
+@task
+def _stage_job(stage: str, request: StageRequest, settings: Settings) -> StageResult:
+    """Submit the stage's job, stream its logs, leave its result as an artifact."""
     logger = get_run_logger()
-    summary = orchestration.submit_collect_job(author, links, exports, settings,
-                                               on_line=logger.info,
-                                               timeout_s=settings.prefect.flow_timeout_s)
-    create_markdown_artifact(key="collect-summary", markdown=orchestration.collect_markdown(
-        summary), description=f"collection for {author}")
-    logger.info("Ray job %s: %s", summary["job_id"], orchestration.collect_totals(summary))
-    return summary
+    result = orchestration.submit(stage, request, settings, on_line=logger.info,
+                                  timeout_s=settings.prefect.flow_timeout_s)
+    create_markdown_artifact(key=f"{stage}-summary", markdown=result.markdown(),
+                             description=f"{stage} (Ray job {result.job_id})")
+    logger.info("Ray job %s: %s", result.job_id, result.headline())
+    return result
 
 
-@task(name="ingest-ray-job", retries=_retries(), retry_delay_seconds=10,
-      retry_condition_fn=network_failure)
-def ingest_job(full: bool, author: str | None, settings: Settings) -> dict[str, Any]:
-    """Submit ``jobs/ingest.py``, stream its logs, leave its counts as an artifact."""
-    logger = get_run_logger()
-    summary = orchestration.submit_ingest_job(settings, full=full, author=author,
-                                              on_line=logger.info,
-                                              timeout_s=settings.prefect.flow_timeout_s)
-    create_markdown_artifact(key="ingest-summary",
-                             markdown=orchestration.ingest_markdown(summary))
-    logger.info("Ray job %s: %s", summary["job_id"], summary.get("message"))
-    return summary
+def run_stage(stage: str, settings: Settings, **values: Any) -> Any:
+    """Run one stage's Ray job as the task ``<stage>-ray-job``; returns its typed result.
+
+    ``values`` are the stage's request fields; a bad one fails here, before any job runs.
+    """
+    declared = get_stage(stage)
+    request = declared.parse(values)
+    retries = settings.prefect.network_retries if declared.idempotent else 0
+    job = _stage_job.with_options(name=f"{stage}-ray-job", retries=retries,
+                                  retry_delay_seconds=10,
+                                  retry_condition_fn=network_failure if retries else None)
+    return job(stage, request, settings)
 
 
-@task(name="dataset-ray-job", retries=_retries(), retry_delay_seconds=10,
-      retry_condition_fn=network_failure)
-def dataset_job(author: str | None, preference: bool, settings: Settings) -> dict[str, Any]:
-    """Submit ``jobs/dataset.py``, stream its logs, leave the dataset card as an artifact."""
-    logger = get_run_logger()
-    summary = orchestration.submit_dataset_job(settings, author=author, preference=preference,
-                                               on_line=logger.info,
-                                               timeout_s=settings.prefect.flow_timeout_s)
-    create_markdown_artifact(key="dataset-summary",
-                             markdown=orchestration.dataset_markdown(summary))
-    logger.info("Ray job %s: dataset %s %s", summary["job_id"], summary.get("path"),
-                summary.get("counts"))
-    return summary
+def stage_flow(stage: str, description: str) -> Any:
+    """The flow that runs one stage's job: its parameters are the stage's request fields
+    (generated from the declaration, with their descriptions), then ``ray_dashboard_url`` and
+    ``settings_overrides``."""
+    declared = get_stage(stage)
+    parameters = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                                    default=default)
+                  for name, annotation, default in _flow_parameters(declared)]
+
+    def run(**values: Any) -> StageResult:
+        settings = stage_settings(values.pop("settings_overrides", None),
+                                  values.pop("ray_dashboard_url", None))
+        return run_stage(stage, settings, **values)
+
+    run.__signature__ = inspect.Signature(parameters,  # type: ignore[attr-defined]
+                                          return_annotation=declared.result)
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    run.__name__ = run.__qualname__ = f"{stage}_flow"
+    args = "\n".join(f"    {o.field}: {o.help}" for o in options(declared.request))
+    run.__doc__ = f"{description}\n\nArgs:\n{args}\n{FLOW_ARGS}"
+    return flow(name=stage, log_prints=True)(run)
 
 
-# Training is not idempotent (a second submission is a second run): no retries.
-@task(name="train-ray-job", retries=0)
-def train_job(options: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """Submit ``jobs/train.py``, stream its logs, leave losses and the version as an artifact."""
-    logger = get_run_logger()
-    summary = orchestration.submit_train_job(settings, on_line=logger.info,
-                                             timeout_s=settings.prefect.flow_timeout_s,
-                                             **options)
-    create_markdown_artifact(key="train-summary", markdown=orchestration.train_markdown(summary))
-    sft = summary.get("sft", {})
-    logger.info("Ray job %s: SFT loss %s -> %s, model version %s", summary["job_id"],
-                (sft.get("losses") or ["?"])[0], (sft.get("losses") or ["?"])[-1],
-                sft.get("version"))
-    return summary
+FLOW_ARGS = """    ray_dashboard_url: the Ray cluster to submit to (default: the settings').
+    settings_overrides: nested settings for this run (no secrets: runs show them)."""
 
 
-@task(name="evaluate-ray-job", retries=_retries(), retry_delay_seconds=10,
-      retry_condition_fn=network_failure)
-def evaluate_job(versions: list[int] | None, retrieval: bool,
-                 settings: Settings) -> dict[str, Any]:
-    """Submit ``jobs/evaluate.py``, stream its logs, leave the headline numbers as an artifact."""
-    logger = get_run_logger()
-    report = orchestration.submit_evaluate_job(settings, versions=versions, retrieval=retrieval,
-                                               on_line=logger.info,
-                                               timeout_s=settings.prefect.flow_timeout_s)
-    create_markdown_artifact(key="evaluate-summary",
-                             markdown=orchestration.evaluate_markdown(report))
-    logger.info("Ray job %s: evaluation written to %s", report["job_id"], report.get("path"))
-    return report
-
-
-def train_options(dataset: dict[str, Any], **options: Any) -> dict[str, Any]:
-    """The train job's options after a dataset job: its folders, plus the flow's choices."""
-    return {"dataset": dataset["path"],
-            "preference": (dataset.get("preference") or {}).get("path"), **options}
+def _flow_parameters(stage: Stage) -> list[tuple[str, Any, Any]]:
+    """(name, annotation, default) of a stage flow's parameters."""
+    out = []
+    for name, field in stage.request.model_fields.items():
+        default = inspect.Parameter.empty if field.is_required() else \
+            field.get_default(call_default_factory=True)
+        annotation = field.annotation
+        if default == []:  # a list parameter left out is None (never a shared mutable default)
+            default, annotation = None, annotation | None
+        out.append((name, annotation, default))
+    return out + [("ray_dashboard_url", str | None, None),
+                  ("settings_overrides", dict[str, Any] | None, None)]
 
 
 class Progress:

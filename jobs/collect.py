@@ -1,42 +1,11 @@
-"""Ray job: collect an author's writing into the warehouse.
+"""`python jobs/collect.py ARGS` is `python -m jobs collect ARGS`, kept for existing scripts.
 
-    ray job submit --address http://127.0.0.1:8265 --working-dir . -- \
-        python jobs/collect.py --author "Maya Okafor" --link https://medium.com/@maya \
-        --export ~/Downloads/Basic_LinkedInDataExport.zip
-
-Also runs as a plain script against a local Ray (`python jobs/collect.py ...`).
+A Ray job's working directory is on its PYTHONPATH; elsewhere prefer `python -m jobs`.
 """
 
-from __future__ import annotations
-
-import argparse
 import sys
-from pathlib import Path
 
-# The job's working directory is the uploaded project: import that copy of `twin`.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from twin.collect.runner import run_collect_job  # noqa: E402
-from twin.rayjobs import add_summary_flag  # noqa: E402
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Parse arguments and run the collection stage."""
-    parser = argparse.ArgumentParser(
-        prog="jobs/collect.py",
-        description="Collect one author's posts, articles and repositories into the warehouse. "
-        "Each source is one Ray task; failing sources are reported and skipped.",
-    )
-    parser.add_argument("--author", required=True, help="the author's name, e.g. 'Maya Okafor'")
-    parser.add_argument("--link", action="append", default=[], metavar="URL",
-                        help="a profile, feed, post or repository link; repeatable; prefix "
-                        "with 'substack=' or 'medium=' for custom domains")
-    parser.add_argument("--export", action="append", default=[], metavar="ZIP",
-                        help="a LinkedIn, Medium or Substack data-export ZIP; repeatable")
-    add_summary_flag(parser)
-    args = parser.parse_args(argv)
-    return run_collect_job(args.author, args.link, args.export, emit=args.emit_summary)
-
+from twin.stages.job import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["collect", *sys.argv[1:]]))

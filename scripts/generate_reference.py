@@ -3,7 +3,10 @@
     python scripts/generate_reference.py          # regenerate docs/reference/*.md
     python scripts/generate_reference.py --check  # exit 1 if a checked-in page is stale
 
-The pages come from twin/settings.py and the Typer app in twin/cli.py (see twin/reference.py).
+It imports `twin` as installed (`pip install -e .`) or from ``PYTHONPATH=$PWD``.
+
+The pages come from twin/settings.py, the Typer app in twin/cli.py and the stage declarations in
+twin/stages/ (see twin/reference.py).
 """
 
 from __future__ import annotations
@@ -12,13 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from twin.reference import stale_references, write_references
 
-try:
-    from twin.reference import stale_references, write_references
-except ModuleNotFoundError:  # not installed: run from a checkout
-    sys.path.insert(0, str(ROOT))
-    from twin.reference import stale_references, write_references
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -192,8 +192,8 @@ def test_prefect_train_flow_builds_the_dataset_trains_and_registers(
            # A short run: the flow passes these settings on to both Ray jobs.
            "TWIN_TRAIN__MAX_LENGTH": "128", "TWIN_TRAIN__BATCH_SIZE": "2"}
     env.pop("PREFECT_API_URL", None)
-    proc = subprocess.run([sys.executable, "flows/train.py", "--author", AUTHOR_NAME,
-                           "--max-steps", "3"], cwd=ROOT, env=env, capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "flows", "train", "-p", f"author={AUTHOR_NAME}",
+                           "-p", "max_steps=3"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=600, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]

@@ -32,6 +32,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("train", ("twin.train",)),
     ("retrieval and generation", ("twin.rag", "twin.retrieval", "twin.llm")),
     ("evaluate", ("twin.evaluate",)),
+    # Each stage's typed request/result and the call into the stage's own module.
+    ("stages", ("twin.stages",)),
     ("operations", ("twin.services", "twin.deployments", "twin.migrate")),
     ("serving", ("twin.serving",)),
     ("entry points", ("twin.cli", "twin.ui", "twin.orchestration", "twin.demo",

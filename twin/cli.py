@@ -14,6 +14,8 @@ from rich.text import Text
 
 from twin.logs import setup_logging
 from twin.settings import Settings, get_settings, redact, reset_settings_cache
+from twin.stages import STAGES, Stage, StageFailed
+from twin.stages.commands import SUBMIT, stage_command
 
 app = typer.Typer(
     help="LLM Twin: collect one person's public writing and learn to write like them.",
@@ -64,39 +66,33 @@ def main(
     use_cluster_token(get_settings())  # before anything imports ray
 
 
+ServiceOption = Annotated[list[str] | None, typer.Option(
+    "--service", "-s", help="Only this service (repeatable). Default: all.")]
+
+
+def _services(action: str, service: list[str] | None) -> None:
+    """``twin.services.<action>(settings, service)``, its statuses as a table."""
+    from twin import services
+
+    try:
+        statuses = getattr(services, action)(_settings(), service)
+    except services.ServiceError as exc:
+        _error(exc)
+        raise typer.Exit(1) from exc
+    _print_statuses(statuses)
+
+
 @app.command()
-def up(
-    service: Annotated[list[str] | None, typer.Option(
-        "--service", "-s", help="Only this service (repeatable). Default: all.")] = None,
-) -> None:
+def up(service: ServiceOption = None) -> None:
     """Start the local services on 127.0.0.1: a Ray head (job submission), Milvus Lite, a
     Prefect server and worker (the prefect.yaml deployments), the web UI. Idempotent."""
-    from twin.services import ServiceError
-    from twin.services import up as start
-
-    try:
-        statuses = start(_settings(), service)
-    except ServiceError as exc:
-        _error(exc)
-        raise typer.Exit(1) from exc
-    _print_statuses(statuses)
+    _services("up", service)
 
 
 @app.command()
-def down(
-    service: Annotated[list[str] | None, typer.Option(
-        "--service", "-s", help="Only this service (repeatable). Default: all.")] = None,
-) -> None:
+def down(service: ServiceOption = None) -> None:
     """Stop the local services that `twin up` started."""
-    from twin.services import ServiceError
-    from twin.services import down as stop
-
-    try:
-        statuses = stop(_settings(), service)
-    except ServiceError as exc:
-        _error(exc)
-        raise typer.Exit(1) from exc
-    _print_statuses(statuses)
+    _services("down", service)
 
 
 @app.command()
@@ -113,7 +109,7 @@ def status() -> None:
 def env_command() -> None:
     """Print shell exports for Ray's and Prefect's own CLIs against this project's services.
 
-    `eval "$(twin env)"`, then `ray job submit -- python jobs/collect.py ...` and
+    `eval "$(twin env)"`, then `ray job submit -- python -m jobs collect ...` and
     `prefect deployment run 'collect/collect' ...` reach the local stack with its token.
     """
     import shlex
@@ -142,173 +138,69 @@ def _print_statuses(statuses: list) -> None:
     console.print(table)
 
 
-@app.command()
-def collect(
-    author: Annotated[str, typer.Option(help="The author's name, e.g. 'Maya Okafor'.")],
-    link: Annotated[list[str] | None, typer.Option(
-        help="Profile, feed, post or repository link (repeatable). Prefix with "
-        "'substack=' or 'medium=' for a custom domain.")] = None,
-    export: Annotated[list[Path] | None, typer.Option(
-        help="LinkedIn, Medium or Substack data-export ZIP (repeatable). Prefix the path with "
-        "'linkedin=' etc. to name the platform.")] = None,
-    submit: Annotated[bool, typer.Option(
-        help="Submit as a Ray job to the cluster (like the Prefect flow) instead of running "
-        "the driver here.")] = False,
-) -> None:
-    """Collect an author's writing into the warehouse (one Ray task per source)."""
-    settings = _settings()
-    links = list(link or [])
-    exports = [str(p) for p in (export or [])]
-    if not links and not exports:
-        _error("give at least one --link or --export")
-        raise typer.Exit(2)
-    if submit:
-        from twin.orchestration import submit_collect_job as submit_collect
-        from twin.rayjobs import RayJobFailed
+def _show_job_line(line: str) -> None:
+    """A submitted job's log line, as text (its result line is for the machines)."""
+    from twin.rayjobs import SUMMARY_MARKER
 
-        try:
-            submit_collect(author, links, exports, settings, on_line=lambda line: console.print(
-                line, markup=False, highlight=False, soft_wrap=True))
-        except RayJobFailed as exc:
-            _error(exc, "job failed")
-            raise typer.Exit(1) from exc
-        return
-    from twin.collect.runner import run_collect_job
-
-    code = run_collect_job(author, links, exports)
-    raise typer.Exit(code)
+    if SUMMARY_MARKER not in line:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-@app.command()
-def ingest(
-    full: Annotated[bool, typer.Option(help="Rebuild the collection from scratch.")] = False,
-    author: Annotated[str | None, typer.Option(help="Only this author's documents.")] = None,
-    submit: Annotated[bool, typer.Option(
-        help="Submit as a Ray job to the cluster instead of running the driver here.")] = False,
-) -> None:
-    """Clean, chunk and embed the warehouse into Milvus (Ray Data); incremental by default."""
-    settings = _settings()
-    if submit:
-        from twin.orchestration import submit_ingest_job
-        from twin.rayjobs import RayJobFailed
-
-        def show(line: str) -> None:
-            console.print(line, markup=False, highlight=False, soft_wrap=True)
-
-        try:
-            submit_ingest_job(settings, full=full, author=author, on_line=show)
-        except RayJobFailed as exc:
-            _error(exc, "job failed")
-            raise typer.Exit(1) from exc
-        return
-    from twin.ingest_runner import run_ingest_job
-
-    raise typer.Exit(run_ingest_job(full=full, author=author))
-
-
-@app.command()
-def dataset(
-    author: Annotated[str | None, typer.Option(help="Only this author's documents.")] = None,
-    preference: Annotated[bool, typer.Option(
-        help="Also build DPO pairs: rejected = the base model's answers (slow on CPU).")
-    ] = False,
-) -> None:
-    """Build the instruction dataset (answers = the author's own text), split and versioned."""
-    from twin.datasets.build import DatasetError, GroundingError, build_instruction_dataset
-    from twin.llm.models import ModelLoadError
+def _run_stage(stage: Stage, values: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Run a stage here (its result printed) or as a Ray job (its log streamed)."""
+    from twin.rayjobs import RayJobFailed
 
     settings = _settings()
     try:
-        result = build_instruction_dataset(settings, author=author)
-        pairs = None
-        if preference:
-            from twin.datasets.preference import build_preference_dataset
+        request = stage.parse(values)
+        if extra.get("submit"):
+            from twin.orchestration import submit
 
-            pairs = build_preference_dataset(settings, result)
-    except (DatasetError, GroundingError, ModelLoadError) as exc:
+            result = submit(stage.name, request, settings, on_line=_show_job_line)
+        else:
+            result = stage.run(request, settings)
+            result.render(console)
+    except StageFailed as exc:
         _error(exc)
+        raise typer.Exit(exc.code) from exc
+    except RayJobFailed as exc:
+        _error(exc, "job failed")
         raise typer.Exit(1) from exc
-    counts = result.card["counts"]
-    state = "unchanged, reused" if result.reused else "written"
-    console.print(f"instruction dataset {result.path.name} ({state}): {counts['samples']} "
-                  f"samples, {counts['train']} train / {counts['test']} test from "
-                  f"{counts['documents']} documents; filtered {counts['filtered']}; "
-                  f"instructions {counts['by_instruction_source']}; grounding "
-                  f"{result.card['grounding']['passed']}/{result.card['grounding']['checked']}"
-                  f"\n{result.path}", markup=False)
-    if pairs is not None:
-        console.print(f"preference dataset {pairs.path.name}: {pairs.card['counts']['pairs']} "
-                      f"pairs from {pairs.card['base_model']}\n{pairs.path}", markup=False)
+    if result.exit_code():
+        raise typer.Exit(result.exit_code())
 
 
-@app.command()
-def train(
-    dataset_dir: Annotated[Path | None, typer.Option(
-        "--dataset", help="An instruction dataset version folder (default: the newest).")
-    ] = None,
-    max_steps: Annotated[int | None, typer.Option(help="SFT steps (default: settings).")
-                         ] = None,
-    workers: Annotated[int | None, typer.Option(help="Ray Train workers.")] = None,
-    dpo: Annotated[Path | None, typer.Option(
-        help="A preference dataset folder: run DPO from the SFT adapter afterwards.")] = None,
-    dpo_steps: Annotated[int | None, typer.Option(help="DPO steps (default: SFT's).")] = None,
-    run: Annotated[str | None, typer.Option(
-        help="Run name. Giving an interrupted run's name resumes it from its last checkpoint.")
-    ] = None,
-    deepspeed: Annotated[str | None, typer.Option(
-        help="DeepSpeed ZeRO: auto (zero2 on GPUs), off, zero2 or zero3.")] = None,
-    serve: Annotated[bool, typer.Option(
-        "--serve", help="Mark the new model version for serving.")] = False,
-    submit: Annotated[bool, typer.Option(
-        "--submit", help="Submit jobs/train.py to the Ray cluster instead of running here.")
-    ] = False,
-) -> None:
-    """LoRA SFT (then DPO) on Ray Train; each run is registered as a model version."""
-    from twin.llm.models import ModelLoadError
-    from twin.train.common import TrainError
-    from twin.train.runner import latest_dataset, train_and_register
+def _run_evaluate(stage: Stage, values: dict[str, Any], extra: dict[str, Any]) -> None:
+    """``twin eval``: the stage, or (``--compare``) the latest report side by side."""
+    if not extra["compare"]:
+        _run_stage(stage, values, extra)
+        return
+    from twin.evaluate.runner import latest_report
+    from twin.report import print_evaluation
 
-    settings = _settings()
-    if deepspeed is not None:
-        if deepspeed not in ("auto", "off", "zero2", "zero3"):
-            _error(f"--deepspeed {deepspeed!r}: use auto, off, zero2 or zero3")
-            raise typer.Exit(2)
-        settings.train.deepspeed = deepspeed  # type: ignore[assignment]
-    if submit:
-        from twin.orchestration import submit_train_job
-        from twin.rayjobs import RayJobFailed
+    report = latest_report(_settings())
+    if report is None:
+        console.print("no evaluation yet: run `twin eval`")
+        raise typer.Exit(1)
+    print_evaluation(report, console)
 
-        try:
-            summary = submit_train_job(
-                settings, on_line=lambda line: console.print(line, markup=False,
-                                                             highlight=False),
-                dataset=str(dataset_dir.resolve()) if dataset_dir else None,
-                preference=str(dpo.resolve()) if dpo else None, max_steps=max_steps,
-                dpo_steps=dpo_steps, workers=workers, run=run, deepspeed=deepspeed,
-                serve=serve)
-        except RayJobFailed as exc:
-            _error(exc, "job failed")
-            raise typer.Exit(1) from exc
-    else:
-        try:
-            summary = train_and_register(
-                settings, (dataset_dir or latest_dataset(settings)).resolve(),
-                max_steps=max_steps or settings.train.max_steps,
-                workers=workers or settings.train.workers, run_name=run,
-                preference_dir=dpo.resolve() if dpo else None, dpo_steps=dpo_steps, serve=serve)
-        except (TrainError, ModelLoadError) as exc:
-            _error(exc)
-            raise typer.Exit(1) from exc
-    for stage in ("sft", "dpo"):
-        if stage in summary:
-            s = summary[stage]
-            resumed = f", resumed from step {s['resumed_from_step']}" \
-                if s.get("resumed_from_step") else ""
-            console.print(f"{stage.upper()} run {s['run']}: {s['steps']} steps{resumed}, loss "
-                          f"{s['losses'][0]:.3f} -> {s['losses'][-1]:.3f}, {s['seconds']:.0f}s; "
-                          f"model version {s['version']}\n  adapter {s['adapter']}",
-                          markup=False)
-    console.print(f"serving: version {summary['serving']}", markup=False)
+
+_COMPARE = (Annotated[bool, typer.Option(
+    "--compare", help="Print the latest report side by side; evaluate nothing.")], False)
+
+
+def _add_stage_commands() -> None:
+    """``twin collect``, ``ingest``, ``dataset``, ``train``, ``eval``: from their declaration
+    in :mod:`twin.stages` (options = the request's fields, plus ``--submit``)."""
+    for stage in STAGES.values():
+        extra = {"submit": SUBMIT}
+        if stage.name == "evaluate":
+            extra["compare"] = _COMPARE
+        handler = _run_evaluate if stage.name == "evaluate" else _run_stage
+        app.command(stage.cli_name, help=stage.help)(stage_command(stage, handler, extra))
+
+
+_add_stage_commands()
 
 
 models_app = typer.Typer(help="The model registry: versions, their metrics, which one serves.",
@@ -343,29 +235,27 @@ def models(ctx: typer.Context,
     console.print(table)
 
 
-@models_app.command("show")
-def models_show(version: Annotated[int, typer.Argument(help="Version number.")]) -> None:
-    """Everything recorded about one version: params, metrics, adapter location."""
+def _version(action: str, version: int) -> Any:
+    """``Registry(...).<action>(version)``; a registry error is one line and exit status 1."""
     from twin.registry import Registry, RegistryError
 
     try:
-        v = Registry(_settings()).get(version)
+        return getattr(Registry(_settings()), action)(version)
     except RegistryError as exc:
         _error(exc)
         raise typer.Exit(1) from exc
-    print(json.dumps(v.to_dict(), indent=2))
+
+
+@models_app.command("show")
+def models_show(version: Annotated[int, typer.Argument(help="Version number.")]) -> None:
+    """Everything recorded about one version: params, metrics, adapter location."""
+    print(json.dumps(_version("get", version).to_dict(), indent=2))
 
 
 @models_app.command("serve")
 def models_serve(version: Annotated[int, typer.Argument(help="Version number.")]) -> None:
     """Mark a version as the one the Serve app loads."""
-    from twin.registry import Registry, RegistryError
-
-    try:
-        v = Registry(_settings()).set_serving(version)
-    except RegistryError as exc:
-        _error(exc)
-        raise typer.Exit(1) from exc
+    v = _version("set_serving", version)
     console.print(f"version {v.version} ({v.stage}, run {v.run_name}) is now marked for serving",
                   markup=False)
 
@@ -627,60 +517,6 @@ def demo_site() -> None:
             console.print("stopped")
 
 
-@app.command("eval")
-def evaluate(
-    version: Annotated[list[int] | None, typer.Option(
-        "--version", help="A registry version (repeatable; default: all).")] = None,
-    dataset: Annotated[Path | None, typer.Option(
-        help="An instruction dataset folder (default: the latest).")] = None,
-    max_samples: Annotated[int | None, typer.Option(
-        help="Held-out samples to use (default evaluate.max_samples).")] = None,
-    retrieval: Annotated[bool, typer.Option(
-        help="Also compare retrieval settings (hit rate, MRR).")] = True,
-    compare: Annotated[bool, typer.Option(
-        "--compare", help="Print the latest report side by side; evaluate nothing.")] = False,
-    submit: Annotated[bool, typer.Option(
-        help="Run as a Ray job on the cluster (as the Prefect flow does).")] = False,
-) -> None:
-    """Does the twin sound like the author? Base model vs each twin version on held-out text.
-
-    Same prompts, chat template and greedy decoding for every model. Style: distance from the
-    author's stylometric habits, embedding similarity to what the author wrote, with 95%
-    bootstrap CIs; LLM-as-judge when evaluate.judge_base_url is set; retrieval hit rate and
-    MRR for each retrieval setting. Results are stored with each version in the registry.
-    """
-    from twin.evaluate.runner import EvaluationError, latest_report, run_evaluation
-    from twin.report import print_evaluation
-    from twin.train.common import TrainError
-
-    settings = _settings()
-    if compare:
-        report = latest_report(settings)
-        if report is None:
-            console.print("no evaluation yet: run `twin eval`")
-            raise typer.Exit(1)
-        print_evaluation(report, console)
-        return
-    if max_samples is not None:
-        settings.evaluate.max_samples = max_samples
-    try:
-        if submit:
-            from twin.orchestration import submit_evaluate_job
-
-            report = submit_evaluate_job(settings, versions=version, retrieval=retrieval,
-                                         on_line=lambda line: console.print(
-                                             line, markup=False, highlight=False)
-                                         if "::twin-summary::" not in line else None)
-            return
-        report = run_evaluation(settings, dataset=dataset, versions=version,
-                                retrieval=retrieval)
-    except (EvaluationError, TrainError, FileNotFoundError) as exc:
-        _error(exc)
-        raise typer.Exit(1) from exc
-    print_evaluation(report, console)
-    console.print(f"report: {report['path']}/report.json", markup=False)
-
-
 @app.command("migrate-milvus")
 def migrate_milvus(
     to: Annotated[str, typer.Option("--to", help="The target Milvus URI, e.g. "
@@ -756,18 +592,14 @@ def run_deployment(
 ) -> None:
     """Start a Prefect deployment run (as the UI does) and follow it to the end."""
     from twin.deployments import PrefectAPI, PrefectError
+    from twin.stages.options import parse_params
 
     settings = _settings()
-    params: dict = {}
-    for item in param or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            _error(f"--param wants KEY=VALUE, not {item!r}")
-            raise typer.Exit(2)
-        try:
-            params[key] = json.loads(value)
-        except ValueError:
-            params[key] = value
+    try:
+        params = parse_params(param or [])
+    except ValueError as exc:
+        _error(exc)
+        raise typer.Exit(2) from exc
     api = PrefectAPI.from_settings(settings)
     try:
         started = api.run(deployment, params)

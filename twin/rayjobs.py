@@ -1,28 +1,35 @@
 """Submitting pipeline stages as Ray jobs and following them to the end.
 
-Used by the Prefect flows, `twin collect --submit` and the demo: the same entry points
-(`jobs/<stage>.py`) that `ray job submit` runs by hand.
+Used by :func:`twin.orchestration.submit` (the Prefect flows, `twin <stage> --submit`, the
+demo): the same entry point (`python -m jobs <stage>`) that `ray job submit` runs by hand.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twin.settings import Settings
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    R = TypeVar("R", bound=BaseModel)
 
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SUMMARY_MARKER = "::twin-summary::"
-# The flows and `twin ... --submit` read a job's result from one marked line of its log; a
-# person's `ray job submit` (without the flag) sees the readable summary only.
+# The job command line's own flags (twin.stages.job parses them; submit_stage sends them).
 SUMMARY_FLAG = "--emit-summary"
+REQUEST_FLAG = "--request"
+# The flows and `twin ... --submit` read a job's result (the stage's result model as JSON) from
+# one marked line of its log; a person's `ray job submit` (without the flag) sees the readable
+# summary only.
 # Kept out of the uploaded working directory (Ray caps its size).
 WORKING_DIR_EXCLUDES = [".venv", ".venv-vllm", ".twin", ".git", "**/__pycache__", ".pytest_cache",
                         ".ruff_cache", "*.egg-info", "build", "dist", "tests/artifacts"]
@@ -91,17 +98,18 @@ def job_runtime_env(settings: Settings, working_dir: Path = PROJECT_ROOT) -> dic
     }
 
 
-def submit_stage(script: str, args: list[str], settings: Settings,
+def submit_stage(stage: str, request_json: str, settings: Settings,
                  metadata: dict[str, str] | None = None) -> str:
-    """Submit ``python jobs/<script> ARGS`` to the cluster; returns the job id."""
-    entrypoint = shlex.join(["python", f"jobs/{script}", *args, SUMMARY_FLAG])
+    """Submit ``python -m jobs <stage> --request JSON`` to the cluster; returns the job id."""
+    entrypoint = shlex.join(["python", "-m", "jobs", stage, REQUEST_FLAG, request_json,
+                             SUMMARY_FLAG])
     jobs = client(settings)
     deadline = time.monotonic() + AGENT_WAIT_S
     while True:
         try:
             job_id = jobs.submit_job(
                 entrypoint=entrypoint, runtime_env=job_runtime_env(settings),
-                metadata=metadata or {}, entrypoint_num_cpus=0,
+                metadata={"stage": stage, **(metadata or {})}, entrypoint_num_cpus=0,
             )
             break
         except RuntimeError as exc:
@@ -139,23 +147,14 @@ def follow(job_id: str, settings: Settings, on_line: Callable[[str], None] | Non
     return logs
 
 
-def add_summary_flag(parser: Any) -> None:
-    """The jobs' ``--emit-summary`` option (an argparse parser)."""
-    parser.add_argument(SUMMARY_FLAG, action="store_true",
-                        help="also print the result as one machine-readable line "
-                        "(what the Prefect flows read from the job's log)")
+def emit_result(result: BaseModel) -> None:
+    """Print a job's result model as its ``::twin-summary::`` line."""
+    print(f"{SUMMARY_MARKER}{result.model_dump_json()}", flush=True)
 
 
-def emit_summary(data: Any, enabled: bool) -> None:
-    """Print a job's result as its ``::twin-summary::`` line, when asked to."""
-    if enabled:
-        text = data if isinstance(data, str) else json.dumps(data)
-        print(f"{SUMMARY_MARKER}{text}", flush=True)
-
-
-def summary_from_logs(logs: str) -> dict[str, Any] | None:
-    """The JSON summary a stage job prints on its last ``::twin-summary::`` line."""
+def result_from_logs(logs: str, model: type[R]) -> R | None:
+    """The result model a stage job printed on its last ``::twin-summary::`` line."""
     for line in reversed(logs.splitlines()):
         if SUMMARY_MARKER in line:
-            return json.loads(line.split(SUMMARY_MARKER, 1)[1])
+            return model.model_validate_json(line.split(SUMMARY_MARKER, 1)[1])
     return None

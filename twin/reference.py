@@ -1,8 +1,9 @@
 """The generated reference pages: every setting and every command's ``--help``.
 
-``docs/reference/settings.md`` is built from :class:`twin.settings.Settings` and
-``docs/reference/cli.md`` from the Typer app in :mod:`twin.cli`, so neither can fall behind the
-code. ``scripts/generate_reference.py`` writes them; ``tests/test_docs.py`` fails when a checked-in
+``docs/reference/settings.md`` is built from :class:`twin.settings.Settings`,
+``docs/reference/cli.md`` from the Typer app in :mod:`twin.cli` and ``docs/reference/stages.md``
+from the stage declarations in :mod:`twin.stages`, so none can fall behind the code.
+``scripts/generate_reference.py`` writes them; ``tests/test_docs.py`` fails when a checked-in
 copy differs from what this module generates. The output is deterministic: it never depends on
 the environment, the working directory or the terminal.
 """
@@ -328,11 +329,66 @@ def cli_reference() -> str:
     return "\n".join(lines) + "\n"
 
 
+# Stages --------------------------------------------------------------------------------------
+
+def _field_rows(model: type[BaseModel]) -> list[tuple[str, FieldInfo]]:
+    return list(model.model_fields.items())
+
+
+def stages_reference() -> str:
+    """Markdown of every pipeline stage: its request fields (with the option of ``twin`` and of
+    the Ray job, and the Prefect parameter) and its result model's fields."""
+    from twin.stages import STAGES
+    from twin.stages.options import options
+
+    lines = [
+        _banner("the stage declarations in twin/stages").rstrip("\n"),
+        "",
+        "# Stage reference",
+        "",
+        "Each stage is declared once in `twin/stages/` (a request model, a result model and the "
+        "function that runs it). Its request fields are the options of `twin <command>` and of "
+        "the Ray job `python -m jobs <stage>` (which also takes the whole request as "
+        "`--request JSON`), and the parameters of the Prefect flows that run it; its result is "
+        "what the job prints on its `::twin-summary::` line (as JSON) and what `--submit`, the "
+        "flows and the UI read back. See [entry points](../entry-points.md).",
+        "",
+        "Stages: " + ", ".join(f"[{name}](#{name})" for name in STAGES) + ".",
+    ]
+    for stage in STAGES.values():
+        lines += ["", f"## {stage.name}", "", _prose(stage.help), "",
+                  f"`twin {stage.cli_name} [OPTIONS] [--submit]`, "
+                  f"`python -m jobs {stage.name} [OPTIONS]`. Request "
+                  f"`{stage.request.__name__}`"
+                  + ("" if stage.idempotent else "; never retried by the flows (not idempotent)")
+                  + ".", "",
+                  "| Prefect parameter | option | type | default | description |",
+                  "|---|---|---|---|---|"]
+        for option, (name, field) in zip(options(stage.request), _field_rows(stage.request),
+                                         strict=True):
+            flags = ", ".join(f"`{f}`" for f in option.flags)
+            if option.negatable:
+                flags += f", `{option.negative}`"
+            default = "required" if field.is_required() else \
+                _code(format_default(default_value(field)))
+            lines.append(f"| {_code(name)} | {flags} | {_code(type_name(field.annotation))} | "
+                         f"{default} | {_cell(_prose(field.description or ''))} |")
+        lines += ["", f"Result `{stage.result.__name__}`: "
+                  + _cell(_first_line(stage.result.__doc__)), "",
+                  "| field | type | default |", "|---|---|---|"]
+        for name, field in _field_rows(stage.result):
+            default = "required" if field.is_required() else \
+                _code(format_default(default_value(field)))
+            lines.append(f"| {_code(name)} | {_code(type_name(field.annotation))} | {default} |")
+    return "\n".join(lines) + "\n"
+
+
 # Files ---------------------------------------------------------------------------------------
 
 REFERENCES: dict[str, Callable[[], str]] = {
     (REFERENCE_DIR / "settings.md").as_posix(): settings_reference,
     (REFERENCE_DIR / "cli.md").as_posix(): cli_reference,
+    (REFERENCE_DIR / "stages.md").as_posix(): stages_reference,
 }
 """Each generated page (path relative to the repository root) and what generates it."""
 

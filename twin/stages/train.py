@@ -1,0 +1,114 @@
+"""The train stage: LoRA SFT (then DPO) on Ray Train; each run becomes a model version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from twin.stages.base import Flag, StageRequest, StageResult, failing_as_stage, with_values
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from twin.settings import Settings
+
+
+class TrainRequest(StageRequest):
+    """Which datasets, how long, on how many workers."""
+
+    dataset: Path | None = Field(
+        default=None, description="An instruction dataset version folder (default: the newest).")
+    max_steps: int | None = Field(default=None, description="SFT steps (default: settings).")
+    workers: int | None = Field(default=None, description="Ray Train workers.")
+    # `--preference DIR` was the job's spelling, `--dpo` the CLI's: one field, both flags.
+    dpo: Annotated[Path | None, Flag("--dpo", aliases=("--preference",))] = Field(
+        default=None,
+        description="A preference dataset folder: run DPO from the SFT adapter afterwards.")
+    dpo_steps: int | None = Field(default=None, description="DPO steps (default: SFT's).")
+    run: str | None = Field(default=None, description="Run name. Giving an interrupted run's "
+                            "name resumes it from its last checkpoint.")
+    deepspeed: Literal["auto", "off", "zero2", "zero3"] | None = Field(
+        default=None, description="DeepSpeed ZeRO: auto (zero2 on GPUs), off, zero2 or zero3.")
+    serve: Annotated[bool, Flag(negatable=False)] = Field(
+        default=False, description="Mark the new model version for serving.")
+
+    def for_job(self) -> TrainRequest:
+        """Dataset folders made absolute."""
+        return self.model_copy(update={
+            "dataset": self.dataset.resolve() if self.dataset else None,
+            "dpo": self.dpo.resolve() if self.dpo else None})
+
+
+class TrainedVersion(BaseModel):
+    """One training run (SFT or DPO) and the model version it registered."""
+
+    run: str
+    adapter: str
+    steps: int
+    losses: list[float] = Field(default_factory=list)
+    seconds: float = 0.0
+    version: int
+    resumed_from_step: int | None = 0
+    tokens_seen: int | None = None
+    deepspeed: str = "off"
+
+    def line(self, stage: str) -> str:
+        """What the CLI prints for it."""
+        resumed = f", resumed from step {self.resumed_from_step}" \
+            if self.resumed_from_step else ""
+        return (f"{stage.upper()} run {self.run}: {self.steps} steps{resumed}, loss "
+                f"{self.loss_text()}, {self.seconds:.0f}s; model version {self.version}\n"
+                f"  adapter {self.adapter}")
+
+    def loss_text(self) -> str:
+        """First -> last loss."""
+        return f"{self.losses[0]:.3f} -> {self.losses[-1]:.3f}" if self.losses else "?"
+
+
+class TrainResult(StageResult):
+    """The SFT run, the DPO run when there was one, and the version now served."""
+
+    sft: TrainedVersion
+    dpo: TrainedVersion | None = None
+    serving: int | None = None
+
+    def runs(self) -> dict[str, TrainedVersion]:
+        """The runs by stage name, in order."""
+        return {name: run for name, run in (("sft", self.sft), ("dpo", self.dpo)) if run}
+
+    def render(self, console: Console) -> None:
+        """Each run's steps, loss and version; which version serves."""
+        for name, run in self.runs().items():
+            console.print(run.line(name), markup=False)
+        console.print(f"serving: version {self.serving}", markup=False)
+
+    def headline(self) -> str:
+        """The SFT loss and its model version."""
+        return f"SFT loss {self.sft.loss_text()}, model version {self.sft.version}"
+
+    def markdown(self) -> str:
+        """Per run: the loss and the registered version."""
+        lines = [f"### Training\nRay job `{self.job_id or '?'}`"]
+        for name, run in self.runs().items():
+            lines.append(f"- {name.upper()}: model version **{run.version}**, {run.steps} steps,"
+                         f" loss {run.loss_text()}, {run.seconds:.0f}s")
+        return "\n".join(lines)
+
+
+def run_train(request: TrainRequest, settings: Settings) -> TrainResult:
+    """Train on the newest (or the given) dataset and register each run."""
+    from twin.llm.models import ModelLoadError
+    from twin.train.common import TrainError
+    from twin.train.runner import latest_dataset, train_and_register
+
+    settings = with_values(settings, "train", deepspeed=request.deepspeed)
+    with failing_as_stage(TrainError, ModelLoadError):
+        summary = train_and_register(
+            settings, (request.dataset or latest_dataset(settings)).resolve(),
+            max_steps=request.max_steps or settings.train.max_steps,
+            workers=request.workers or settings.train.workers, run_name=request.run,
+            preference_dir=request.dpo.resolve() if request.dpo else None,
+            dpo_steps=request.dpo_steps, serve=request.serve)
+    return TrainResult.model_validate(summary)
