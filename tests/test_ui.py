@@ -275,7 +275,10 @@ def test_the_whole_journey_in_chromium(stack: dict, browser: dict) -> None:
         By.CSS_SELECTOR, "[data-testid=new-link]"), 20, "profile page")[0]
     for link in links:
         field.send_keys(link, Keys.ENTER)
-        _wait_for(driver, lambda d, link=link: link in d.page_source, 10, "link added")
+        # Added means listed as a link and the field emptied (the typed text alone is in the
+        # page at once): typing the next link any sooner would append it to this one.
+        _wait_for(driver, lambda d, link=link: f'href="{link}"' in d.page_source
+                  and not field.get_attribute("value"), 30, "link added")
     _shoot(driver, "profile")
 
     driver.get(url + "/collect")
