@@ -42,10 +42,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 
 # Upward imports that remain in modules other work owns, each with the reason; the test skips
 # them (and says when one is gone, so the entry can be removed).
-KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    ("twin.rayjobs", "twin.services"):
-        "dashboard_url(settings) can read Settings.ray_dashboard_url instead of RayHead",
-}
+KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,7 @@ class RayJobFailed(RuntimeError):
 
 def dashboard_url(settings: Settings) -> str:
     """Where jobs are submitted: an external cluster's dashboard or the local head's."""
-    from twin.services import RayHead
-
-    return RayHead().dashboard_url(settings)
+    return settings.ray_dashboard_url
 
 
 def auth_headers(settings: Settings) -> dict[str, str]:

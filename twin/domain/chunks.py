@@ -8,8 +8,10 @@ store keeps them and answers with :class:`Hit`; both read the schema here.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel
 
 # The most bytes of a chunk's text the vector store keeps (Milvus' VARCHAR limit), and how
 # much of a url and title the ingest stage keeps (under their fields' limits below).
@@ -56,8 +58,7 @@ class Hit:
     chunk_index: int
 
 
-@dataclass
-class IngestSummary:
+class IngestSummary(BaseModel):
     """What one ingest did."""
 
     warehouse_documents: int = 0
@@ -75,4 +76,4 @@ class IngestSummary:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
-        return asdict(self)
+        return self.model_dump()

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from twin.domain import IngestSummary
 from twin.stages.base import StageRequest, StageResult, failing_as_stage
 
 if TYPE_CHECKING:
@@ -19,21 +20,9 @@ class IngestRequest(StageRequest):
     author: str | None = Field(default=None, description="Only this author's documents.")
 
 
-class IngestResult(StageResult):
-    """What one ingest did (the fields of `twin.ingest.IngestSummary`)."""
+class IngestResult(StageResult, IngestSummary):
+    """What one ingest did: :class:`twin.domain.IngestSummary`, and where the chunks went."""
 
-    warehouse_documents: int = 0
-    warehouse_version: int | None = None
-    processed: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    empty: int = 0
-    chunks_written: int = 0
-    stale_chunks_deleted: int = 0
-    chunks_in_collection: int = 0
-    full: bool = False
-    seconds: float = 0.0
-    message: str = ""
     collection: str = ""
     """Where the chunks went: the collection and the Milvus address (credentials redacted)."""
 
