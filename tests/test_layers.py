@@ -10,8 +10,6 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "twin"
 # Sample repositories the demo serves as data (their own packages, never imported by twin).
@@ -40,9 +38,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                       "twin.reference")),
 ]
 
-# Upward imports that remain in modules other work owns, each with the reason; the test skips
-# them (and says when one is gone, so the entry can be removed).
-KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)
@@ -257,13 +252,7 @@ def test_no_module_imports_from_a_layer_above() -> None:
     """No upward arrows, at module level, inside functions or for type checking."""
     upward = [i for i in import_graph() if layer_of(i.target) > layer_of(i.source)]
     unexplained = [f"{i} [{LAYERS[layer_of(i.source)][0]} -> {LAYERS[layer_of(i.target)][0]}]"
-                   for i in upward if (i.source, i.target) not in KNOWN_UPWARD]
+                   for i in upward]
     assert not unexplained, "imports from a layer above:\n" + "\n".join(unexplained)
 
 
-def test_known_upward_imports_still_exist() -> None:
-    """An entry of KNOWN_UPWARD whose import is gone is removed (the list only shrinks)."""
-    arrows = {(i.source, i.target) for i in import_graph()}
-    gone = [pair for pair in KNOWN_UPWARD if pair not in arrows]
-    if gone:
-        pytest.fail(f"remove from KNOWN_UPWARD, fixed: {gone}")

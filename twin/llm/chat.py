@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -52,16 +53,18 @@ def window_problem(prompt_tokens: int, max_new_tokens: int, window: int) -> str 
             "tokens: shorten the chat or ask for fewer tokens (max_tokens)")
 
 
-class PromptFormatBase:
+class PromptFormatBase(ABC):
     """Counting helpers on top of ``render``/``count_tokens`` (subclasses give those)."""
 
     window: int
 
-    def render(self, messages: list[dict[str, str]]) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def render(self, messages: list[dict[str, str]]) -> str:
+        """The prompt the engine prefills for a chat."""
 
-    def count_tokens(self, text: str) -> int:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` for this engine."""
 
     def rendered_tokens(self, messages: list[dict[str, str]]) -> int:
         """Tokens the engine prefills for ``messages`` (the template's own turns included)."""
@@ -129,11 +132,12 @@ class WordFormat(PromptFormatBase):
         return "".join(_WORD.findall(text)[:max(tokens, 0)])
 
 
-class StreamingEngine:
+class StreamingEngine(ABC):
     """``generate`` for an engine that can ``stream``; ``close`` that does nothing."""
 
-    def stream(self, prompt: str, params: GenParams) -> AsyncIterator[str]:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def stream(self, prompt: str, params: GenParams) -> AsyncIterator[str]:
+        """The answer's pieces as they are generated."""
 
     count_tokens: Any  # the prompt format's (a base class beside this one)
 
@@ -151,5 +155,5 @@ class StreamingEngine:
                           ttft_s=round((first or time.monotonic()) - start, 3),
                           generate_s=round(time.monotonic() - start, 3))
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - a default: most engines hold nothing to release
         """Release what the engine holds (nothing by default)."""
