@@ -21,10 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from twin.settings import Settings
 
-from twin.settings import Settings  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 QUERIES = ["a partner changed a column type and the loader broke",
            "blameless postmortems and the word just",

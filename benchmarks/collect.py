@@ -14,15 +14,13 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from twin.collect.pipeline import collect, collect_source, parse_sources  # noqa: E402
-from twin.demo.content import AUTHOR_NAME  # noqa: E402
-from twin.demo.site import DemoSite  # noqa: E402
-from twin.domain import SourceKind  # noqa: E402
+from twin.collect.pipeline import collect, collect_source, parse_sources
+from twin.demo.content import AUTHOR_NAME
+from twin.demo.site import DemoSite
+from twin.domain import SourceKind
 from twin.settings import (
-    Settings,  # noqa: E402
-    deep_merge,  # noqa: E402
+    Settings,
+    deep_merge,
 )
 
 

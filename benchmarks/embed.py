@@ -12,15 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from twin.demo.content import load_pieces  # noqa: E402
-from twin.features.chunk import ChunkSizes, chunk_text  # noqa: E402
-from twin.features.clean import clean_for_retrieval  # noqa: E402
-from twin.features.embed import Embedder, encode, token_counter  # noqa: E402
-from twin.settings import Settings  # noqa: E402
+from twin.demo.content import load_pieces
+from twin.features.chunk import ChunkSizes, chunk_text
+from twin.features.clean import clean_for_retrieval
+from twin.features.embed import Embedder, encode, token_counter
+from twin.settings import Settings
 
 
 def demo_chunks(model: str, n: int) -> list[str]:

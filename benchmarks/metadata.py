@@ -5,7 +5,7 @@ Both run over every page of tests/fixtures/realpages, ``--rounds`` times, altern
 script prints the median time per page of each and their ratio, and checks that both find
 the same author, date and title on every page.
 
-    .venv/bin/python benchmarks/metadata.py [--rounds 3]
+    .venv/bin/python -m benchmarks.metadata [--rounds 3]
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tests.realpages import load_manifest
+from twin.collect import metadata
 
-from tests.realpages import load_manifest  # noqa: E402
-from twin.collect import metadata  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _whole_page(html: str, url: str, sel: Any) -> dict[str, list[dict[str, Any]]]:

@@ -17,11 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from twin.services import MilvusLite  # noqa: E402
-from twin.settings import Settings  # noqa: E402
-from twin.vectorstore import VectorStore  # noqa: E402
+from twin.services import MilvusLite
+from twin.settings import Settings
+from twin.vectorstore import VectorStore
 
 DIM = 384
 PLATFORMS = ["linkedin", "medium", "substack", "github", "web"]

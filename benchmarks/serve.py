@@ -23,13 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import httpx
 
-import httpx  # noqa: E402
-
-from twin.demo.content import load_pieces  # noqa: E402
-from twin.domain import Document  # noqa: E402
-from twin.settings import Settings  # noqa: E402
+from twin.demo.content import load_pieces
+from twin.domain import Document
+from twin.settings import Settings
 
 PROMPTS = ["Write a LinkedIn post about schema drift in partner Parquet files",
            "Write a LinkedIn post about blameless postmortems",

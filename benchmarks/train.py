@@ -21,13 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from twin.datasets.instructions import offline_instruction  # noqa: E402
-from twin.datasets.samples import candidates_of  # noqa: E402
-from twin.demo.content import load_pieces  # noqa: E402
-from twin.settings import Settings  # noqa: E402
-from twin.train.sft import build_sft_trainer, sft_config, train_sft  # noqa: E402
+from twin.datasets.instructions import offline_instruction
+from twin.datasets.samples import candidates_of
+from twin.demo.content import load_pieces
+from twin.settings import Settings
+from twin.train.sft import build_sft_trainer, sft_config, train_sft
 
 
 def demo_samples() -> list[dict[str, str]]:

@@ -1,9 +1,9 @@
-"""Prefect flow: the dataset Ray job (parameters: the dataset stage's request fields).
+"""Prefect flow of the 'dataset' deployment, built from its declaration
+(:data:`twin.stages.chains.CHAINS`; parameters: docs/reference/stages.md).
 
     prefect deployment run 'dataset/dataset' [--param preference=true]
 """
 
-from flows.tasks import stage_flow
+from flows.tasks import chain_flow
 
-dataset_flow = stage_flow("dataset", "Training datasets from the warehouse, as a Ray job; fails "
-                          "if the job fails.")
+dataset_flow = chain_flow("dataset")

@@ -1,9 +1,9 @@
-"""Prefect flow: the evaluate Ray job (parameters: the evaluate stage's request fields).
+"""Prefect flow of the 'evaluate' deployment, built from its declaration
+(:data:`twin.stages.chains.CHAINS`; parameters: docs/reference/stages.md).
 
     prefect deployment run 'evaluate/evaluate' [--param versions='[2]']
 """
 
-from flows.tasks import stage_flow
+from flows.tasks import chain_flow
 
-evaluate_flow = stage_flow("evaluate", "Evaluate the base model and the twin versions on the "
-                           "held-out split; results go to the registry.")
+evaluate_flow = chain_flow("evaluate")

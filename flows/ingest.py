@@ -1,9 +1,9 @@
-"""Prefect flow: the ingest Ray job (parameters: the ingest stage's request fields).
+"""Prefect flow of the 'ingest' deployment, built from its declaration
+(:data:`twin.stages.chains.CHAINS`; parameters: docs/reference/stages.md).
 
     prefect deployment run 'ingest/ingest' [--param full=true]
 """
 
-from flows.tasks import stage_flow
+from flows.tasks import chain_flow
 
-ingest_flow = stage_flow("ingest", "Ingest the warehouse into Milvus, as a Ray job; fails if "
-                         "the job fails.")
+ingest_flow = chain_flow("ingest")

@@ -21,8 +21,8 @@ from prefect.artifacts import (
 from twin import orchestration
 from twin.rayjobs import RayJobFailed
 from twin.settings import Settings, get_settings, with_overrides
-from twin.stages import Stage, StageRequest, StageResult, get_stage
-from twin.stages.options import options
+from twin.stages import STAGES, StageRequest, StageResult, get_stage
+from twin.stages.chains import get_chain
 
 
 def stage_settings(overrides: dict[str, Any] | None,
@@ -73,45 +73,47 @@ def run_stage(stage: str, settings: Settings, **values: Any) -> Any:
     return job(stage, request, settings)
 
 
-def stage_flow(stage: str, description: str) -> Any:
-    """The flow that runs one stage's job: its parameters are the stage's request fields
-    (generated from the declaration, with their descriptions), then ``ray_dashboard_url`` and
-    ``settings_overrides``."""
-    declared = get_stage(stage)
-    parameters = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
-                                    default=default)
-                  for name, annotation, default in _flow_parameters(declared)]
+def chain_flow(name: str) -> Any:
+    """The flow of the deployment ``name`` (:data:`twin.stages.chains.CHAINS`): its steps'
+    Ray jobs in order. Its parameters are the chain's (the stages' request fields, with their
+    descriptions, and the switches), then ``ray_dashboard_url`` and ``settings_overrides``; a
+    one-stage flow returns that stage's result, a longer one the results by stage."""
+    chain = get_chain(name)
+    declared = chain.parameters(STAGES)
+    parameters = [inspect.Parameter(p.name, inspect.Parameter.KEYWORD_ONLY,
+                                    annotation=p.annotation, default=p.default)
+                  for p in declared]
+    parameters += [inspect.Parameter("ray_dashboard_url", inspect.Parameter.KEYWORD_ONLY,
+                                     annotation=str | None, default=None),
+                   inspect.Parameter("settings_overrides", inspect.Parameter.KEYWORD_ONLY,
+                                     annotation=dict[str, Any] | None, default=None)]
+    defaults = {p.name: p.default for p in declared if p.default is not inspect.Parameter.empty}
 
-    def run(**values: Any) -> StageResult:
+    def run(**values: Any) -> Any:
         settings = stage_settings(values.pop("settings_overrides", None),
                                   values.pop("ray_dashboard_url", None))
-        return run_stage(stage, settings, **values)
+        given = {**defaults, **values}
+        steps = chain.running(given)
+        progress = Progress(len(steps)) if len(steps) > 1 else None
+        results: dict[str, StageResult] = {}
+        for step in steps:
+            stage = get_stage(step.stage)
+            results[step.stage] = run_stage(step.stage, settings,
+                                            **step.values(stage, given, results))
+            if progress:
+                progress.advance()
+        return results[steps[0].stage] if len(chain.steps) == 1 else results
 
-    run.__signature__ = inspect.Signature(parameters,  # type: ignore[attr-defined]
-                                          return_annotation=declared.result)
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     run.__annotations__ = {p.name: p.annotation for p in parameters}
-    run.__name__ = run.__qualname__ = f"{stage}_flow"
-    args = "\n".join(f"    {o.field}: {o.help}" for o in options(declared.request))
-    run.__doc__ = f"{description}\n\nArgs:\n{args}\n{FLOW_ARGS}"
-    return flow(name=stage, log_prints=True)(run)
+    run.__name__ = run.__qualname__ = f"{name}_flow"
+    args = "\n".join(f"    {p.name}: {p.help}" for p in declared)
+    run.__doc__ = f"{chain.description}\n\nArgs:\n{args}\n{FLOW_ARGS}"
+    return flow(name=name, log_prints=True)(run)
 
 
 FLOW_ARGS = """    ray_dashboard_url: the Ray cluster to submit to (default: the settings').
     settings_overrides: nested settings for this run (no secrets: runs show them)."""
-
-
-def _flow_parameters(stage: Stage) -> list[tuple[str, Any, Any]]:
-    """(name, annotation, default) of a stage flow's parameters."""
-    out = []
-    for name, field in stage.request.model_fields.items():
-        default = inspect.Parameter.empty if field.is_required() else \
-            field.get_default(call_default_factory=True)
-        annotation = field.annotation
-        if default == []:  # a list parameter left out is None (never a shared mutable default)
-            default, annotation = None, annotation | None
-        out.append((name, annotation, default))
-    return out + [("ray_dashboard_url", str | None, None),
-                  ("settings_overrides", dict[str, Any] | None, None)]
 
 
 class Progress:

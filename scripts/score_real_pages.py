@@ -1,6 +1,6 @@
 """Score collection on the real saved pages (tests/fixtures/realpages) against trafilatura.
 
-    .venv/bin/python scripts/score_real_pages.py [--pages] [--only ID ...]
+    .venv/bin/python -m scripts.score_real_pages [--pages] [--only ID ...]
 
 Prints the per-platform table (body word F1, author and published date right, pages whose
 stored text holds CSS, JavaScript or a widget label) for the collectors and for plain
@@ -14,11 +14,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.real_page_scores import markdown_table, score_all, table  # noqa: E402
-from tests.realpages import load_manifest, load_resources, serve_real_pages  # noqa: E402
-from twin.settings import Settings  # noqa: E402
+from tests.real_page_scores import markdown_table, score_all, table
+from tests.realpages import load_manifest, load_resources, serve_real_pages
+from twin.settings import Settings
 
 
 def main() -> int:

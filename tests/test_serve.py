@@ -63,7 +63,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, milvus: dict, demo_site: DemoS
     from twin.ingest import run_ingest
     from twin.registry import Registry, hyperparameters
     from twin.serving.app import app_for
-    from twin.serving.runner import APP_NAME, base_url, wait_healthy
+    from twin.serving.runner import APP_NAME, wait_healthy
     from twin.train.common import TrainResult
     from twin.warehouse import Warehouse
 
@@ -88,7 +88,7 @@ def api(tmp_path_factory: pytest.TempPathFactory, milvus: dict, demo_site: DemoS
     serve.start(http_options={"host": "127.0.0.1", "port": settings.serve.port})
     serve.run(app_for(settings), name=APP_NAME, route_prefix="/", blocking=False)
     health = wait_healthy(settings, 600)
-    yield {"url": base_url(settings), "settings": settings, "health": health,
+    yield {"url": settings.serve_url, "settings": settings, "health": health,
            "headers": {"Authorization": f"Bearer {KEY}"}, "site": demo_site}
     serve.shutdown()
     hanging.close()

@@ -99,7 +99,7 @@ def test_the_served_model_is_resolved_once_and_a_moved_alias_reaches_no_replica(
 
 def test_each_deployment_gets_only_the_secrets_it_uses(registered: dict) -> None:
     """The LLM replicas get no secret at all; the Gateway only the API key it checks; RAG only
-    what retrieval, link fetching and the warehouse use (Milvus, GitHub, storage)."""
+    what retrieval and the warehouse use (Milvus, storage): never the owner's GitHub token."""
     from twin.serving.app import deployment_args
 
     args = deployment_args(registered["settings"])
@@ -113,7 +113,8 @@ def test_each_deployment_gets_only_the_secrets_it_uses(registered: dict) -> None
 
     assert held(args.llm) == set()
     assert held(args.gateway) == {"serve-SECRET-5"}
-    assert held(args.rag) == {"milvus-SECRET-2", "ghp_SECRET4", "s3-SECRET-8"}
+    # A caller's links are fetched without the owner's GitHub token.
+    assert held(args.rag) == {"milvus-SECRET-2", "s3-SECRET-8"}
     rag_settings = args.rag[1]
     assert rag_settings.teacher.api_key is None and rag_settings.serve.api_key is None
     assert rag_settings.milvus_uri == registered["settings"].milvus_uri

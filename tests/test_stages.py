@@ -30,6 +30,7 @@ from twin.stages import (
     TrainResult,
     get_stage,
 )
+from twin.stages.chains import CHAINS
 from twin.stages.job import parser as job_parser
 from twin.stages.options import options
 
@@ -143,31 +144,58 @@ def test_prefect_reads_a_stage_flows_parameters_with_their_descriptions() -> Non
 
 def test_the_composite_flows_take_their_stages_fields() -> None:
     collect = _flow_parameters("collect", "collect_flow")
-    assert set(collect) == set(_fields("collect")) | {"ingest"}
+    assert set(collect) == set(_fields("collect", "ingest")) | {"ingest"}
+    assert collect["author"].default is inspect.Parameter.empty  # collect's: required
     # train: the dataset stage's fields, then the train stage's (its folders come from the
     # dataset job)
     train = _flow_parameters("train", "train_flow")
     assert set(train) == (set(_fields("dataset", "train")) - {"dataset", "dpo"})
     pipeline = _flow_parameters("pipeline", "pipeline_flow")
-    assert set(pipeline) - {"evaluate"} <= set(_fields(*STAGES))
+    assert set(pipeline) == (set(_fields(*STAGES)) - {"dataset", "dpo", "versions"}) | {
+        "evaluate"}
+    assert pipeline["serve"].default is True and train["serve"].default is False
 
 
-def test_prefect_yaml_deploys_every_flow_with_its_own_parameters() -> None:
+@pytest.mark.parametrize("name", list(CHAINS))
+def test_every_flow_is_its_chains_declaration(name: str) -> None:
+    chain = CHAINS[name]
+    params = _flow_parameters(name, f"{name}_flow")
+    declared = chain.parameters(STAGES)
+    assert list(params) == [p.name for p in declared]
+    for parameter in declared:
+        assert params[parameter.name].default == parameter.default, parameter.name
+    # Every field of every step's stage is a parameter or comes from an earlier step.
+    for step in chain.steps:
+        for field in STAGES[step.stage].request.model_fields:
+            assert field in params or field in step.wired_fields, (name, step.stage, field)
+
+
+def test_a_chain_passes_each_step_its_fields_and_the_earlier_results() -> None:
+    train = CHAINS["pipeline"].steps[3]
+    data = DatasetResult(path="/d/v1", preference={"path": "/d/p1"})
+    given = {"author": "Maya", "max_steps": 3, "links": ["https://x.example/"], "serve": True}
+    assert train.values(STAGES["train"], given, {"dataset": data}) == {
+        "max_steps": 3, "serve": True, "dataset": "/d/v1", "dpo": "/d/p1"}
+    assert [s.stage for s in CHAINS["pipeline"].running({"evaluate": False})] == [
+        "collect", "ingest", "dataset", "train"]
+    assert [s.stage for s in CHAINS["collect"].running({})] == ["collect", "ingest"]
+
+
+def test_prefect_yaml_deploys_every_chain() -> None:
     from prefect.flows import load_flow_from_entrypoint
 
     config = yaml.safe_load((ROOT / "prefect.yaml").read_text())
     deployed = {d["name"]: d for d in config["deployments"]}
     flow_files = {p.stem for p in (ROOT / "flows").glob("*.py")} - {"__init__", "__main__",
                                                                    "tasks"}
-    assert set(deployed) == flow_files
+    assert set(deployed) == flow_files == set(CHAINS)
     assert set(STAGES) <= set(deployed)
     for name, deployment in deployed.items():
-        path, _, function = deployment["entrypoint"].partition(":")
-        assert path == f"flows/{name}.py" and function == f"{name}_flow"
+        assert deployment["entrypoint"] == CHAINS[name].entrypoint
+        assert deployment["description"] == CHAINS[name].description
         flow = load_flow_from_entrypoint(str(ROOT / deployment["entrypoint"]))
         assert flow.name == name
-        params = inspect.signature(flow.fn).parameters
-        assert set(deployment.get("parameters") or {}) <= set(params), name
+        assert not deployment.get("parameters"), "defaults live in the chain, not here"
 
 
 def _results() -> list:
@@ -211,8 +239,8 @@ def test_result_lines_keep_the_keys_the_demo_reads() -> None:
 
 
 def test_entry_points_do_not_edit_sys_path_and_flows_read_no_settings_at_import() -> None:
-    entry_points = [*ROOT.glob("jobs/*.py"), *ROOT.glob("flows/*.py"),
-                    ROOT / "scripts" / "generate_reference.py"]
+    entry_points = [p for folder in ("jobs", "flows", "serve", "scripts", "benchmarks")
+                    for p in ROOT.glob(f"{folder}/*.py")]
     assert not [p.name for p in entry_points if "sys.path" in p.read_text()]
     # Settings that do not validate: importing every flow must still work.
     env = {**os.environ, "TWIN_RAY__PORT": "not-a-port", "PYTHONPATH": str(ROOT)}

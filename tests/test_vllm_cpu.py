@@ -39,7 +39,7 @@ def test_the_serve_app_runs_on_the_vllm_cpu_engine(tmp_path: Path, milvus: dict)
     from twin.llm.models import resolve_base_model
     from twin.registry import Registry, hyperparameters
     from twin.serving.app import app_for
-    from twin.serving.runner import base_url, wait_healthy
+    from twin.serving.runner import wait_healthy
     from twin.train.common import TrainResult
 
     with socket.socket() as probe:
@@ -64,7 +64,7 @@ def test_the_serve_app_runs_on_the_vllm_cpu_engine(tmp_path: Path, milvus: dict)
         serve.run(app_for(settings), name="twin", route_prefix="/", blocking=False)
         health = wait_healthy(settings, 600)
         assert health["engine"] == "vllm-server" and health["model_version"] == "twin-v1"
-        answer = httpx.post(base_url(settings) + "/v1/posts", timeout=300, json={
+        answer = httpx.post(settings.serve_url + "/v1/posts", timeout=300, json={
             "prompt": "Write a LinkedIn post about code review", "max_words": 25,
             "temperature": 0})
         assert answer.status_code == 200, answer.text
@@ -72,7 +72,7 @@ def test_the_serve_app_runs_on_the_vllm_cpu_engine(tmp_path: Path, milvus: dict)
         assert data["post"].strip() and data["sources"] == []
         assert any("knowledge base is empty" in note for note in data["notes"])
         assert data["model_version"] == "twin-v1"
-        with httpx.stream("POST", base_url(settings) + "/v1/posts/stream", timeout=300,
+        with httpx.stream("POST", settings.serve_url + "/v1/posts/stream", timeout=300,
                           json={"prompt": "Write a post about tests", "max_words": 20,
                                 "temperature": 0}) as response:
             tokens = [line for line in response.iter_lines() if line == "event: token"]

@@ -15,6 +15,7 @@ from rich.text import Text
 from twin.logs import setup_logging
 from twin.settings import Settings, get_settings, redact, reset_settings_cache
 from twin.stages import STAGES, Stage, StageFailed
+from twin.stages.chains import CHAINS
 from twin.stages.commands import SUBMIT, stage_command
 
 app = typer.Typer(
@@ -286,7 +287,7 @@ def serve_command(
     except (ServiceError, TimeoutError, ValueError) as exc:
         _error(exc)
         raise typer.Exit(1) from exc
-    url = runner.base_url(settings)
+    url = settings.serve_url
     console.print(f"serving {health['model_version']} ({health['engine']}) at {url}\n"
                   f"  API docs: {url}/docs\n  try: twin post \"a post about schema drift\"",
                   markup=False)
@@ -304,29 +305,17 @@ def post(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Ask the served twin for a LinkedIn post; prints it with its sources."""
-    import httpx
+    import asyncio
 
-    from twin.serving.runner import base_url
+    from twin.serving.client import TwinAPI, TwinAPIError
 
-    settings = _settings()
-    headers = {"Authorization": f"Bearer {settings.serve.api_key}"} \
-        if settings.serve.api_key else {}
     body = {"prompt": prompt, "links": link or [], "author_id": author,
             "max_words": max_words, "temperature": temperature}
     try:
-        answer = httpx.post(f"{base_url(settings)}/v1/posts", json=body, headers=headers,
-                            timeout=settings.serve.request_timeout_s + 30)
-    except httpx.ConnectError as exc:
-        _error(f"nothing answers at {base_url(settings)}: start the twin with `twin serve`")
+        data = asyncio.run(TwinAPI.from_settings(_settings()).post(body))
+    except TwinAPIError as exc:
+        _error(exc)
         raise typer.Exit(1) from exc
-    if answer.status_code != 200:
-        try:
-            message = answer.json()["error"]["message"]
-        except (ValueError, KeyError, TypeError):
-            message = answer.text[:500]
-        _error(message, f"error {answer.status_code}")
-        raise typer.Exit(1)
-    data = answer.json()
     if as_json:
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return
@@ -361,8 +350,9 @@ def search(
     Milvus connection: about a second); otherwise the search runs here.
     """
     from twin.report import hits_table
-    from twin.retrieval import MODES, served_search
+    from twin.retrieval import MODES
     from twin.retrieval import search as find
+    from twin.serving.client import served_search
     from twin.vectorstore import Hit, VectorStoreError
 
     settings = _settings()
@@ -569,7 +559,8 @@ def ui(
 @app.command()
 def deploy() -> None:
     """(Re)register the prefect.yaml deployments with Prefect (`twin up` does it too)."""
-    from twin.deployments import DEPLOYMENTS, PrefectError, register_deployments
+    from twin.deployments import PrefectError, register_deployments
+    from twin.prefect_client import deployment_name
 
     settings = _settings()
     try:
@@ -577,7 +568,7 @@ def deploy() -> None:
     except PrefectError as exc:
         _error(exc)
         raise typer.Exit(1) from exc
-    console.print(f"registered {', '.join(DEPLOYMENTS.values())} in work pool "
+    console.print(f"registered {', '.join(map(deployment_name, CHAINS))} in work pool "
                   f"{settings.prefect.work_pool} at {redact(settings.prefect_api_url)}",
                   markup=False)
 
@@ -585,7 +576,7 @@ def deploy() -> None:
 @app.command("run")
 def run_deployment(
     deployment: Annotated[str, typer.Argument(
-        help="collect, ingest, dataset, train, evaluate or pipeline (or flow/deployment).")],
+        help=f"{', '.join(CHAINS)} (or flow/deployment).")],
     param: Annotated[list[str] | None, typer.Option(
         "--param", "-p", help="KEY=VALUE, VALUE as JSON when it parses (repeatable).")] = None,
     wait: Annotated[bool, typer.Option(help="Follow the run and print its logs.")] = True,

@@ -10,7 +10,6 @@ import logging
 import subprocess
 
 from twin.prefect_client import (
-    DEPLOYMENTS,
     FINAL_STATES,
     FlowRun,
     PrefectAPI,
@@ -20,7 +19,7 @@ from twin.prefect_client import (
 from twin.processes import PROJECT_ROOT, executable
 from twin.settings import Settings
 
-__all__ = ["DEPLOYMENTS", "FINAL_STATES", "FlowRun", "PrefectAPI", "PrefectError",
+__all__ = ["FINAL_STATES", "FlowRun", "PrefectAPI", "PrefectError",
            "register_deployments"]
 
 log = logging.getLogger(__name__)

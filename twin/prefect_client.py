@@ -21,16 +21,19 @@ import httpx
 from twin.raycluster import token_environment
 from twin.settings import Settings, split_credentials
 
-# Deployment names of prefect.yaml, as "<flow>/<deployment>".
-DEPLOYMENTS = {
-    "collect": "collect/collect",
-    "ingest": "ingest/ingest",
-    "dataset": "dataset/dataset",
-    "train": "train/train",
-    "evaluate": "evaluate/evaluate",
-    "pipeline": "pipeline/pipeline",
-}
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+def deployment_name(name: str) -> str:
+    """``collect`` -> ``collect/collect``: each flow of prefect.yaml has one deployment of its
+    own name (:data:`twin.stages.chains.CHAINS`); a ``flow/deployment`` name stays as it is."""
+    return name if "/" in name else f"{name}/{name}"
+
+
+def short_name(full: str) -> str:
+    """``collect/collect`` -> ``collect``; any other ``flow/deployment`` stays whole."""
+    flow, _, deployment = full.partition("/")
+    return flow if flow == deployment else full
 
 
 class PrefectError(RuntimeError):
@@ -145,7 +148,7 @@ class PrefectAPI:
 
     def deployment_id(self, deployment: str) -> str:
         """The id of a deployment, by short name (``collect``) or ``flow/deployment``."""
-        full = DEPLOYMENTS.get(deployment, deployment)
+        full = deployment_name(deployment)
         if full not in self._deployment_ids:
             try:
                 data = self._call("GET", f"/deployments/name/{full}")
@@ -170,7 +173,6 @@ class PrefectAPI:
     def runs(self, deployment: str | None = None, limit: int = 20) -> list[FlowRun]:
         """Recent runs, newest first, of one deployment or of all."""
         body: dict[str, Any] = {"sort": "EXPECTED_START_TIME_DESC", "limit": limit}
-        names = {v: k for k, v in DEPLOYMENTS.items()}
         if deployment:
             body["deployments"] = {"id": {"any_": [self.deployment_id(deployment)]}}
         rows = self._call("POST", "/flow_runs/filter", json=body)
@@ -180,7 +182,7 @@ class PrefectAPI:
             with_flow = self._call("GET", f"/deployments/{dep_id}")
             flow = self._call("GET", f"/flows/{with_flow['flow_id']}")
             full = f"{flow['name']}/{with_flow['name']}"
-            labels[dep_id] = names.get(full, full)
+            labels[dep_id] = short_name(full)
         return [FlowRun.from_api(r, labels.get(r.get("deployment_id") or "", deployment or ""))
                 for r in rows]
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-from typing import Any, Literal
+from typing import Literal
 
 from twin.domain import slugify
 from twin.features.embed import encode
 from twin.settings import Settings
 from twin.vectorstore import Hit, VectorStore, VectorStoreError, build_filter
 
-log = logging.getLogger(__name__)
 Mode = Literal["dense", "text", "hybrid"]
 MODES = ("dense", "text", "hybrid")
 
@@ -50,46 +48,3 @@ def search(query: str, settings: Settings, *, author: str | None = None,
             store.close()
 
 
-def served_search(query: str, settings: Settings, *, author: str | None = None,
-                  platform: str | None = None, kind: str | None = None, k: int = 5,
-                  mode: Mode = "hybrid") -> list[dict[str, Any]] | None:
-    """The same search answered by the running Serve app (``GET /v1/search``), which already
-    holds the embedder and a Milvus connection; None when no app answers there.
-
-    Raises ``ValueError`` for a request the app refuses (422) and ``VectorStoreError`` when the
-    knowledge base is empty (404), as the local search would.
-    """
-    import httpx
-
-    from twin.processes import port_open
-
-    base_url = settings.serve_url
-    host = "127.0.0.1" if settings.serve.host in ("0.0.0.0", "") else settings.serve.host
-    if not port_open(host, settings.serve.port, timeout=0.2):
-        return None
-    headers = {"Authorization": f"Bearer {settings.serve.api_key}"} \
-        if settings.serve.api_key else {}
-    params = {"q": query, "author_id": author, "platform": platform, "kind": kind, "k": k,
-              "mode": mode}
-    try:
-        answer = httpx.get(f"{base_url}/v1/search", headers=headers, timeout=30,
-                           params={key: value for key, value in params.items()
-                                   if value is not None})
-    except httpx.HTTPError:
-        return None
-    if answer.status_code == 200:
-        log.info("answered by the Serve app at %s", base_url)
-        return answer.json()["hits"]
-    message = _message(answer)
-    if answer.status_code == 404 and "knowledge base" in message:
-        raise VectorStoreError(message)
-    if answer.status_code == 422:
-        raise ValueError(message)
-    return None  # not our app, no route, a key mismatch, busy: search here instead
-
-
-def _message(answer: Any) -> str:
-    try:
-        return str(answer.json()["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return answer.text[:300]

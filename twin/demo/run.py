@@ -9,7 +9,6 @@ the log file the CLI names (``twin demo --verbose`` shows them instead).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sys
@@ -74,23 +73,20 @@ def _paragraph(console: Console, label: str, text: str, limit: int = 320) -> Non
 
 def serve_and_ask(settings: Settings, console: Console) -> dict[str, Any]:
     """Deploy the Serve app on the demo's Ray head, ask for a post, print it with sources."""
-    import httpx
+    import asyncio
 
     from twin.serving import runner
+    from twin.serving.client import TwinAPI
 
     with Waiting(console, "starting the Serve app (model load, RAG replica)…", bar=False):
         health = runner.start(settings)
-    url = runner.base_url(settings)
+    url = settings.serve_url
     _say(console, f"{INDENT}serving {health['model_version']} ({health['engine']}) at {url} "
                   f"(API docs {url}/docs)", markup=False)
     _say(console, f"{INDENT}POST /v1/posts {DEMO_PROMPT!r}", markup=False)
-    headers = {"Authorization": f"Bearer {settings.serve.api_key}"} \
-        if settings.serve.api_key else {}
     with Waiting(console, "the twin is writing…", bar=False):
-        answer = httpx.post(f"{url}/v1/posts", headers=headers, timeout=600,
-                            json={"prompt": DEMO_PROMPT, "max_words": 120, "temperature": 0.7})
-    answer.raise_for_status()
-    data = answer.json()
+        data = asyncio.run(TwinAPI(url, settings.serve.api_key, timeout_s=600).post(
+            {"prompt": DEMO_PROMPT, "max_words": 120, "temperature": 0.7}))
     width = max(40, console.width - 6)
     for paragraph in data["post"].strip().split("\n"):
         if paragraph.strip():
@@ -103,19 +99,24 @@ def serve_and_ask(settings: Settings, console: Console) -> dict[str, Any]:
     return data
 
 
-def _summaries(api: Any, run_id: str) -> list[dict[str, Any]]:
-    """The stage jobs' results, from the flow run's logs (each job's summary line)."""
-    from twin.rayjobs import SUMMARY_MARKER
+def _results(api: Any, run_id: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The typed results of a deployment run's stage jobs, by stage: each job's summary line
+    in the run's logs, read with its stage's result model (the chain says which came when)."""
+    from twin.rayjobs import SUMMARY_MARKER, result_from_logs
+    from twin.stages import get_stage
+    from twin.stages.chains import get_chain
 
-    return [json.loads(line["message"].split(SUMMARY_MARKER, 1)[1])
-            for line in api.all_logs(run_id) if SUMMARY_MARKER in line["message"]]
+    lines = [line["message"] for line in api.all_logs(run_id) if SUMMARY_MARKER in line["message"]]
+    steps = get_chain(name).running(params)
+    return {step.stage: result_from_logs(line, get_stage(step.stage).result)
+            for step, line in zip(steps, lines, strict=False)}
 
 
 def _run_deployment(api: Any, name: str, params: dict[str, Any], settings: Settings,
                     console: Console, label: str, verbose: bool) -> dict[str, Any]:
     """Start a Prefect deployment run (as the UI's buttons do) and wait for it with a progress
     line; its logs go to the log (the terminal with ``verbose``). Returns the run, its
-    artifacts and its jobs' summaries."""
+    artifacts and its jobs' typed results by stage."""
     from twin.prefect_client import PrefectError
 
     started = api.run(name, params)
@@ -144,25 +145,19 @@ def _run_deployment(api: Any, name: str, params: dict[str, Any], settings: Setti
         raise PrefectError(f"flow run {end.name} of the {name!r} deployment ended {end.state}: "
                            f"{end.state_message}".strip())
     return {"run": end, "artifacts": api.artifacts(end.id),
-            "summaries": _summaries(api, end.id)}
+            "results": _results(api, end.id, name, params)}
 
 
-def _by_key(summaries: list[dict[str, Any]], key: str) -> dict[str, Any]:
-    return next((s for s in summaries if key in s), {})
-
-
-def _collected_line(summaries: list[dict[str, Any]], settings: Settings) -> list[str]:
+def _collected_line(results: dict[str, Any], settings: Settings) -> list[str]:
     """What collection and ingestion did, in two lines."""
-    collected, ingested = _by_key(summaries, "sources"), _by_key(summaries, "chunks_written")
-    sources = collected.get("sources", [])
-    totals = {k: sum(s.get(k, 0) for s in sources)
-              for k in ("found", "new", "updated", "unchanged", "failed")}
-    failed = [s for s in sources if s.get("failed")]
-    lines = [f"{totals['found']} documents from {len(sources)} sources ({totals['new']} new, "
-             f"{totals['updated']} updated, {totals['unchanged']} unchanged, "
-             f"{totals['failed']} failed); {ingested.get('chunks_in_collection', 0)} chunks "
-             f"searchable in Milvus"]
-    lines += [f"failed: {s['source']}: {s.get('reason')}" for s in failed]
+    collected, ingested = results["collect"], results.get("ingest")
+    totals = collected.totals
+    failed = [s for s in collected.sources if s.failed]
+    lines = [f"{totals['found']} documents from {len(collected.sources)} sources "
+             f"({totals['new']} new, {totals['updated']} updated, {totals['unchanged']} "
+             f"unchanged, {totals['failed']} failed); "
+             f"{ingested.chunks_in_collection if ingested else 0} chunks searchable in Milvus"]
+    lines += [f"failed: {s.source}: {s.reason}" for s in failed]
     stats = Warehouse.from_settings(settings).stats()
     lines.append("by platform: " + " · ".join(f"{r['platform']} {r['documents']}"
                                               for r in stats))
@@ -205,7 +200,7 @@ def run_demo(settings: Settings, keep_running: bool = False, console: Console | 
             "author": AUTHOR_NAME, "links": links, "exports": exports, "ingest": True,
             "settings_overrides": overrides}, settings, console, "collect + ingest", verbose)
         marks["collect"] = time.monotonic()
-        for line in _collected_line(collected["summaries"], settings):
+        for line in _collected_line(collected["results"], settings):
             _say(console, f"{INDENT}{line}", markup=False)
 
         _say(console, f"[bold]3/8[/] searching her knowledge base (hybrid): {SAMPLE_QUERY!r}",
@@ -233,21 +228,20 @@ def run_demo(settings: Settings, keep_running: bool = False, console: Console | 
             "author": AUTHOR_NAME, "max_steps": steps, "serve": True,
             "settings_overrides": tuning}, settings, console, "dataset + train", verbose)
         marks["train"] = time.monotonic()
-        data = _by_key(trained_run["summaries"], "counts")
-        trained = _by_key(trained_run["summaries"], "sft")
-        counts, grounding = data.get("counts", {}), data.get("grounding", {})
-        _say(console, f"{INDENT}dataset {data.get('version')}: {counts.get('train')} train / "
+        data, trained = trained_run["results"]["dataset"], trained_run["results"]["train"]
+        counts, grounding = data.counts, data.grounding
+        _say(console, f"{INDENT}dataset {data.version}: {counts.get('train')} train / "
                       f"{counts.get('test')} test samples from {counts.get('documents')} "
                       f"documents; {grounding.get('passed')}/{grounding.get('checked')} answers "
                       "found verbatim in the warehouse", markup=False)
-        sft = trained["sft"]
-        _say(console, f"{INDENT}model version {sft['version']}: loss {sft['losses'][0]:.3f} -> "
-                      f"{sft['losses'][-1]:.3f} in {sft['steps']} steps ({sft['seconds']:.0f}s),"
+        sft = trained.sft
+        _say(console, f"{INDENT}model version {sft.version}: loss {sft.losses[0]:.3f} -> "
+                      f"{sft.losses[-1]:.3f} in {sft.steps} steps ({sft.seconds:.0f}s),"
                       " marked for serving", markup=False)
 
         _say(console, "[bold]5/8[/] before and after, on an instruction held out from training:")
         with Waiting(console, "the base model and the twin answer…", bar=False):
-            sample = before_after(settings, data["path"], sft["adapter"])
+            sample = before_after(settings, data.path, sft.adapter)
         marks["sample"] = time.monotonic()
         _say(console, f"{INDENT}{sample['instruction']}", markup=False)
         for label in ("base model", "twin", "the author wrote"):

@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 # the registry's versions); the other groups, and the secrets in them, never reach it.
 RAG_GROUPS = ("milvus", "embed", "ingest", "rag", "warehouse", "collect", "platforms",
               "registry", "llm")
+# A request's links are anyone's: they are fetched without the owner's GitHub token, so a caller
+# can neither read the private repositories it opens nor spend its rate limit (decisions.md).
+RAG_WITHHELD = (("platforms", "github_token"),)
 
 
 def engine_options(settings: Settings) -> EngineOptions:
@@ -49,10 +52,17 @@ def resolve_served_model(settings: Settings) -> ServedModel:
                           version=version.version, **common)
 
 
-def scoped_settings(settings: Settings, groups: tuple[str, ...] = RAG_GROUPS) -> Settings:
+def scoped_settings(settings: Settings, groups: tuple[str, ...] = RAG_GROUPS,
+                    withheld: tuple[tuple[str, str], ...] = RAG_WITHHELD) -> Settings:
     """A settings object with only ``groups`` (and the home folder and log level) taken from
-    ``settings``; every other group has its defaults, so none of its secrets. Built without
-    reading the environment: the replica gets exactly this."""
+    ``settings``, less the ``withheld`` (group, field) values, which keep their defaults; every
+    other group has its defaults, so none of its secrets. Built without reading the
+    environment: the replica gets exactly this."""
     values: dict[str, Any] = {"home": settings.home_dir, "log_level": settings.log_level}
     values.update({group: getattr(settings, group).model_copy(deep=True) for group in groups})
+    for group, name in withheld:
+        if group in values:
+            default = type(values[group]).model_fields[name].get_default(
+                call_default_factory=True)
+            setattr(values[group], name, default)
     return Settings.model_construct(**values)

@@ -13,12 +13,6 @@ log = logging.getLogger(__name__)
 APP_NAME = "twin"
 
 
-def base_url(settings: Settings) -> str:
-    """Where the HTTP API listens."""
-    host = "127.0.0.1" if settings.serve.host in ("0.0.0.0", "") else settings.serve.host
-    return f"http://{host}:{settings.serve.port}"
-
-
 def start(settings: Settings, timeout_s: float = 600.0) -> dict:
     """Deploy (or redeploy) the app on the cluster and wait until /healthz answers."""
     from ray import serve
@@ -39,7 +33,7 @@ def wait_healthy(settings: Settings, timeout_s: float) -> dict:
     last = ""
     while time.monotonic() < deadline:
         try:
-            answer = httpx.get(f"{base_url(settings)}/healthz", timeout=30)
+            answer = httpx.get(f"{settings.serve_url}/healthz", timeout=30)
             if answer.status_code == 200:
                 return answer.json()
             last = f"HTTP {answer.status_code}"

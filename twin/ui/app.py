@@ -18,7 +18,7 @@ from nicegui import app, run, ui
 from twin.domain import slugify
 from twin.features.clean import plain_text
 from twin.settings import Settings, get_settings
-from twin.ui.clients import PrefectError, TwinAPI, UIError, prefect
+from twin.ui.clients import PrefectError, TwinAPI, TwinAPIError, prefect
 from twin.ui.profile import (
     check_author,
     check_link,
@@ -342,7 +342,7 @@ def library_page() -> None:
         async def load() -> None:
             try:
                 data = await twin.library(author_id)
-            except UIError as exc:
+            except TwinAPIError as exc:
                 show_error(errors, str(exc))
                 return
             holdings.clear()
@@ -369,7 +369,7 @@ def library_page() -> None:
                 return
             try:
                 hits = await twin.search(text, author_id, k=5)
-            except UIError as exc:
+            except TwinAPIError as exc:
                 show_error(errors, str(exc))
                 return
             results.clear()
@@ -438,7 +438,7 @@ def write_page() -> None:
                     elif event == "done":
                         meta.text = (f"{data['model_version']} · "
                                      f"{data['timings'].get('generate_s', 0):.1f}s")
-            except UIError as exc:
+            except TwinAPIError as exc:
                 show_error(errors, str(exc))
                 meta.text = ""
             finally:
@@ -502,7 +502,7 @@ def model_page() -> None:
         async def load() -> None:
             try:
                 data = await twin.model_versions()
-            except UIError as exc:
+            except TwinAPIError as exc:
                 show_error(errors, str(exc))
                 return
             body.clear()
