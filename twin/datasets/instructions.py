@@ -152,19 +152,24 @@ def offline_instruction(sample: dict[str, Any]) -> str:
         return _code_instruction(sample)
     platform = sample["platform"]
     opening = int(sample.get("part") or 0) == 0
-    whole = sample["style"] == "post" or opening
+    # A post is asked for whole; a later piece of a post cut at max_words, like a section.
+    whole_post = sample["style"] == "post" and opening
     topic = topic_of(sample["answer"], sample.get("title") or "", sample.get("section") or "",
-                     whole=whole)
+                     whole=opening)
     if sample["style"] == "post":
         noun = POST_NOUNS.get(platform, "post")
-        options = _post_phrasings(topic, noun)
+        options = (_post_phrasings(topic, noun) if whole_post
+                   else _article_phrasings(topic, noun, opening=False))
     else:
         noun = ARTICLE_NOUNS.get(platform, "article")
         options = _article_phrasings(topic, noun, opening)
-    if not options:
+    if not options and (whole_post or sample["style"] != "post") and opening:
         fallback = (f'titled "{topic.title}"' if topic.title
                     else "about " + _join(key_phrases(sample["answer"], 2)))
         options = [f"Write a {noun} {fallback}."]
+    elif not options:
+        mine = f'my {noun} "{topic.title}"' if topic.title else f"my {noun}"
+        options = [f"Write the next part of {mine}."]
     return _sentence(_rng(sample).choice(options))
 
 

@@ -150,7 +150,7 @@ def prose_spans(text: str) -> tuple[list[tuple[int, int]], float, int]:
 
 def _section_at(text: str, offset: int) -> str:
     """The markdown heading the text at ``offset`` falls under ("" before the first one)."""
-    headings = list(_HEADING.finditer(text, 0, offset + 1))
+    headings = [m for m in _HEADING.finditer(text) if m.start() <= offset]
     return headings[-1].group(1).strip() if headings else ""
 
 

@@ -257,7 +257,7 @@ def _point(lines: list[str], body: str, title: str, avoid: set[str]) -> str:
     for line in lines:
         text = plain(line)
         tokens = [t.lower() for t in _tokens(text)]
-        if (not 5 <= len(tokens) <= 25 or text.endswith("?") or line.lstrip().startswith("#")
+        if (not 5 <= len(tokens) <= 25 or "?" in text or line.lstrip().startswith("#")
                 or tokens[0] in _WEAK_START or _CODE_LIKE.search(text)):
             continue
         clause = _clause(line, body)
