@@ -25,14 +25,18 @@ _TLDR = re.compile(r"^\s*(?:tl;?dr|update|edit|note|ps|p\.s\.)\s*[:.\-–—]\s*
 _HASHTAG = re.compile(r"(?<!\w)#\w+")
 _URL = re.compile(r"https?://\S+")
 _DOUBLE_QUOTES = re.compile(r"[\"“”„«»]")
-_CONNECTIVE = re.compile(r"^(?:so|but|and|then|also|still|now|yes|no|ok|okay|well|plus|"
-                         r"because|which is why|that's why|that is why)\b[,:]?\s+", re.I)
+_CONNECTIVE = re.compile(r"^(?:so|but|and|then|also|still|now|yes|no|ok|okay|well|plus|though|"
+                         r"however|yet|instead|meanwhile|in fact|in truth|of course|actually|"
+                         r"honestly|basically|normally|because|which is why|that's why|"
+                         r"that is why)\b[,:]?\s+", re.I)
 _TIME_OPENER = re.compile(
     r"^(?:(?:last|this|next|one) (?:week|month|year|quarter|spring|summer|autumn|fall|winter|"
     r"morning|evening|night|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|"
     r"yesterday|today|recently|a while ago|years ago|back in \w+|in \d{4}|on \w+day)[,]?\s+",
     re.I)
 # Where a long clause may be cut: not at a bare comma ("41,000", "with small, hand-written").
+# "Domain: represents what ...": a label and its definition, not a claim.
+_LABEL = re.compile(r"^\S+(?:\s\S+)?:")
 _CLAUSE_BREAK = re.compile(r"(?::|;| —| –| - |, (?:and|but|so|because|which|while|when|where) "
                            r"| because | so that )")
 
@@ -41,7 +45,9 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-PRONOUNS = _words("i we you they he she our my your their")
+PRONOUNS = _words("i we you they he she our my your their i'm we're you're they're i've we've "
+                  "you've i'd we'd i'll we'll")
+_FIRST_PERSON = _words("i we my our i'm we're i've we've i'd we'd i'll we'll")
 _RELATIVE = _words("that which who whom we i you they he she")
 _WH = _words("how why what when where who which")
 _PREPOSITIONS = _words("in on at with for to into after before without beyond about "
@@ -133,11 +139,18 @@ def sentence_case(phrase: str, body: str) -> str:
 
     A word keeps its capital when it is all capitals (SQL), has inner capitals (BigQuery), is
     "I", or never appears in lower case in ``body`` while it does appear capitalised there
-    (Parquet, Spark); other capitalised words (Title Case, a sentence's first word) are
+    (Parquet, Spark), or opens a sentence (not Title Case) followed by another capitalised word
+    (James Bennet); other capitalised words (Title Case, a sentence's first word) are
     lowercased.
     """
     lower = _lowercase_forms(body)
     capitalised = _mid_sentence_capitals(body)
+    tokens = _tokens(phrase)
+    multiword_name = (not _is_title_case(tokens) and len(tokens) > 1
+                      and tokens[1][:1].isupper() and tokens[1][1:].islower())
+    position = iter(range(len(phrase) + 1))
+
+    first_name = False
 
     def fix_part(part: str) -> str:
         core = part.strip("'")
@@ -147,11 +160,14 @@ def sentence_case(phrase: str, body: str) -> str:
             return part  # SQL, BigQuery
         if core in _CALENDAR or core.removesuffix("s") in _CALENDAR:
             return part
-        is_name = core.lower() not in lower and core in capitalised and core.lower() not in _STOP
-        return part if is_name else part.lower()
+        if core.lower() in lower or core.lower() in _STOP:
+            return part.lower()
+        return part if core in capitalised or first_name else part.lower()
 
     def fix(match: re.Match[str]) -> str:
+        nonlocal first_name
         word = match.group()
+        first_name = next(position) == 0 and multiword_name
         if word.lower() in lower and not word.isupper():
             return word.lower()  # "Cast-Iron" when the text writes "cast-iron"
         return "-".join(fix_part(part) for part in word.split("-"))
@@ -205,9 +221,13 @@ def _trim(text: str) -> str:
     return text.strip().rstrip(".!?…:;,— –-").strip()
 
 
-def _about(phrase: str) -> tuple[str, str]:
+def _about(phrase: str, from_title: bool = False) -> tuple[str, str]:
     """``phrase`` (plain, sentence-cased, no end punctuation) as a subject that reads after
-    "about", and the story it tells when it is a first-person event ("" otherwise)."""
+    "about", and the story it tells when it is a first-person event ("" otherwise).
+
+    A title may be a noun phrase ("data contracts as mise en place"); a sentence without a
+    verb found in it is used only when it is long enough to be a claim ("the idea that ...").
+    """
     tokens = [t.lower() for t in _tokens(phrase)]
     if not tokens:
         return "", ""
@@ -216,17 +236,25 @@ def _about(phrase: str) -> tuple[str, str]:
         return phrase, ""
     if first == "from" and "to" in tokens[1:]:
         return f"going {phrase}", ""
-    if first in _PREPOSITIONS:
+    if first in _PREPOSITIONS or _LABEL.match(phrase) or not _balanced(phrase):
         return "", ""
-    verb = _verb_at(tokens)
+    verb = 0 if first in PRONOUNS and "'" in first else _verb_at(tokens)
     past = verb is not None and _is_past(tokens[verb])
     if first in PRONOUNS and verb is not None:
-        return (f"how {phrase}", phrase) if past else (f"why {phrase}", "")
+        if past:
+            return f"how {phrase}", phrase
+        return (f"how {phrase}", "") if first in _FIRST_PERSON else (f"why {phrase}", "")
     if verb is not None and verb >= 1:
         return (f"how {phrase}", "") if past else (f"why {phrase}", "")
-    if verb is None and len(tokens) <= 12:
+    if verb is None and from_title and len(tokens) <= 12:
         return phrase, ""  # a noun phrase: "data contracts as mise en place"
-    return f"the idea that {phrase}", ""
+    if len(tokens) >= 6:
+        return f"the idea that {phrase}", ""
+    return "", ""
+
+
+def _balanced(text: str) -> bool:
+    return all(text.count(a) == text.count(b) for a, b in ("()", "[]", "{}"))
 
 
 def _clause(sentence: str, body: str) -> str:
@@ -258,7 +286,8 @@ def _point(lines: list[str], body: str, title: str, avoid: set[str]) -> str:
         text = plain(line)
         tokens = [t.lower() for t in _tokens(text)]
         if (not 5 <= len(tokens) <= 25 or "?" in text or line.lstrip().startswith("#")
-                or tokens[0] in _WEAK_START or _CODE_LIKE.search(text)):
+                or tokens[0] in _WEAK_START or tokens[0] in _WH or _CODE_LIKE.search(text)
+                or _LABEL.match(text) or not _balanced(text)):
             continue
         clause = _clause(line, body)
         words = content_words(clause)
@@ -301,13 +330,14 @@ def topic_of(answer: str, title: str = "", section: str = "", whole: bool = True
     lines = [s for s in sentences(answer) if plain(s)]
     claims = [s for s in lines if not s.lstrip().startswith("#")]
     opening = _opening_clause(claims, answer)
-    clean_title = _trim(plain(title))
+    quoted_title = plain(title).rstrip(". ")
     # A LinkedIn post's "title" is its hook, cut short: only a whole title is one.
     if title.rstrip().endswith(("…", "...")):
-        clean_title = ""
-    clean_title = sentence_case(clean_title, answer) if clean_title else ""
+        quoted_title = ""
+    clean_title = sentence_case(_trim(quoted_title), answer) if quoted_title else ""
     hook = bool(clean_title) and plain(answer).lower().startswith(clean_title.lower())
-    title_subject, title_story = _about(clean_title) if clean_title and not hook else ("", "")
+    title_subject, title_story = (_about(clean_title, from_title=True) if clean_title
+                                  and not hook else ("", ""))
     opening_subject, opening_story = _about(opening) if opening else ("", "")
     if whole:
         subject, story = title_subject or opening_subject, title_story or opening_story
@@ -317,6 +347,6 @@ def topic_of(answer: str, title: str = "", section: str = "", whole: bool = True
     point = _point(claims, answer, clean_title, avoid)
     section_text = _trim(plain(section))
     return Topic(subject=subject, point=point, story=story,
-                 title=_capitalised(clean_title) if not hook else "",
+                 title=quoted_title if not hook else "",
                  section=_capitalised(sentence_case(section_text, answer)) if section_text
                  else "", narrator=_narrator(story or subject))
