@@ -16,7 +16,7 @@ import pytest
 from tests.helpers import demo_documents
 from twin.datasets.instructions import add_instructions, offline_instruction
 from twin.datasets.samples import candidates_of, drop_near_duplicates, words
-from twin.datasets.sentences import sentences
+from twin.datasets.sentences import sentence_spans, sentences
 from twin.datasets.topics import content_words
 from twin.features.clean import clean_for_style
 from twin.settings import DatasetSettings
@@ -160,3 +160,22 @@ def test_code_fences_are_never_part_of_a_prose_answer(samples: list[dict[str, An
     assert dropped["code block in prose"] >= 10
     # Code stays in code samples: the repository's files.
     assert any("def " in s["answer"] for s in samples if s["style"] == "code")
+
+
+def test_a_paragraph_longer_than_max_words_is_cut_at_sentences(texts: dict[str, str]) -> None:
+    doc = next(d for d in demo_documents(AUTHOR) if d.title == "Banning 'just' in postmortems")
+    text = texts[doc.id]
+    paragraph = next(p for p in text.split("\n\n") if p.startswith("It's almost never true."))
+    assert sentences(paragraph) == [
+        "It's almost never true.",
+        "At 3 a.m., with four tabs open and a manager asking for an ETA, nothing is \"just\"."]
+    row = _rows([doc])[0]
+    found, dropped = candidates_of(row, 5, 12, 0.5)
+    assert found and all(len(words(c.answer)) <= 12 for c in found)
+    assert "It's almost never true." in [c.answer for c in found]
+    # The 17-word sentence cannot be cut at a sentence boundary: it is dropped, not split.
+    assert dropped["longer than max_words"] >= 1
+    assert not [c for c in found if "four tabs open" in c.answer]
+    bounds = {end for _, end in sentence_spans(text)}
+    for c in found:
+        assert c.answer in text and text.index(c.answer) + len(c.answer) in bounds
