@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -179,3 +180,31 @@ def test_a_paragraph_longer_than_max_words_is_cut_at_sentences(texts: dict[str, 
     bounds = {end for _, end in sentence_spans(text)}
     for c in found:
         assert c.answer in text and text.index(c.answer) + len(c.answer) in bounds
+
+
+def test_other_real_authors_get_request_sentences_too() -> None:
+    """Not tuned to one author: real saved articles of other people (tests/fixtures/realpages,
+    their reviewed reference texts) get instructions that pass the same checks."""
+    import gzip
+    import json
+
+    root = Path(__file__).resolve().parent / "fixtures" / "realpages"
+    entries = [e for e in json.loads((root / "manifest.json").read_text())
+               if e.get("reference_text_file")]
+    checked = 0
+    for entry in entries:
+        text = gzip.decompress((root / entry["reference_text_file"]).read_bytes()).decode()
+        platform = {"blog": "web"}.get(entry["platform"], entry["platform"])
+        row = {"id": entry["id"], "author_id": "someone", "platform": platform,
+               "kind": "post" if platform == "linkedin" else "article",
+               "title": entry["expected"]["title"], "text": text}
+        for candidate in candidates_of(row, 30, 320, 0.5)[0]:
+            sample = candidate.as_dict()
+            instruction = offline_instruction(sample)
+            assert instruction[0].isupper() and instruction.endswith((".", "?")), instruction
+            assert instruction.startswith(REQUEST_VERBS) and not KEYWORD_LIST.search(instruction)
+            topic = content_words(instruction) - TEMPLATE_WORDS
+            assert topic & content_words(sample["answer"] + " " + sample["title"]), instruction
+            assert len(words(sample["answer"])) <= 320 and "```" not in sample["answer"]
+            checked += 1
+    assert len(entries) >= 20 and checked > 200
