@@ -76,7 +76,8 @@ def _group_paragraphs(text: str, max_words: int,
     for match in _PARAGRAPH.finditer(text):
         n = len(words(match.group()))
         if n <= max_words:
-            units.append((match.start(), match.end(), n, match.group().startswith("#")))
+            heading = _HEADING.match(match.group()) is not None  # not a line of #hashtags
+            units.append((match.start(), match.end(), n, heading))
             continue
         if code:
             oversized += 1
