@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 from twin.datasets.sentences import sentences
 
@@ -115,8 +116,9 @@ def content_words(text: str) -> set[str]:
     return {w.lower() for w in _tokens(text) if w.lower() not in _STOP and len(w) > 2}
 
 
-def _lowercase_forms(body: str) -> set[str]:
-    return {w for w in _tokens(body) if w.islower()}
+@lru_cache(maxsize=32)
+def _lowercase_forms(body: str) -> frozenset[str]:
+    return frozenset(w for w in _tokens(body) if w.islower())
 
 
 def _is_title_case(tokens: list[str]) -> bool:
@@ -124,14 +126,15 @@ def _is_title_case(tokens: list[str]) -> bool:
     return bool(long) and sum(t[:1].isupper() for t in long) >= 0.6 * len(long)
 
 
-def _mid_sentence_capitals(body: str) -> set[str]:
+@lru_cache(maxsize=32)  # asked once per candidate sentence of the same answer
+def _mid_sentence_capitals(body: str) -> frozenset[str]:
     """Words written with a capital inside a sentence (not a Title Case heading): names."""
     found: set[str] = set()
     for sentence in sentences(body):
         tokens = _tokens(plain(sentence))
         if not _is_title_case(tokens):
             found.update(t for t in tokens[1:] if t[:1].isupper())
-    return found
+    return frozenset(found)
 
 
 def sentence_case(phrase: str, body: str) -> str:
