@@ -131,8 +131,9 @@ def test_answers_are_cut_at_quotes_and_mostly_quoted_text_gives_none() -> None:
            "title": "", "text": f"{BEFORE_QUOTE}\n{QUOTE}\n{AFTER_QUOTE}\n\n```\n> not a quote"
                                 "\n```"}
     found, dropped = candidates_of(row, 30, 320, 0.5)
-    assert [c.answer for c in found] == [BEFORE_QUOTE, f"{AFTER_QUOTE}\n\n```\n> not a quote\n```"]
-    assert dropped == {}
+    # The fenced block is code in a prose post: cut off, never part of an answer.
+    assert [c.answer for c in found] == [BEFORE_QUOTE, AFTER_QUOTE]
+    assert dropped == {"code block in prose": 1}
     long_quote = "\n".join(f"> line {i} of a speech someone else gave about teams"
                            for i in range(9))
     found, dropped = candidates_of({**row, "text": f"{BEFORE_QUOTE}\n\n{long_quote}"},
@@ -169,11 +170,13 @@ def test_empty_warehouse_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_offline_instructions_are_deterministic() -> None:
-    sample = {"answer": "Parquet files drift. Parquet schemas drift more. Loaders break.",
-              "platform": "medium", "style": "article", "title": "Drift"}
+    sample = {"id": "s1", "answer": "Parquet files drift. Parquet schemas drift more when a "
+              "partner renames a column. Loaders break.", "platform": "medium",
+              "style": "article", "title": "Drift", "part": 2, "section": "Why loaders break"}
     assert key_phrases(sample["answer"], 2) == ["drift", "parquet"]
-    assert offline_instruction(sample, 2) == offline_instruction(dict(sample), 2) == (
-        'Write a section of the Medium article "Drift" that covers drift and parquet.')
+    instruction = offline_instruction(sample)
+    assert instruction == offline_instruction(dict(sample))
+    assert 'my Medium article "Drift"' in instruction
 
 
 def test_preference_pairs_from_the_base_model(built: dict) -> None:
@@ -188,7 +191,7 @@ def test_preference_pairs_from_the_base_model(built: dict) -> None:
     for pair in pairs:
         assert pair["chosen"] in texts[pair["document_id"]]  # the author's words
         assert pair["rejected"] and pair["rejected"] != pair["chosen"]  # the base model's
-        assert pair["prompt"].startswith("Write")
+        assert pair["prompt"].endswith((".", "?"))  # the sample's instruction
     assert result.card["base_model"] == "SmolLM2-135M-Instruct"
     assert (settings.models_dir / "SmolLM2-135M-Instruct" / "config.json").exists()
 

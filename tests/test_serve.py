@@ -284,11 +284,11 @@ def test_the_dataset_teacher_path_uses_this_endpoint(api: dict) -> None:
     batch = pd.DataFrame([s.as_dict() for s in samples] * 2)
     teacher = {"base_url": api["url"] + "/v1", "model": "twin", "api_key": KEY,
                "timeout_s": 120}
-    out = add_instructions(batch, teacher, 3)
+    out = add_instructions(batch, teacher)
     assert set(out["instruction_source"]) == {"teacher:twin"}
     assert all(len(i) > 3 for i in out["instruction"])
     assert list(out["answer"]) == [samples[0].answer] * 2  # the answer is never rewritten
-    broken = add_instructions(batch.copy(), {**teacher, "api_key": "wrong"}, 3)
+    broken = add_instructions(batch.copy(), {**teacher, "api_key": "wrong"})
     assert set(broken["instruction_source"]) == {"offline"}  # 401: offline, with a warning
 
 

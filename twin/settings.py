@@ -38,8 +38,8 @@ SECRET_FIELDS: dict[str, Any] = {
 }
 
 MASK = "***"
-# Field names that hold secrets whatever SECRET_FIELDS says (auth_token_file, max_new_tokens
-# and key_phrases are not: the name must end with the secret word).
+# Field names that hold secrets whatever SECRET_FIELDS says (auth_token_file and max_new_tokens
+# are not: the name must end with the secret word).
 _SECRET_NAME = re.compile(r"(^|_)(token|key|secret|password|passwd)$")
 # scheme://userinfo@ : the userinfo ends at the last @ before the path, query or fragment.
 _URL_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.\-]*://)([^\s/?#@]+(?:@[^\s/?#@]+)*)@")
@@ -479,7 +479,9 @@ class DatasetSettings(BaseModel):
     min_words: int = Field(
         default=30, description="Shorter answers are dropped (half of this for code).")
     max_words: int = Field(
-        default=320, description="Article pieces are cut at paragraphs to at most this many words.")
+        default=320, description="Most words in an answer (a hard cap): longer posts, articles "
+        "and files are cut at paragraphs, a longer paragraph at sentences; a longer sentence or "
+        "code block is dropped.")
     near_duplicate_jaccard: float = Field(
         default=0.7, description="Word 5-gram Jaccard at or above which a sample is a "
         "near-duplicate.")
@@ -489,7 +491,6 @@ class DatasetSettings(BaseModel):
     test_fraction: float = Field(default=0.2, description="Share of documents in the test split.")
     seed: int = Field(
         default=42, description="Seed of the train/test split and of the preference subset.")
-    key_phrases: int = Field(default=3, description="Key phrases in an offline instruction.")
     rejected_max_new_tokens: int = Field(
         default=192, description="Length of the base model's (rejected) answers for DPO.")
     rejected_batch_size: int = Field(

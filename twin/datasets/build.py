@@ -29,7 +29,7 @@ from twin.warehouse import Warehouse
 log = logging.getLogger(__name__)
 
 SAMPLE_COLUMNS = ["id", "document_id", "author_id", "platform", "kind", "title", "unit_index",
-                  "style", "answer", "path", "description"]
+                  "style", "answer", "path", "description", "part", "section"]
 
 
 class GroundingError(RuntimeError):
@@ -55,7 +55,7 @@ def _candidates(batch: pd.DataFrame, min_words: int, max_words: int,
     frame = pd.DataFrame(rows, columns=SAMPLE_COLUMNS)
     frame["dropped"] = ""
     if dropped:
-        stats = {c: "" for c in SAMPLE_COLUMNS} | {"unit_index": -1,
+        stats = {c: "" for c in SAMPLE_COLUMNS} | {"unit_index": -1, "part": -1,
                                                    "dropped": json.dumps(dict(dropped))}
         frame = pd.concat([frame, pd.DataFrame([stats])], ignore_index=True)
     return frame
@@ -126,7 +126,7 @@ def build_instruction_dataset(settings: Settings, *, author: str | None = None,
             dropped.update(json.loads(row["dropped"]))
             continue
         fields = {k: row[k] for k in SAMPLE_COLUMNS if k != "id"}
-        fields["unit_index"] = int(fields["unit_index"])
+        fields["unit_index"], fields["part"] = int(fields["unit_index"]), int(fields["part"])
         candidates.append(Candidate(**fields))
     kept, near_dupes = drop_near_duplicates(candidates, d.near_duplicate_jaccard)
     if near_dupes:
@@ -137,11 +137,11 @@ def build_instruction_dataset(settings: Settings, *, author: str | None = None,
     teacher = settings.teacher.model_dump() if settings.teacher.base_url else None
     samples_ds = ray.data.from_pandas(pd.DataFrame([c.as_dict() for c in kept]))
     samples = samples_ds.map_batches(add_instructions, fn_kwargs={
-        "teacher": teacher, "n_phrases": d.key_phrases}, batch_format="pandas",
+        "teacher": teacher}, batch_format="pandas",
         batch_size=settings.teacher.batch_size, num_cpus=0.25).take_all()
     test_docs = split_documents([s["document_id"] for s in samples], d.test_fraction, d.seed)
     for sample in samples:
-        sample["unit_index"] = int(sample["unit_index"])
+        sample["unit_index"], sample["part"] = int(sample["unit_index"]), int(sample["part"])
         sample["split"] = "test" if sample["document_id"] in test_docs else "train"
     samples.sort(key=lambda s: (s["split"], s["document_id"], s["unit_index"]))
     grounded = check_grounding(samples, warehouse, version)

@@ -2,8 +2,9 @@
 
 An answer is always a contiguous slice of the document's style-cleaned text (DESIGN.md: the
 author's own words, never rewritten), so the grounding check can find it again. Quoted lines
-(``> `` blockquotes: an embedded tweet, someone else's words) are never part of an answer:
-the text is cut at them, and an answer is a slice between two quotes.
+(``> `` blockquotes: an embedded tweet, someone else's words) and fenced code blocks in prose
+are never part of an answer: the text is cut at them, and an answer is a slice between two.
+No answer is longer than ``dataset.max_words``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from twin.datasets.sentences import sentence_spans
 from twin.features.clean import clean_for_style
 
 _PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\n\s*\n|\Z)", re.S)
@@ -24,6 +26,7 @@ _BOILERPLATE = re.compile(
 _REPOST = re.compile(r"^\s*(repost(ed)?( this)?|rt @|shared a post)\b", re.I)
 _QUOTE_LINE = re.compile(r" {0,3}>")
 _FENCE = re.compile(r" {0,3}(```|~~~)")
+_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
 
 
 @dataclass
@@ -40,6 +43,8 @@ class Candidate:
     answer: str
     path: str = ""  # the file, for code
     description: str = ""
+    part: int = 0  # position among the pieces of its document (prose) or file (code)
+    section: str = ""  # the markdown heading the answer falls under, for prose
 
     @property
     def id(self) -> str:
@@ -57,42 +62,76 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def _group_paragraphs(text: str, max_words: int) -> list[str]:
-    """Consecutive paragraphs grouped up to ``max_words``, sliced verbatim from ``text``."""
-    spans = [(m.start(), m.end(), len(words(m.group()))) for m in _PARAGRAPH.finditer(text)]
-    groups: list[str] = []
-    start = end = None
-    total = 0
-    for s, e, n in spans:
-        if start is not None and total + n > max_words:
-            groups.append(text[start:end])
-            start, total = None, 0
-        if start is None:
-            start = s
-        end, total = e, total + n
-    if start is not None:
-        groups.append(text[start:end])
-    return groups
+def _group_paragraphs(text: str, max_words: int,
+                      code: bool = False) -> tuple[list[tuple[int, int]], int]:
+    """Consecutive paragraphs grouped up to ``max_words``, as (start, end) offsets in ``text``.
+
+    ``max_words`` is a hard cap: a prose paragraph longer than that is cut at its sentences
+    (a single sentence longer than that is dropped), a longer code block is dropped; a group
+    never reaches across a dropped piece, and a heading opens a group rather than closing one.
+    Also returns how many pieces were dropped for their size.
+    """
+    units: list[tuple[int, int, int, bool] | None] = []  # start, end, words, heading; None: cut
+    oversized = 0
+    for match in _PARAGRAPH.finditer(text):
+        n = len(words(match.group()))
+        if n <= max_words:
+            heading = _HEADING.match(match.group()) is not None  # not a line of #hashtags
+            units.append((match.start(), match.end(), n, heading))
+            continue
+        if code:
+            oversized += 1
+            units.append(None)
+            continue
+        for s, e in sentence_spans(match.group()):
+            k = len(words(match.group()[s:e]))
+            fits = k <= max_words
+            oversized += 0 if fits else 1
+            units.append((match.start() + s, match.start() + e, k, False) if fits else None)
+    groups: list[tuple[int, int]] = []
+    current: list[tuple[int, int, int, bool]] = []
+
+    def close() -> None:
+        if current:
+            groups.append((current[0][0], current[-1][1]))
+        current.clear()
+
+    for unit in units:
+        if unit is None:
+            close()
+            continue
+        if current and sum(u[2] for u in current) + unit[2] > max_words:
+            heading = current.pop() if len(current) > 1 and current[-1][3] else None
+            close()
+            if heading is not None and heading[2] + unit[2] <= max_words:
+                current.append(heading)
+        current.append(unit)
+    close()
+    return groups, oversized
 
 
-def unquoted_spans(text: str) -> tuple[list[tuple[int, int]], float]:
-    """The stretches of ``text`` between quoted lines, as (start, end) offsets, trimmed.
+def prose_spans(text: str) -> tuple[list[tuple[int, int]], float, int]:
+    """The stretches of ``text`` between quoted lines and fenced code blocks, trimmed.
 
-    Also returns the share of the text's words that are in quoted lines (``> ``); a line in
-    a code block is never a quote.
+    Returns the (start, end) offsets, the share of the text's words that are in quoted lines
+    (``> ``; a line in a code block is never a quote) and the number of fenced code blocks
+    (code in a prose post is not the author's prose: an answer is a slice between blocks).
     """
     spans: list[tuple[int, int]] = []
     start: int | None = None
-    offset = quoted = total = 0
+    offset = quoted = total = blocks = 0
     in_fence = False
     for line in text.splitlines(keepends=True):
-        is_quote = not in_fence and _QUOTE_LINE.match(line) is not None
-        if _FENCE.match(line):
+        fence = _FENCE.match(line) is not None
+        is_quote = not in_fence and not fence and _QUOTE_LINE.match(line) is not None
+        cut = is_quote or fence or in_fence
+        if fence:
+            blocks += 0 if in_fence else 1
             in_fence = not in_fence
         n = len(_WORD.findall(line))
         total += n
         quoted += n if is_quote else 0
-        if is_quote:
+        if cut:
             if start is not None:
                 spans.append((start, offset))
                 start = None
@@ -107,42 +146,65 @@ def unquoted_spans(text: str) -> tuple[list[tuple[int, int]], float]:
         lead = len(piece) - len(piece.lstrip())
         if piece.strip():
             trimmed.append((s + lead, s + len(piece.rstrip())))
-    return trimmed, (quoted / total if total else 0.0)
+    return trimmed, (quoted / total if total else 0.0), blocks
+
+
+def _section_at(text: str, offset: int) -> str:
+    """The markdown heading the text at ``offset`` falls under ("" before the first one)."""
+    headings = [m for m in _HEADING.finditer(text) if m.start() <= offset]
+    return headings[-1].group(1).strip() if headings else ""
 
 
 def candidates_of(doc: dict[str, Any], min_words: int, max_words: int,
                   max_quote_ratio: float) -> tuple[list[Candidate], dict[str, int]]:
     """Answers cut from one warehouse row, and how many units each filter dropped.
 
-    Posts and articles are cut at quoted lines, which never enter an answer; one whose words
-    are quoted in a share above ``max_quote_ratio`` gives no answer at all ("quotation").
+    Posts and articles are cut at quoted lines and at fenced code blocks, which never enter
+    an answer; one whose words are quoted in a share above ``max_quote_ratio`` gives no answer
+    at all ("quotation"). No answer is longer than ``max_words`` (see ``_group_paragraphs``).
     """
     text = clean_for_style(str(doc.get("text") or ""))
     dropped: dict[str, int] = {}
     base = {"document_id": doc["id"], "author_id": doc["author_id"],
             "platform": doc["platform"], "kind": doc["kind"], "title": doc.get("title") or ""}
-    units: list[tuple[str, str, str]] = []  # (style, answer, path)
+    units: list[tuple[str, str, str, int, str]] = []  # (style, answer, path, part, section)
+    oversized = 0
     if doc["kind"] == "repository":
         sections = list(_FILE_SECTION.finditer(text))
         for k, match in enumerate(sections):
             end = sections[k + 1].start() if k + 1 < len(sections) else len(text)
             body = text[match.end():end].strip()
-            if body:
-                units.append(("code", body, match.group(1).strip()))
+            path = match.group(1).strip()
+            if not body:
+                continue
+            pieces = [body]
+            if len(words(body)) > max_words:
+                spans, over = _group_paragraphs(body, max_words, code=True)
+                pieces = [body[s:e] for s, e in spans]
+                oversized += over
+            units.extend(("code", piece, path, part, "") for part, piece in enumerate(pieces))
     else:
-        spans, quote_share = unquoted_spans(text)
+        spans, quote_share, blocks = prose_spans(text)
         if quote_share > max_quote_ratio:
             return [], {"quotation": 1}
+        if blocks:
+            dropped["code block in prose"] = blocks
         style = "post" if doc["kind"] == "post" else "article"
-        whole_post = doc["kind"] == "post" and len(words(text)) <= max_words * 2
+        whole_post = doc["kind"] == "post" and len(words(text)) <= max_words
+        pieces = []
         for start, end in spans:
-            piece = text[start:end]
             if whole_post:
-                units.append(("post", piece, ""))
-            else:
-                units.extend((style, group, "") for group in _group_paragraphs(piece, max_words))
+                pieces.append((start, text[start:end]))
+                continue
+            groups, over = _group_paragraphs(text[start:end], max_words)
+            oversized += over
+            pieces.extend((start + s, text[start + s:start + e]) for s, e in groups)
+        units.extend((style, piece, "", part, _section_at(text, at))
+                     for part, (at, piece) in enumerate(pieces))
+    if oversized:
+        dropped["longer than max_words"] = oversized
     out: list[Candidate] = []
-    for index, (style, answer, path) in enumerate(units):
+    for index, (style, answer, path, part, section) in enumerate(units):
         reason = _reject(answer, style, min_words)
         if reason:
             dropped[reason] = dropped.get(reason, 0) + 1
@@ -151,7 +213,7 @@ def candidates_of(doc: dict[str, Any], min_words: int, max_words: int,
         if style == "code":
             description = _first_sentence(text.split("\n", 3)[2] if text.count("\n") > 2 else "")
         out.append(Candidate(unit_index=index, style=style, answer=answer, path=path,
-                             description=description, **base))
+                             description=description, part=part, section=section, **base))
     return out, dropped
 
 
