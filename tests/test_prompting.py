@@ -116,7 +116,8 @@ def test_training_prompt_is_the_serving_prompt(with_context: tuple, fmt: Tokeniz
     """For the same request and chunks, the sample's prompt (training, evaluation) is the
     message the RAG deployment builds, header, labels and word limit included; and the chat
     trl renders for training is the engine's rendering of the served chat."""
-    from twin.train.sft import ANSWER_END_TOKENS, training_messages
+    from twin.prompting import ANSWER_END_TOKENS
+    from twin.train.sft import training_messages
 
     samples, _ = with_context
     sample = next(s for s in samples if s["context"] and s["style"] == "post")
@@ -198,7 +199,8 @@ def test_training_prompt_and_answer_fit_the_training_length(with_context: tuple,
     """Rendered prompt plus answer stay within train.max_length (the default 512 and the
     demo's 256); material never exceeds dataset.context_tokens; an answer that fills the
     window alone gets no material; short answers do get it."""
-    from twin.train.sft import ANSWER_END_TOKENS, training_messages
+    from twin.prompting import ANSWER_END_TOKENS
+    from twin.train.sft import training_messages
 
     samples, _ = with_context
     cap = settings.dataset.context_tokens
@@ -219,6 +221,26 @@ def test_training_prompt_and_answer_fit_the_training_length(with_context: tuple,
                 assert content == bare[0]["content"]  # no room: the request alone
         if max_length >= 1024:
             assert with_material >= len(samples) // 3
+
+
+def test_preference_pairs_are_asked_with_the_serving_prompt(with_context: tuple,
+                                                            fmt: TokenizerFormat,
+                                                            settings: Settings) -> None:
+    """DPO's prompt is the sample's serving prompt too, with room in train.max_length for the
+    longer of the author's answer and the base model's."""
+    from twin.datasets.preference import preference_prompt
+
+    samples, _ = with_context
+    window_fmt = TokenizerFormat(fmt.tokenizer, 1024)
+    prompts = [preference_prompt(s, window_fmt, settings) for s in samples]
+    assert sum(MATERIAL_HEADER in p for p in prompts) >= len(samples) // 3
+    for sample, prompt in zip(samples, prompts, strict=True):
+        assert prompt.startswith(sample["instruction"])
+        longer = max(fmt.count_tokens(sample["answer"]),
+                     settings.dataset.rejected_max_new_tokens)
+        chat = [{"role": "user", "content": prompt}]
+        if MATERIAL_HEADER in prompt:
+            assert fmt.rendered_tokens(chat) + longer <= 1024
 
 
 def test_which_samples_carry_material_is_a_seeded_share(samples: list[dict[str, Any]]) -> None:

@@ -24,14 +24,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MATERIAL_HEADER", "ContextChunk", "PromptFormatBase", "TokenizerFormat",
-           "WordFormat", "as_format", "build_messages", "chunks_of", "rendered_tokens",
-           "sample_messages", "window_problem", "word_limit", "words_to_tokens"]
+__all__ = ["ANSWER_END_TOKENS", "MATERIAL_HEADER", "ContextChunk", "PromptFormatBase",
+           "TokenizerFormat", "WordFormat", "as_format", "build_messages", "chunks_of",
+           "rendered_tokens", "sample_messages", "window_problem", "word_limit",
+           "words_to_tokens"]
 
 MATERIAL_HEADER = ("\n\nDraw on this material (my own earlier writing and anything I shared); "
                    "use its facts and my voice, do not copy it:")
 MARGIN_TOKENS = 32
 MIN_PARTIAL_TOKENS = 48
+# A training answer's turn ends with the template's own tokens (SmolLM2: "<|im_end|>" and a
+# newline): room for them beside the answer, with some to spare.
+ANSWER_END_TOKENS = 4
 # A training sample asks for "under N words" with N its answer's length rounded up to this
 # step, the way a person asks (serving's default request is "under 300 words").
 WORD_LIMIT_STEP = 50

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from twin.prompting import TokenizerFormat, sample_messages
+from twin.prompting import ANSWER_END_TOKENS, TokenizerFormat, sample_messages
 from twin.settings import Settings
 from twin.train.common import (
     TrainResult,
@@ -29,8 +29,6 @@ from twin.train.common import (
 )
 
 SFTResult = TrainResult  # the name callers used before DPO shared the result type
-# The template's end of the assistant's turn (SmolLM2: "<|im_end|>" and a newline), with room.
-ANSWER_END_TOKENS = 4
 
 
 def training_messages(sample: dict[str, Any], fmt: Any,
