@@ -70,7 +70,9 @@ def _documents() -> list[Document]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    settings = Settings(home=tmp_path_factory.mktemp("datasets"))
+    # Material from the warehouse: no Milvus here (and never another home's knowledge base).
+    settings = Settings(home=tmp_path_factory.mktemp("datasets"),
+                        dataset={"context_source": "warehouse"})
     docs = _documents()
     Warehouse.from_settings(settings).merge(docs)
     result = build_instruction_dataset(settings, show_progress=False)
@@ -148,13 +150,29 @@ def test_split_is_by_document_seeded_and_versioned(built: dict) -> None:
     assert train and test and not train & test
     again = build_instruction_dataset(built["settings"], show_progress=False)
     assert again.reused and again.path == built["result"].path
-    other = Settings(**{**built["settings"].model_dump(), "dataset": {"seed": 7}})
+    other = Settings(**{**built["settings"].model_dump(),
+                        "dataset": {"seed": 7, "context_source": "warehouse"}})
     reseeded = build_instruction_dataset(other, show_progress=False)
     assert not reseeded.reused and reseeded.path.name.startswith("v2-")
     card = json.loads((reseeded.path / "card.json").read_text())
     assert card["counts"]["samples"] == len(samples)
     assert card["source"]["table_version"] == 0 and card["settings"]["dataset"]["seed"] == 7
     assert (reseeded.path / "train.parquet").exists() and (reseeded.path / "test.jsonl").exists()
+
+
+def test_samples_carry_material_from_the_authors_other_documents(built: dict) -> None:
+    """Held-out samples and a seeded share of training samples carry retrieved chunks of
+    other documents (stored for the one prompt builder); every sample has its word limit."""
+    samples, card = built["samples"], built["result"].card
+    urls = {d.id: d.url for d in built["docs"]}
+    assert card["context"]["source"] == "warehouse" and card["context"]["chunks"] > 0
+    assert all(s["context"] for s in samples if s["split"] == "test")
+    train = [s for s in samples if s["split"] == "train"]
+    assert 0 < sum(bool(s["context"]) for s in train) < len(train)
+    for sample in samples:
+        assert sample["max_words"] > len(sample["answer"].split())
+        assert all(c["url"] != urls[sample["document_id"]] and c["text"]
+                   for c in sample["context"])
 
 
 def test_grounding_check_refuses_rewritten_answers(built: dict) -> None:

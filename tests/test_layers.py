@@ -21,14 +21,17 @@ NOT_MODULES = (PACKAGE / "demo" / "data",)
 # reaches; then the stages in pipeline order; serving; the entry points that drive them.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("twin", "twin.settings", "twin.domain", "twin.net", "twin.logs",
-              "twin.progress", "twin.terminal", "twin.processes")),
+              "twin.progress", "twin.terminal", "twin.processes", "twin.prompting")),
     ("infrastructure", ("twin.raycluster", "twin.rayjobs", "twin.warehouse", "twin.deltasource",
                         "twin.vectorstore", "twin.registry", "twin.prefect_client",
                         "twin.llm.models")),
     ("collect and features", ("twin.collect", "twin.features", "twin.report")),
-    ("ingest and datasets", ("twin.ingest", "twin.ingest_runner", "twin.datasets")),
+    # The retrieval primitive reads what ingest writes; the dataset stage retrieves each
+    # sample's material with it.
+    ("ingest and datasets", ("twin.ingest", "twin.ingest_runner", "twin.retrieval",
+                             "twin.datasets")),
     ("train", ("twin.train",)),
-    ("retrieval and generation", ("twin.rag", "twin.retrieval", "twin.llm")),
+    ("retrieval and generation", ("twin.rag", "twin.llm")),
     ("evaluate", ("twin.evaluate",)),
     # Each stage's typed request/result and the call into the stage's own module.
     ("stages", ("twin.stages",)),

@@ -7,7 +7,7 @@ from typing import Literal
 from twin.domain import slugify
 from twin.features.embed import encode
 from twin.settings import Settings
-from twin.vectorstore import Hit, VectorStore, VectorStoreError, build_filter
+from twin.vectorstore import Hit, VectorStore, VectorStoreError, build_filter, quote
 
 Mode = Literal["dense", "text", "hybrid"]
 MODES = ("dense", "text", "hybrid")
@@ -16,11 +16,12 @@ MODES = ("dense", "text", "hybrid")
 def search(query: str, settings: Settings, *, author: str | None = None,
            platform: str | None = None, kind: str | None = None, k: int = 5,
            mode: Mode = "hybrid", collection: str | None = None,
-           store: VectorStore | None = None) -> list[Hit]:
+           store: VectorStore | None = None, exclude_document: str | None = None) -> list[Hit]:
     """The ``k`` chunks nearest to ``query``: dense (embeddings), text (BM25) or hybrid (RRF).
 
     ``store`` reuses an open connection (a long-lived server's); otherwise one is opened and
-    closed for this search.
+    closed for this search. ``exclude_document`` leaves that document's chunks out (the
+    dataset stage retrieves a sample's material from the author's *other* documents).
     """
     query = query.strip()
     if not query:
@@ -37,6 +38,8 @@ def search(query: str, settings: Settings, *, author: str | None = None,
                                    "does not exist yet: run `twin ingest` first")
         expr = build_filter(author_id=slugify(author) if author else None, platform=platform,
                             kind=kind)
+        if exclude_document:
+            expr = " and ".join(filter(None, [expr, f"document_id != {quote(exclude_document)}"]))
         if mode == "text":
             return store.full_text(query, k, expr)
         vector = encode([query], settings.embed.model, normalize=settings.embed.normalize)[0]

@@ -497,6 +497,26 @@ class DatasetSettings(BaseModel):
         default=8, description="Prompts per batch when the base model writes rejected answers.")
     preference_max_samples: int | None = Field(
         default=None, description="Most training samples turned into preference pairs (None: all).")
+    context_share: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Share of training samples that carry "
+        "retrieved material from the author's other documents, in the serving prompt's shape "
+        "(a seeded choice per sample; held-out samples always carry it, as served requests do). "
+        "0: train on the request alone.")
+    context_chunks: int = Field(
+        default=3, ge=0, description="Most retrieved chunks stored with a sample (the training "
+        "prompt keeps those that fit).")
+    context_tokens: int = Field(
+        default=384, ge=0, description="Most tokens of retrieved material in a training prompt; "
+        "the request, the material and the answer together stay within train.max_length.")
+    context_source: Literal["auto", "knowledge-base", "warehouse"] = Field(
+        default="auto", description="Where a sample's material is retrieved: the knowledge "
+        "base (Milvus, filled by `twin ingest`, searched as rag.search_mode), the warehouse "
+        "(its documents chunked as ingest does, dense search in memory), or auto: the knowledge "
+        "base when it holds the author's chunks, else the warehouse.")
+    context_max_overlap: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="A retrieved chunk sharing more of its word "
+        "5-grams with the sample's own document (a cross-post of the same piece) is not "
+        "material: the model must learn to use context, not to copy it.")
 
 
 class PlatformSettings(BaseModel):

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from twin.datasets.context import retrieve_context
 from twin.datasets.instructions import add_instructions
 from twin.datasets.samples import Candidate, candidates_of, drop_near_duplicates
 from twin.domain import LINK_ORIGIN, DatasetResult, slugify
@@ -84,10 +85,13 @@ def check_grounding(samples: list[dict[str, Any]], warehouse: Warehouse,
 
 
 def content_hash(samples: list[dict[str, Any]]) -> str:
-    """Hash of the samples' ids, splits and instructions (what training would see)."""
+    """Hash of the samples' ids, splits, instructions, word limits and material (what
+    training would see)."""
     digest = hashlib.sha256()
     for s in sorted(samples, key=lambda s: s["id"]):
-        digest.update(f"{s['id']}\x1f{s['split']}\x1f{s['instruction']}\n".encode())
+        material = json.dumps(s.get("context") or [], sort_keys=True, ensure_ascii=False)
+        digest.update(f"{s['id']}\x1f{s['split']}\x1f{s['instruction']}\x1f"
+                      f"{s.get('max_words')}\x1f{material}\n".encode())
     return digest.hexdigest()
 
 
@@ -145,6 +149,8 @@ def build_instruction_dataset(settings: Settings, *, author: str | None = None,
         sample["split"] = "test" if sample["document_id"] in test_docs else "train"
     samples.sort(key=lambda s: (s["split"], s["document_id"], s["unit_index"]))
     grounded = check_grounding(samples, warehouse, version)
+    # Material from the author's other documents, in the serving prompt's shape.
+    context = retrieve_context(samples, warehouse.documents(version=version), settings)
     digest = content_hash(samples)
     card = {
         "name": "instruct",
@@ -164,6 +170,7 @@ def build_instruction_dataset(settings: Settings, *, author: str | None = None,
             "filtered": dict(dropped),
         },
         "grounding": {"checked": grounded, "passed": grounded},
+        "context": context,
         "settings": {"dataset": d.model_dump(), "teacher": {
             # the card is shown (UI, registry): the endpoint without any credential in its URL
             "base_url": settings.teacher.base_url and redact(settings.teacher.base_url),

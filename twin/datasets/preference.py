@@ -1,8 +1,10 @@
 """The preference dataset for DPO: chosen = the author's text, rejected = the base model's.
 
 Rejected answers are generated in batch with Ray Data (an actor pool that loads the base model
-once per actor), with the tokenizer's chat template. Every "chosen" goes through the same
-grounding check as the instruction dataset.
+once per actor), with the tokenizer's chat template. The prompt is the sample's serving prompt
+(the one builder, :func:`twin.prompting.sample_messages`: instruction, word limit, material),
+sized so that it and the longer answer fit ``train.max_length``. Every "chosen" goes through the
+same grounding check as the instruction dataset.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from twin.datasets.build import DatasetResult, _write_version, check_grounding, load_split
+from twin.prompting import ANSWER_END_TOKENS, TokenizerFormat, sample_messages
 from twin.settings import Settings
 from twin.warehouse import Warehouse
 
@@ -46,6 +49,16 @@ class RejectedWriter:
         return batch
 
 
+def preference_prompt(sample: dict[str, Any], fmt: TokenizerFormat, settings: Settings) -> str:
+    """The user turn of a pair: the serving prompt of ``sample``, leaving room in
+    ``fmt.window`` (``train.max_length``) for the author's answer or the base model's, whichever
+    may be longer."""
+    answer = max(fmt.count_tokens(sample["answer"]), settings.dataset.rejected_max_new_tokens)
+    messages, _ = sample_messages(sample, fmt, fmt.window, answer + ANSWER_END_TOKENS,
+                                  settings.dataset.context_tokens)
+    return messages[-1]["content"]
+
+
 def build_preference_dataset(settings: Settings, instruct: DatasetResult | Path) -> DatasetResult:
     """Preference pairs from an instruction dataset version (prose samples only)."""
     import ray
@@ -60,15 +73,19 @@ def build_preference_dataset(settings: Settings, instruct: DatasetResult | Path)
     if limit is not None:
         samples = sorted(samples, key=lambda s: hashlib.sha256(
             f"{settings.dataset.seed}:{s['id']}".encode()).hexdigest())[:limit]
-    pairs = [{"id": s["id"], "document_id": s["document_id"], "author_id": s["author_id"],
-              "platform": s["platform"], "split": s["split"], "prompt": s["instruction"],
-              "chosen": s["answer"]} for s in samples]
     connect(settings)
     ray.data.DataContext.get_current().enable_progress_bars = False
     model = settings.llm.base_model
+    from transformers import AutoTokenizer
+
     from twin.llm.models import resolve_base_model
 
-    resolve_base_model(model, settings.models_dir)  # convert once, before actors start
+    base = resolve_base_model(model, settings.models_dir)  # convert once, before actors start
+    fmt = TokenizerFormat(AutoTokenizer.from_pretrained(base), settings.train.max_length)
+    pairs = [{"id": s["id"], "document_id": s["document_id"], "author_id": s["author_id"],
+              "platform": s["platform"], "split": s["split"],
+              "prompt": preference_prompt(s, fmt, settings), "chosen": s["answer"]}
+             for s in samples]
     generated = ray.data.from_pandas(pd.DataFrame(pairs)).map_batches(
         RejectedWriter, fn_constructor_kwargs={
             "model": model, "cache_dir": str(settings.models_dir),

@@ -38,12 +38,18 @@ INDENT = "    "
 
 def before_after(settings: Settings, dataset_dir: str, adapter: str,
                  max_new_tokens: int = 120) -> dict[str, str]:
-    """The base model's and the twin's answers to the first held-out instruction."""
+    """The base model's and the twin's answers to the first held-out instruction, asked with
+    the prompt the Serve app and the evaluation build for it (its word limit and material)."""
+    from transformers import AutoTokenizer
+
     from twin.datasets.build import load_split
-    from twin.llm.models import generate
+    from twin.evaluate.generation import evaluation_prompts
+    from twin.llm.models import generate, resolve_base_model
 
     sample = load_split(Path(dataset_dir), "test")[0]
-    prompt = [sample["instruction"]]
+    tokenizer = AutoTokenizer.from_pretrained(resolve_base_model(settings.llm.base_model,
+                                                                 settings.models_dir))
+    prompt = evaluation_prompts(settings, [sample], tokenizer)
     cache = str(settings.models_dir)
     decoding = {"top_p": settings.llm.top_p,
                 "repetition_penalty": settings.llm.repetition_penalty}

@@ -1,5 +1,9 @@
 """Answers to the held-out instructions from the base model and each twin version, batched with
-Ray Data (an actor loads one model once), with the same chat template and decoding for all."""
+Ray Data (an actor loads one model once), with the same chat template and decoding for all.
+
+Each held-out sample is asked the way serving asks: the one prompt builder
+(:func:`twin.prompting.sample_messages`) renders its instruction, word limit and the material
+retrieved for it at dataset time, within the served window and ``rag.context_tokens``."""
 
 from __future__ import annotations
 
@@ -8,11 +12,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from twin.prompting import TokenizerFormat, sample_messages
 from twin.settings import Settings
 
 
 class AnswerWriter:
-    """Ray Data actor: one model's answers to a batch of instructions."""
+    """Ray Data actor: one model's answers to a batch of prompts (one user turn each)."""
 
     def __init__(self, model: str, cache_dir: str, adapter: str | None, max_new_tokens: int,
                  top_p: float, repetition_penalty: float) -> None:
@@ -29,10 +34,19 @@ class AnswerWriter:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from twin.llm.models import generate
 
-        answers = generate([str(p) for p in batch["instruction"]], temperature=0.0,
+        answers = generate([str(p) for p in batch["prompt"]], temperature=0.0,
                            **self.args)
         batch["output"] = np.asarray(answers, dtype=object)
         return batch
+
+
+def evaluation_prompts(settings: Settings, samples: list[dict[str, Any]],
+                       tokenizer: Any) -> list[str]:
+    """The user turn each sample is asked with: the serving prompt for its instruction and
+    material, sized for the served window beside an ``evaluate.max_new_tokens`` answer."""
+    fmt = TokenizerFormat(tokenizer, settings.serve.vllm_max_model_len)
+    return [sample_messages(s, fmt, fmt.window, settings.evaluate.max_new_tokens,
+                            settings.rag.context_tokens)[0][-1]["content"] for s in samples]
 
 
 def generate_answers(settings: Settings, samples: list[dict[str, Any]],
@@ -40,15 +54,16 @@ def generate_answers(settings: Settings, samples: list[dict[str, Any]],
     """``{label: answers}`` for each model (``label -> adapter folder``, None = the base),
     greedy, ``evaluate.max_new_tokens`` long, in the samples' order."""
     import ray
+    from transformers import AutoTokenizer
 
     from twin.llm.models import resolve_base_model
     from twin.raycluster import connect
 
     connect(settings)
     ray.data.DataContext.get_current().enable_progress_bars = False
-    resolve_base_model(settings.llm.base_model, settings.models_dir)  # convert once
-    frame = pd.DataFrame({"index": range(len(samples)),
-                          "instruction": [s["instruction"] for s in samples]})
+    base = resolve_base_model(settings.llm.base_model, settings.models_dir)  # convert once
+    prompts = evaluation_prompts(settings, samples, AutoTokenizer.from_pretrained(base))
+    frame = pd.DataFrame({"index": range(len(samples)), "prompt": prompts})
     answers: dict[str, list[str]] = {}
     for label, adapter in models.items():
         rows = ray.data.from_pandas(frame).map_batches(

@@ -1,10 +1,13 @@
 """LoRA supervised fine-tuning on Ray Train: the HF/trl trainer inside a TorchTrainer.
 
 Each worker loads the base model, trains a LoRA adapter on the instruction dataset (prompt =
-instruction, completion = the author's text; loss on the completion only) with the tokenizer's
-chat template. CPU workers use gloo; GPU workers are picked up by Ray, with DeepSpeed ZeRO when
-configured. The adapter is saved with that tokenizer, so serving and evaluation use the same
-template, and is reported as the run's final checkpoint in Ray Train's storage path.
+the sample rendered by the one prompt builder, :func:`twin.prompting.sample_messages`: its
+instruction, word limit and retrieved material exactly as serving would put them; completion =
+the author's text; loss on the completion only) with the tokenizer's chat template. Prompt and
+answer share ``train.max_length``: material that does not fit beside the answer is left out.
+CPU workers use gloo; GPU workers are picked up by Ray, with DeepSpeed ZeRO when configured.
+The adapter is saved with that tokenizer, so serving and evaluation use the same template, and is
+reported as the run's final checkpoint in Ray Train's storage path.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from twin.prompting import ANSWER_END_TOKENS, TokenizerFormat, sample_messages
 from twin.settings import Settings
 from twin.train.common import (
     TrainResult,
@@ -27,8 +31,13 @@ from twin.train.common import (
 SFTResult = TrainResult  # the name callers used before DPO shared the result type
 
 
-def _messages(sample: dict[str, Any]) -> dict[str, Any]:
-    return {"prompt": [{"role": "user", "content": sample["instruction"]}],
+def training_messages(sample: dict[str, Any], fmt: Any,
+                      context_tokens: int | None) -> dict[str, Any]:
+    """The prompt/completion pair of a sample: the serving prompt for its request and material,
+    sized so that prompt and answer fit ``fmt.window`` (``train.max_length``)."""
+    answer_tokens = fmt.count_tokens(sample["answer"]) + ANSWER_END_TOKENS
+    prompt, _ = sample_messages(sample, fmt, fmt.window, answer_tokens, context_tokens)
+    return {"prompt": prompt,
             "completion": [{"role": "assistant", "content": sample["answer"]}]}
 
 
@@ -44,8 +53,10 @@ def build_sft_trainer(config: dict[str, Any], callbacks: list[Any]) -> tuple[Any
     model, tokenizer = load_for_training(config["model_path"], config["model_path"],
                                          config["seed"], config["cpus_per_worker"],
                                          config.get("qlora", False))
+    fmt = TokenizerFormat(tokenizer, config["max_length"])
     with open(config["train_path"]) as handle:
-        rows = [_messages(json.loads(line)) for line in handle]
+        rows = [training_messages(json.loads(line), fmt, config.get("context_tokens"))
+                for line in handle]
     args = SFTConfig(gradient_checkpointing=False, **trainer_args(config))
     peft_config = LoraConfig(r=config["lora_r"], lora_alpha=config["lora_alpha"],
                              lora_dropout=config["lora_dropout"],
@@ -77,6 +88,7 @@ def sft_config(settings: Settings, dataset_dir: Path, max_steps: int, run: str) 
         "max_steps": max_steps, "learning_rate": t.learning_rate, "lora_r": t.lora_r,
         "lora_alpha": t.lora_alpha, "lora_dropout": t.lora_dropout,
         "target_modules": list(t.lora_target_modules),
+        "context_tokens": settings.dataset.context_tokens,
     }
 
 
