@@ -82,7 +82,8 @@ def main() -> int:
             "".join(json.dumps(s) + "\n" for s in samples))
         settings = Settings(home=home, ray={"num_cpus": args.cpus}, train={
             "batch_size": args.batch_size, "max_length": args.max_length,
-            "checkpoint_steps": 10**6, "deepspeed": "off"})
+            "checkpoint_steps": 10**6, "deepspeed": "off", "cpus_per_worker": args.cpus,
+            "use_gpu": False})
         config = sft_config(settings, dataset, args.steps, "bench-plain")
         print(f"{len(samples)} samples, {args.steps} steps, batch {args.batch_size} per worker, "
               f"max length {args.max_length}, {args.cpus} CPUs")

@@ -29,8 +29,8 @@ SAMPLES = [
     ("Write a LinkedIn post about Spark.",
      "You don't need Spark for 3 GB.\n\n→ one machine is fine\n\n#DataEngineering"),
 ]
-TINY = {"learning_rate": 2e-3, "batch_size": 4, "max_length": 96, "lora_r": 8,
-        "cpus_per_worker": 1.5}
+# No cpus_per_worker: the workers take the CPUs the cluster has free (train.cpus_per_worker).
+TINY = {"learning_rate": 2e-3, "batch_size": 4, "max_length": 96, "lora_r": 8}
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,10 @@ def test_lora_sft_learns_and_saves_adapter_with_chat_template(tmp_home: Path) ->
     assert any((c / "checkpoint" / "trainer_state.json").exists() for c in checkpoints)
     assert (checkpoints[-1] / "adapter" / "adapter_model.safetensors").exists()
     assert result.info["resumed_from_step"] == 0 and result.info["tokens_seen"] > 0
+    # The worker had the free CPUs, and the run measured itself against the machine.
+    assert result.info["cpus_per_worker"] >= 1 and result.info["use_gpu"] is False
+    assert 0 < result.info["tokens_per_s"] < result.info["limit_tokens_per_s"]
+    assert 0 < result.info["utilisation"] < 1
     # Training the same (finished) run again is refused with a clear message.
     with pytest.raises(TrainError, match="already finished"):
         train_sft(settings, tmp_home / "dataset", max_steps=10, run_name="tiny")
@@ -130,6 +134,34 @@ def test_dpo_starts_from_the_sft_adapter_and_prefers_the_author(tmp_home: Path) 
     assert info["sft_adapter"] == str(sft) and info["reward_margins"][-1] > 0
     assert info["stage"] == "dpo"
     assert (result.adapter_dir / "adapter_model.safetensors").exists()
+
+
+def test_workers_share_the_free_cpus_and_take_a_free_gpu_each() -> None:
+    from twin.train.common import worker_resources
+
+    auto = Settings(train={"workers": 2})
+    assert worker_resources(auto, 1, {"CPU": 2.0}).cpus == 2.0
+    assert worker_resources(auto, 2, {"CPU": 5.0}).cpus == 2.0
+    assert worker_resources(auto, 2, {"CPU": 1.0}).cpus == 0.5
+    assert not worker_resources(auto, 2, {"CPU": 8.0, "GPU": 1.0}).use_gpu
+    assert worker_resources(auto, 2, {"CPU": 8.0, "GPU": 2.0}).use_gpu
+    with pytest.raises(TrainError, match="CPUs free"):
+        worker_resources(auto, 1, {"CPU": 0.1})
+    fixed = Settings(train={"cpus_per_worker": 1.5, "use_gpu": False})
+    given = worker_resources(fixed, 2, {"CPU": 0.0, "GPU": 4.0})
+    assert (given.cpus, given.use_gpu) == (1.5, False)
+    assert worker_resources(fixed, 2).free_cpus == 0.0  # nothing read from a cluster
+
+
+def test_throughput_is_measured_against_the_machines_matmul_rate() -> None:
+    from twin.train.common import measured_flops, throughput
+
+    peak = measured_flops(use_gpu=False, seconds=0.2)
+    assert peak > 1e8  # any CPU multiplies faster than 0.1 GFLOP/s
+    speed = throughput(10_000, 100.0, 135_000_000, 1, peak)
+    assert speed["tokens_per_s"] == 100.0
+    assert speed["limit_tokens_per_s"] == round(peak / (4 * 135_000_000), 1)
+    assert throughput(0, None, 1, 1, peak)["tokens_per_s"] is None
 
 
 def test_deepspeed_zero2_on_two_cpu_workers(tmp_home: Path) -> None:

@@ -35,7 +35,9 @@ def hyperparameters(settings: Settings, result: TrainResult, workers: int) -> di
         "learning_rate": t.dpo_learning_rate if result.info.get("stage") == "dpo"
         else t.learning_rate,
         "batch_size": t.batch_size, "max_length": t.max_length, "seed": t.seed,
-        "max_steps": result.steps, "workers": workers, "use_gpu": t.use_gpu,
+        "max_steps": result.steps, "workers": workers,
+        "use_gpu": bool(result.info.get("use_gpu", t.use_gpu)),
+        "cpus_per_worker": result.info.get("cpus_per_worker", t.cpus_per_worker),
         "deepspeed": result.info.get("deepspeed", "off"), "qlora": t.qlora,
         **({"dpo_beta": t.dpo_beta} if result.info.get("stage") == "dpo" else {}),
     }
@@ -122,6 +124,9 @@ class Registry:
         if info.get("train_runtime_s"):
             out["train_runtime_s"] = float(info["train_runtime_s"])
             out["tokens_per_s"] = float(info.get("tokens_seen", 0)) / info["train_runtime_s"]
+        for key in ("limit_tokens_per_s", "utilisation"):
+            if info.get(key):
+                out[key] = float(info[key])
         if info.get("reward_margins"):
             out["final_reward_margin"] = info["reward_margins"][-1]
         return out

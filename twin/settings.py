@@ -431,10 +431,12 @@ class TrainSettings(BaseModel):
         default=42, description="Seed of the trainer (data order, adapter initialisation).")
     workers: int = Field(
         default=1, description="Ray Train workers (data parallel) when `--workers` is not given.")
-    cpus_per_worker: float = Field(default=1.0, description="CPUs per Ray Train worker.")
-    use_gpu: bool = Field(
-        default=False, description="One GPU per Ray Train worker (and ZeRO-2 when deepspeed is "
-        "auto).")
+    cpus_per_worker: float | None = Field(
+        default=None, description="CPUs per Ray Train worker; None: the CPUs the cluster has "
+        "free when the run starts, shared among its workers (at least 1 each).")
+    use_gpu: bool | None = Field(
+        default=None, description="One GPU per Ray Train worker (and ZeRO-2 when deepspeed is "
+        "auto); None: when the cluster has a free GPU for every worker.")
     deepspeed: Literal["auto", "off", "zero2", "zero3"] = Field(
         default="auto", description="DeepSpeed ZeRO config from twin/train/deepspeed/; auto: "
         "zero2 on GPU workers, off on CPU workers (the same trainer then runs with gloo).")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import textwrap
 import time
@@ -224,10 +223,8 @@ def run_demo(settings: Settings, keep_running: bool = False, console: Console | 
         _say(console, f"[bold]4/8[/] fine-tuning through the 'train' deployment: a dataset job "
                       f"(the author's own text as answers), then {steps} LoRA SFT steps on Ray "
                       "Train")
-        # The demo's own head has the machine to itself: give the one worker every core (2 max).
+        # The workers take the CPUs the demo's head has free (train.cpus_per_worker: auto).
         tuning = {"train": {
-            "cpus_per_worker": max(settings.train.cpus_per_worker,
-                                   float(min(2, os.cpu_count() or 1))),
             "learning_rate": settings.demo_train_learning_rate,
             "max_length": settings.demo_train_max_length}}
         trained_run = _run_deployment(api, "train", {
@@ -244,6 +241,8 @@ def run_demo(settings: Settings, keep_running: bool = False, console: Console | 
         _say(console, f"{INDENT}model version {sft.version}: loss {sft.losses[0]:.3f} -> "
                       f"{sft.losses[-1]:.3f} in {sft.steps} steps ({sft.seconds:.0f}s),"
                       " marked for serving", markup=False)
+        if sft.tokens_per_s:
+            _say(console, f"{INDENT}{sft.speed_text()}", markup=False)
 
         _say(console, "[bold]5/8[/] before and after, on an instruction held out from training:")
         with Waiting(console, "the base model and the twin answer…", bar=False):

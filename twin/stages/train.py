@@ -52,6 +52,10 @@ class TrainedVersion(BaseModel):
     version: int
     resumed_from_step: int | None = 0
     tokens_seen: int | None = None
+    tokens_per_s: float | None = None
+    limit_tokens_per_s: float | None = None
+    """What the machine's measured matrix-multiply rate allows for this model (LoRA)."""
+    utilisation: float | None = None
     deepspeed: str = "off"
 
     def line(self, stage: str) -> str:
@@ -60,7 +64,14 @@ class TrainedVersion(BaseModel):
             if self.resumed_from_step else ""
         return (f"{stage.upper()} run {self.run}: {self.steps} steps{resumed}, loss "
                 f"{self.loss_text()}, {self.seconds:.0f}s; model version {self.version}\n"
-                f"  adapter {self.adapter}")
+                + (f"  {self.speed_text()}\n" if self.tokens_per_s else "")
+                + f"  adapter {self.adapter}")
+
+    def speed_text(self) -> str:
+        """Tokens/s against the machine's measured limit."""
+        return (f"{self.tokens_per_s:.0f} tokens/s, {100 * (self.utilisation or 0):.0f}% of the "
+                f"{self.limit_tokens_per_s:.0f} tokens/s the machine's measured matmul rate "
+                "allows for this model")
 
     def loss_text(self) -> str:
         """First -> last loss."""

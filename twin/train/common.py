@@ -10,6 +10,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,80 @@ HF_CHECKPOINT = "checkpoint"  # RayTrainReportCallback's folder for the HF train
 
 class TrainError(RuntimeError):
     """Training cannot start or resume; the message says why."""
+
+
+@dataclass(frozen=True)
+class WorkerResources:
+    """What each Ray Train worker of a run gets, and what the cluster had free."""
+
+    cpus: float
+    use_gpu: bool
+    free_cpus: float
+    free_gpus: float
+
+
+def worker_resources(settings: Settings, workers: int,
+                     available: dict[str, float] | None = None) -> WorkerResources:
+    """Each worker's CPUs and GPU: the settings' when given, else the cluster's free ones
+    (``available``: Ray's available resources, read from the cluster when None) shared among
+    the ``workers``. Ray Train's controller takes no CPU, so the workers may have them all."""
+    t = settings.train
+    if available is None and t.cpus_per_worker is not None and t.use_gpu is not None:
+        available = {}  # both set: nothing to read from the cluster
+    if available is None:
+        import ray
+
+        from twin.raycluster import connect
+
+        connect(settings)
+        available = ray.available_resources()
+    free_cpus, free_gpus = float(available.get("CPU", 0.0)), float(available.get("GPU", 0.0))
+    use_gpu = t.use_gpu if t.use_gpu is not None else free_gpus >= workers
+    cpus = t.cpus_per_worker
+    if cpus is None:
+        share = free_cpus / max(1, workers)
+        if share < 0.25:
+            raise TrainError(f"the Ray cluster has {free_cpus:g} CPUs free, too few for "
+                             f"{workers} training worker(s): stop what holds them (a Serve app?) "
+                             "or set train.cpus_per_worker")
+        cpus = float(int(share)) if share >= 1 else round(share, 2)
+    return WorkerResources(cpus=cpus, use_gpu=use_gpu, free_cpus=free_cpus, free_gpus=free_gpus)
+
+
+LORA_FLOPS_PER_PARAMETER = 4
+"""Training FLOPs per token and base-model parameter with LoRA: the forward pass (2) and the
+backward pass to the activations (2); the frozen weights get no gradients (full fine-tuning
+would be 6)."""
+
+
+def measured_flops(use_gpu: bool, seconds: float = 0.5) -> float:
+    """The machine's dense matrix-multiply rate (FLOP/s) in this worker, with its threads (or
+    its GPU, in bf16): the limit a training step could reach."""
+    import torch
+
+    device, dtype, n = ("cuda", torch.bfloat16, 4096) if use_gpu else ("cpu", torch.float32, 768)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    a @ b  # warm-up: kernels, allocations
+    runs, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        runs += 1
+        if use_gpu:
+            torch.cuda.synchronize()
+    return 2.0 * n ** 3 * runs / (time.perf_counter() - start)
+
+
+def throughput(tokens: int, runtime_s: float | None, parameters: int, world_size: int,
+               peak_flops: float) -> dict[str, float | None]:
+    """Tokens/s of a run against the limit the measured FLOP/s allow for the model (every
+    worker as fast as the measured one)."""
+    if not tokens or not runtime_s or not parameters:
+        return {"tokens_per_s": None, "limit_tokens_per_s": None, "utilisation": None}
+    rate = tokens / runtime_s
+    limit = world_size * peak_flops / (LORA_FLOPS_PER_PARAMETER * parameters)
+    return {"tokens_per_s": round(rate, 1), "limit_tokens_per_s": round(limit, 1),
+            "utilisation": round(rate / limit, 3)}
 
 
 def deepspeed_mode(setting: str, use_gpu: bool) -> str:
@@ -134,17 +209,28 @@ def train_and_report(trainer: Any, tokenizer: Any, config: dict[str, Any],
         return
     tokenizer.save_pretrained(final / ADAPTER)  # the chat template travels with the adapter
     history = trainer.state.log_history
+    tokens = int(trainer.state.num_input_tokens_seen)
+    speed = throughput(tokens, output.metrics.get("train_runtime"),
+                       _base_parameters(trainer.model),
+                       ray.train.get_context().get_world_size(),
+                       measured_flops(config.get("use_gpu", False)))
     summary = {
         "losses": [h["loss"] for h in history if "loss" in h],
         "reward_margins": [h["rewards/margins"] for h in history if "rewards/margins" in h],
         "steps": trainer.state.global_step, "resumed_from_step": resumed_from,
-        "tokens_seen": int(trainer.state.num_input_tokens_seen),
+        "tokens_seen": tokens, **speed,
+        "cpus_per_worker": config.get("cpus_per_worker"), "use_gpu": config.get("use_gpu"),
         "train_runtime_s": output.metrics.get("train_runtime"),
         "world_size": ray.train.get_context().get_world_size(),
         "deepspeed": config.get("deepspeed_mode", "off"), **info}
     (final / ADAPTER / "training.json").write_text(json.dumps(summary))
     ray.train.report({"step": trainer.state.global_step, "final": 1},
                      checkpoint=Checkpoint.from_directory(str(final)))
+
+
+def _base_parameters(model: Any) -> int:
+    """The model's parameters, counted whole under ZeRO-3 too (``ds_numel``)."""
+    return sum(getattr(p, "ds_numel", 0) or p.numel() for p in model.parameters())
 
 
 def check_base_model(model_path: str, name: str) -> None:
@@ -162,19 +248,26 @@ def check_base_model(model_path: str, name: str) -> None:
             "offline: point TWIN_LLM__BASE_MODEL at a local folder") from exc
 
 
-def run_config(settings: Settings, run: str, stage: str) -> dict[str, Any]:
-    """The loop config fields SFT and DPO share."""
+def run_config(settings: Settings, run: str, stage: str, workers: int = 1,
+               resources: WorkerResources | None = None) -> dict[str, Any]:
+    """The loop config fields SFT and DPO share; ``resources`` (default: read from the
+    cluster) decide each worker's CPUs and GPU."""
     from twin.llm.models import resolve_base_model
 
     t = settings.train
     model_path = resolve_base_model(settings.llm.base_model, settings.models_dir)
     check_base_model(model_path, settings.llm.base_model)
-    mode = deepspeed_mode(t.deepspeed, t.use_gpu)
+    resources = resources or worker_resources(settings, workers)
+    log.info("%d worker(s) with %g CPU(s)%s each (the cluster had %g CPUs and %g GPUs free)",
+             workers, resources.cpus, " and a GPU" if resources.use_gpu else "",
+             resources.free_cpus, resources.free_gpus)
+    mode = deepspeed_mode(t.deepspeed, resources.use_gpu)
     return {
         "run": run, "stage": stage, "base_model": settings.llm.base_model,
         "model_path": model_path, "work_dir": str(settings.home_dir / "train-work" / run),
         "batch_size": t.batch_size, "max_length": t.max_length, "seed": t.seed,
-        "cpus_per_worker": t.cpus_per_worker, "checkpoint_steps": t.checkpoint_steps,
+        "cpus_per_worker": resources.cpus, "use_gpu": resources.use_gpu,
+        "checkpoint_steps": t.checkpoint_steps,
         "qlora": t.qlora, "deepspeed_mode": mode, "deepspeed": deepspeed_config(mode),
     }
 
@@ -208,10 +301,11 @@ def fit_on_ray(loop: Callable[[dict[str, Any]], None], config: dict[str, Any],
     _refuse_finished_run(settings.train_storage, run)
     connect(settings)
     start = time.monotonic()
-    resources = {"CPU": t.cpus_per_worker, **({"GPU": 1} if t.use_gpu else {})}
+    use_gpu = bool(config.get("use_gpu"))
+    resources = {"CPU": config["cpus_per_worker"], **({"GPU": 1} if use_gpu else {})}
     trainer = TorchTrainer(
         loop, train_loop_config=config,
-        scaling_config=ScalingConfig(num_workers=workers, use_gpu=t.use_gpu,
+        scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu,
                                      resources_per_worker=resources),
         run_config=RunConfig(name=run, storage_path=settings.train_storage,
                              checkpoint_config=CheckpointConfig(

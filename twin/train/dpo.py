@@ -55,7 +55,7 @@ def train_dpo(settings: Settings, sft_adapter: Path, pairs_dir: Path, *, max_ste
     t = settings.train
     run = run_name or time.strftime("dpo-%Y%m%d-%H%M%S")
     config = {
-        **run_config(settings, run, "dpo"),
+        **run_config(settings, run, "dpo", workers),
         "sft_adapter": str(sft_adapter), "dataset": str(Path(pairs_dir).resolve()),
         "pairs_path": str(Path(pairs_dir).resolve() / "train.jsonl"),
         "max_steps": max_steps, "learning_rate": t.dpo_learning_rate, "beta": t.dpo_beta,

@@ -68,4 +68,6 @@ def _stage(result: Any, version: Any) -> dict[str, Any]:
             "losses": result.losses, "seconds": result.seconds, "version": version.version,
             "resumed_from_step": result.info.get("resumed_from_step", 0),
             "tokens_seen": result.info.get("tokens_seen"),
+            **{key: result.info.get(key) for key in ("tokens_per_s", "limit_tokens_per_s",
+                                                     "utilisation")},
             "deepspeed": result.info.get("deepspeed", "off")}

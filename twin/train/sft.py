@@ -78,11 +78,12 @@ def sft_loop(config: dict[str, Any]) -> None:
         "dataset": config["dataset"]})
 
 
-def sft_config(settings: Settings, dataset_dir: Path, max_steps: int, run: str) -> dict[str, Any]:
-    """The loop config of an SFT run."""
+def sft_config(settings: Settings, dataset_dir: Path, max_steps: int, run: str,
+               workers: int = 1) -> dict[str, Any]:
+    """The loop config of an SFT run on ``workers`` workers."""
     t = settings.train
     return {
-        **run_config(settings, run, "sft"),
+        **run_config(settings, run, "sft", workers),
         "dataset": str(Path(dataset_dir).resolve()),
         "train_path": str(Path(dataset_dir).resolve() / "train.jsonl"),
         "max_steps": max_steps, "learning_rate": t.learning_rate, "lora_r": t.lora_r,
@@ -97,5 +98,5 @@ def train_sft(settings: Settings, dataset_dir: Path, *, max_steps: int, workers:
     """Run LoRA SFT on Ray Train; re-running an interrupted ``run_name`` resumes it from its
     last checkpoint. The adapter lands under ``<home>/adapters/<run>``."""
     run = run_name or time.strftime("sft-%Y%m%d-%H%M%S")
-    return fit_on_ray(sft_loop, sft_config(settings, dataset_dir, max_steps, run), settings,
-                      workers)
+    return fit_on_ray(sft_loop, sft_config(settings, dataset_dir, max_steps, run, workers),
+                      settings, workers)
