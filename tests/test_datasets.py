@@ -209,7 +209,8 @@ def test_preference_pairs_from_the_base_model(built: dict) -> None:
     for pair in pairs:
         assert pair["chosen"] in texts[pair["document_id"]]  # the author's words
         assert pair["rejected"] and pair["rejected"] != pair["chosen"]  # the base model's
-        assert pair["prompt"].endswith((".", "?"))  # the sample's instruction
+        # The serving prompt: the sample's instruction first, then its word limit and material.
+        assert pair["prompt"].split("\n", 1)[0].endswith((".", "?"))
     assert result.card["base_model"] == "SmolLM2-135M-Instruct"
     assert (settings.models_dir / "SmolLM2-135M-Instruct" / "config.json").exists()
 
