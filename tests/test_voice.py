@@ -15,9 +15,11 @@ import pytest
 
 from tests.helpers import demo_documents
 from tests.realpages import load_manifest
+from twin.datasets.build import _voice_builder, _write_version
 from twin.domain import Document, slugify
 from twin.features.clean import clean_for_style
 from twin.settings import Settings
+from twin.stages.dataset import DatasetCard
 from twin.voice import style
 from twin.voice.build import build_voice_models, load_voice_model, voice_model_dir
 from twin.voice.corpus import corpus_dir, corpus_documents, corpus_pieces, cut_pieces, split_tail
@@ -183,3 +185,26 @@ def test_too_few_texts_of_the_author_builds_nothing(tmp_path: Path) -> None:
     cards = build_voice_models(SETTINGS, samples, tmp_path)
     assert "skipped" in cards[AUTHOR]
     assert not voice_model_dir(tmp_path, AUTHOR).exists()
+
+
+def test_a_dataset_version_carries_its_voice_model(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home",
+                        voice={"calibration_folds": 3, "bootstrap_samples": 300})
+    mine = _prose_documents()
+    samples = [{**s, "id": f"s{i}", "instruction": "Write a post."}
+               for i, s in enumerate(_samples(mine, _test_documents(mine)))]
+    card = {"content_hash": "0" * 64, "counts": {"samples": len(samples)}}
+    root = tmp_path / "datasets"
+    result = _write_version(root, samples, card, voice=_voice_builder(settings, samples,
+                                                                      Warehouse.from_settings(
+                                                                          settings), None))
+    assert result.card["voice"][AUTHOR]["held_out"]["auc"]["mean"] > 0.9
+    assert json.loads((result.path / "card.json").read_text())["voice"] == result.card["voice"]
+    assert load_voice_model(result.path, AUTHOR) is not None
+    shown = DatasetCard.of(result).voice_lines()
+    assert shown and shown[0].startswith(f"{AUTHOR}: voice model: held-out AUC ")
+    # The same content again: the version (and its voice model) is reused, nothing is trained.
+    again = _write_version(root, samples, card, voice=lambda _: pytest.fail("retrained"))
+    assert again.reused and again.path == result.path
+    off = Settings(home=tmp_path / "home", voice={"enabled": False})
+    assert _voice_builder(off, samples, Warehouse.from_settings(off), None) is None
