@@ -66,7 +66,7 @@ FEATURES: tuple[StyleFeature, ...] = (
     StyleFeature("numbers", "more numbers", "fewer numbers", "per 100 words"),
     StyleFeature("word_length", "longer words", "shorter words", "letters per word"),
     StyleFeature("vocabulary", "more varied words", "more repeated words",
-                 "% distinct in the first 100 words"),
+                 "% distinct words in a 25-word stretch"),
 )
 KEYS = tuple(f.key for f in FEATURES)
 
@@ -80,7 +80,6 @@ def measure(text: str) -> dict[str, float]:
     sentences = [s for s in _SENTENCE_END.split(text) if _WORD.search(s)]
     paragraphs = [p for p in _PARAGRAPH.split(text.strip()) if _WORD.search(p)]
     one_line = sum(1 for p in paragraphs if "\n" not in p.strip() and len(_WORD.findall(p)) <= 25)
-    head = lower[:100]
     return {
         "words_per_sentence": len(words) / max(len(sentences), 1),
         "words_per_paragraph": len(words) / max(len(paragraphs), 1),
@@ -101,8 +100,27 @@ def measure(text: str) -> dict[str, float]:
         "contractions": len(_CONTRACTION.findall(text)) * per100,
         "numbers": len(_NUMBER.findall(text)) * per100,
         "word_length": sum(len(w) for w in words) / n,
-        "vocabulary": 100.0 * len(set(head)) / max(len(head), 1),
+        "vocabulary": _moving_variety(lower),
     }
+
+
+def _moving_variety(words: list[str], window: int = 25) -> float:
+    """Share of distinct words in every stretch of ``window`` words, averaged (a moving
+    type-token ratio: unlike a plain one, it does not rise just because a text is short)."""
+    if len(words) <= window:
+        return 100.0 * len(set(words)) / max(len(words), 1)
+    counts: dict[str, int] = {}
+    for w in words[:window]:
+        counts[w] = counts.get(w, 0) + 1
+    total = len(counts)
+    for i in range(window, len(words)):
+        out, new = words[i - window], words[i]
+        counts[out] -= 1
+        if not counts[out]:
+            del counts[out]
+        counts[new] = counts.get(new, 0) + 1
+        total += len(counts)
+    return 100.0 * total / ((len(words) - window + 1) * window)
 
 
 def matrix(texts: list[str]) -> np.ndarray:
