@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.helpers import demo_documents
+from tests.helpers import demo_documents, fresh_adapter
 from tests.realpages import load_manifest
 from twin.datasets.build import _voice_builder, _write_version
 from twin.domain import Document, slugify
@@ -208,3 +208,26 @@ def test_a_dataset_version_carries_its_voice_model(tmp_path: Path) -> None:
     assert again.reused and again.path == result.path
     off = Settings(home=tmp_path / "home", voice={"enabled": False})
     assert _voice_builder(off, samples, Warehouse.from_settings(off), None) is None
+
+
+def test_a_model_version_carries_the_voice_model_of_its_dataset(tmp_path: Path) -> None:
+    from twin.domain import TrainResult
+    from twin.registry import Registry
+
+    settings = Settings(home=tmp_path / "home",
+                        voice={"calibration_folds": 3, "bootstrap_samples": 300})
+    mine = _prose_documents()
+    dataset = tmp_path / "v1-abc"
+    build_voice_models(settings, _samples(mine, _test_documents(mine)), dataset)
+    adapter = tmp_path / "adapter"
+    fresh_adapter(settings, adapter)
+    result = TrainResult(adapter_dir=adapter, run="r1", losses=[1.0], steps=1, seconds=1.0,
+                         train_samples=1, info={"stage": "sft", "dataset": str(dataset)})
+    registry = Registry(settings)
+    version = registry.register(result, {}, "abc", {"version": "v1-abc"})
+    folder = registry.voice_model_dir(version, AUTHOR)
+    assert folder is not None and folder != voice_model_dir(dataset, AUTHOR)  # its own copy
+    text = _pieces(mine[:1])[0]
+    assert VoiceModel.load(folder).score(text).score == \
+        load_voice_model(dataset, AUTHOR).score(text).score
+    assert registry.voice_model_dir(version, "someone-else") is None

@@ -1,10 +1,11 @@
 """Building the voice model at dataset time: the author's training answers against other
 people's writing (other authors in the warehouse, link material, the shipped corpus).
 
-The model is written into the dataset version's folder (``voice/<author_id>/``), so the
-model version that trains on that dataset (the registry records the dataset card) carries the
-voice model that scores its drafts. The held-out check uses the dataset's test split for the
-author and the last pieces of each other document for everyone else.
+The model is written into the dataset version's folder (``voice/<author_id>/``); the
+registry copies that folder into the artifacts of every model version trained on the dataset
+(``Registry.voice_model_dir``), so a version carries the voice model that scores its drafts.
+The held-out check uses the dataset's test split for the author and the last pieces of each
+other document for everyone else.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from twin.domain import LINK_ORIGIN
+from twin.domain.models import VOICE_DIR
 from twin.features.clean import clean_for_style
 from twin.settings import Settings
 from twin.voice.corpus import Piece, corpus_pieces, cut_pieces, split_tail, word_count
@@ -23,8 +25,6 @@ from twin.voice.model import MODEL_FILE, VoiceModel, describe, held_out_check
 from twin.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
-
-VOICE_DIR = "voice"
 
 
 def author_texts(samples: list[dict[str, Any]], author_id: str, split: str,
