@@ -524,7 +524,7 @@ class VoiceSettings(BaseModel):
     regularization: float = Field(
         default=4.0, description="Inverse L2 strength (C) of the logistic regression.")
     style_weight: float = Field(
-        default=0.15, description="Scale of the standardised stylometric features against "
+        default=0.05, description="Scale of the standardised stylometric features against "
         "the unit-length n-gram vectors (higher: rhythm and habits count more than words).")
     calibration_folds: int = Field(
         default=5, description="Folds of the cross-validated scores the probability "

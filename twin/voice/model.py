@@ -103,10 +103,13 @@ class _Linear:
         return (self.words.transform(texts), self.chars.transform(texts),
                 np.clip(z, -_Z_CLIP, _Z_CLIP) * self.style_weight)
 
-    def decision(self, texts: list[str]) -> np.ndarray:
+    def features(self, texts: list[str]) -> sparse.csr_matrix:
+        """Each text's feature vector: words, then character n-grams, then habits."""
         w, c, s = self.blocks(texts)
-        x = sparse.hstack([w, c, sparse.csr_matrix(s)], format="csr")
-        return np.asarray(x @ self.coef).ravel() + self.intercept
+        return sparse.hstack([w, c, sparse.csr_matrix(s)], format="csr")
+
+    def decision(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.features(texts) @ self.coef).ravel() + self.intercept
 
 
 def _fit(texts: list[str], y: np.ndarray, v: VoiceSettings) -> _Linear:
@@ -154,12 +157,15 @@ def _format(value: float, unit: str) -> str:
 class VoiceModel:
     """A per-author authorship model: train, score, save, load."""
 
-    def __init__(self, linear: _Linear, calibration: tuple[float, float],
+    def __init__(self, linear: _Linear, calibration: tuple[float, float], center: np.ndarray,
                  author_style: np.ndarray, others_style: np.ndarray,
                  word_author_df: np.ndarray, settings: VoiceSettings,
                  card: dict[str, Any] | None = None) -> None:
         self._linear = linear
         self._calibration = calibration
+        # The typical text, halfway between the author's and others' mean feature vectors:
+        # evidence is each feature's share of the log-odds relative to it.
+        self._center = center
         self._author_style = author_style
         self._others_style = others_style
         self._word_author_df = word_author_df
@@ -191,8 +197,11 @@ class VoiceModel:
         if folds < 2:
             scores = linear.decision(texts)
         raw = style.matrix(texts)
+        x = linear.features(texts)
+        center = 0.5 * (np.asarray(x[y == 1].mean(axis=0)).ravel()
+                        + np.asarray(x[y == 0].mean(axis=0)).ravel())
         author_df = np.asarray((linear.words.transform(author_texts) > 0).sum(axis=0)).ravel()
-        model = cls(linear, _platt(scores, y), raw[y == 1].mean(axis=0),
+        model = cls(linear, _platt(scores, y), center, raw[y == 1].mean(axis=0),
                     raw[y == 0].mean(axis=0), author_df.astype(np.int64), v)
         model.card = {"train": {"author_texts": len(author_texts),
                                 "other_texts": len(other_texts),
@@ -220,65 +229,65 @@ class VoiceModel:
         """Scores of many texts at once (one vectorisation)."""
         if not texts:
             return []
-        w, c, s = self._linear.blocks(texts)
-        coef = self._linear.coef
-        nw, nc = w.shape[1], c.shape[1]
-        cw, cc, cs = coef[:nw], coef[nw:nw + nc], coef[nw + nc:]
-        logits = (np.asarray(w @ cw).ravel() + np.asarray(c @ cc).ravel() + s @ cs
-                  + self._linear.intercept)
-        a, b = self._calibration
-        probs = 1.0 / (1.0 + np.exp(-(a * logits + b)))
+        x = self._linear.features(texts)
+        probs = self.probabilities(texts)
         raw = style.matrix(texts)
-        return [VoiceScore(float(p), self._evidence(w.getrow(i), c.getrow(i), s[i], raw[i],
-                                                    cw, cc, cs))
+        return [VoiceScore(float(p), self._evidence(x.getrow(i), raw[i]))
                 for i, p in enumerate(probs)]
 
-    def _evidence(self, w: sparse.csr_matrix, c: sparse.csr_matrix, s: np.ndarray,
-                  raw: np.ndarray, cw: np.ndarray, cc: np.ndarray, cs: np.ndarray
-                  ) -> list[Evidence]:
+    def _evidence(self, x: sparse.csr_matrix, raw: np.ndarray) -> list[Evidence]:
         """The features that moved this text's score most, in words, largest first.
 
-        Habits (rhythm, punctuation) usually move a score most; at most
-        ``evidence_items - 2`` of the reasons are habits, so the words that moved it are
-        shown too.
+        A feature's share is slope x weight x (its value - the typical text's value), in
+        calibrated log-odds, so the shares add up to how far the text's score is from a
+        typical text's. Words are one group (with the words that moved it most: present, or
+        absent though the author uses them), character n-grams another, habits one by one; at
+        most ``evidence_items - 2`` reasons are habits, so both groups are shown too.
         """
-        a = self._calibration[0]  # in calibrated log-odds, the units the score moves in
-        words: list[Evidence] = []
-        for j, x in zip(w.indices, w.data, strict=True):
-            share = a * cw[j] * x
-            word = self._word_names[j]
-            if share > 0:
-                text = f"uses '{word}', a word you use"
-            elif self._word_author_df[j] == 0:
-                text = f"'{word}' is not a word you use"
-            else:
-                text = f"'{word}' is rarer in your writing than in other people's"
-            words.append(Evidence(text, float(share)))
-        shares = a * cc[c.indices] * c.data
-        if shares.size:
-            total = float(shares.sum())
-            names = [self._char_names[k] for k in c.indices]
-            order = [k for k in np.argsort(-shares if total > 0 else shares)
-                     if len(names[k].strip()) >= 3][:3]
-            shown = ", ".join(_show(names[k]) for k in order)
-            words.append(Evidence(f"{'like' if total > 0 else 'unlike'} you: spelling and "
-                                  f"punctuation patterns{f' (e.g. {shown})' if shown else ''}",
-                                  total))
+        a = self._calibration[0]
+        nw, nc = len(self._word_names), len(self._char_names)
+        present = np.zeros(x.shape[1], dtype=bool)
+        present[x.indices] = True
+        share = a * self._linear.coef * (x.toarray().ravel() - self._center)
+        groups: list[Evidence] = []
+        words = share[:nw]
+        total = float(words.sum())
+        if abs(total) > 1e-9:
+            examples = []
+            for j in np.argsort(-words if total > 0 else words)[:3]:
+                word = self._word_names[j]
+                if present[j]:
+                    examples.append(f"'{word}', a word you use" if total > 0 else
+                                    f"'{word}', not a word you use"
+                                    if self._word_author_df[j] == 0 else
+                                    f"'{word}', rarer in your writing than in others'")
+                elif total < 0:
+                    examples.append(f"no '{word}', a word you use")
+            groups.append(Evidence(f"{'like' if total > 0 else 'unlike'} you: word choice"
+                                   + (f" ({'; '.join(examples)})" if examples else ""), total))
+        chars = share[nw:nw + nc]
+        total = float(chars.sum())
+        if abs(total) > 1e-9:
+            shown = [k for k in np.argsort(-chars if total > 0 else chars)
+                     if present[nw + k] and len(self._char_names[k].replace(" ", "")) >= 3][:3]
+            example = ", ".join(_show(self._char_names[k]) for k in shown)
+            groups.append(Evidence(f"{'like' if total > 0 else 'unlike'} you: spelling and "
+                                   f"punctuation patterns{f' (e.g. {example})' if example else ''}",
+                                   total))
         habits: list[Evidence] = []
         for k, feature in enumerate(style.FEATURES):
-            share = a * cs[k] * s[k]
-            if abs(share) < 1e-9:
+            value = share[nw + nc + k]
+            if abs(value) < 1e-9:
                 continue
-            what = feature.more if s[k] > 0 else feature.less
+            what = feature.more if raw[k] > self._linear.style_mean[k] else feature.less
             habits.append(Evidence(
-                f"{'like' if share > 0 else 'unlike'} you: {what} "
+                f"{'like' if value > 0 else 'unlike'} you: {what} "
                 f"({_format(raw[k], feature.unit)} here; yours "
                 f"{_value(self._author_style[k], feature.unit)}, other people's "
-                f"{_value(self._others_style[k], feature.unit)})", float(share)))
+                f"{_value(self._others_style[k], feature.unit)})", float(value)))
         n = self.settings.evidence_items
         habits.sort(key=lambda e: -abs(e.weight))
-        words.sort(key=lambda e: -abs(e.weight))
-        chosen = habits[:max(n - 2, 1)] + words
+        chosen = habits[:max(n - 2, 1)] + groups
         chosen.sort(key=lambda e: -abs(e.weight))
         return chosen[:n]
 
@@ -301,7 +310,8 @@ class VoiceModel:
             "card": self.card,
         }
         (folder / MODEL_FILE).write_text(json.dumps(meta, ensure_ascii=False))
-        np.savez(folder / WEIGHTS_FILE, coef=lin.coef, word_idf=lin.words.idf_,
+        np.savez(folder / WEIGHTS_FILE, coef=lin.coef, center=self._center,
+                 word_idf=lin.words.idf_,
                  char_idf=lin.chars.idf_, style_mean=lin.style_mean, style_std=lin.style_std,
                  author_style=self._author_style, others_style=self._others_style,
                  word_author_df=self._word_author_df)
@@ -326,7 +336,8 @@ class VoiceModel:
         linear = _Linear(words, chars, a["style_mean"], a["style_std"],
                          float(meta["style_weight"]), a["coef"], float(meta["intercept"]))
         cal = meta["calibration"]
-        return cls(linear, (float(cal["slope"]), float(cal["offset"])), a["author_style"],
+        return cls(linear, (float(cal["slope"]), float(cal["offset"])), a["center"],
+                   a["author_style"],
                    a["others_style"], a["word_author_df"], v, meta.get("card") or {})
 
 
