@@ -99,6 +99,7 @@ class _Linear:
 
     def blocks(self, texts: list[str]) -> tuple[sparse.csr_matrix, sparse.csr_matrix,
                                                  np.ndarray]:
+        """Word and character TF-IDF rows and the scaled habits of each text."""
         z = (style.matrix(texts) - self.style_mean) / self.style_std
         return (self.words.transform(texts), self.chars.transform(texts),
                 np.clip(z, -_Z_CLIP, _Z_CLIP) * self.style_weight)
@@ -109,6 +110,7 @@ class _Linear:
         return sparse.hstack([w, c, sparse.csr_matrix(s)], format="csr")
 
     def decision(self, texts: list[str]) -> np.ndarray:
+        """The log-odds that each text is the author's (before calibration)."""
         return np.asarray(self.features(texts) @ self.coef).ravel() + self.intercept
 
 
@@ -230,7 +232,9 @@ class VoiceModel:
         if not texts:
             return []
         x = self._linear.features(texts)
-        probs = self.probabilities(texts)
+        slope, offset = self._calibration
+        logits = np.asarray(x @ self._linear.coef).ravel() + self._linear.intercept
+        probs = 1.0 / (1.0 + np.exp(-(slope * logits + offset)))
         raw = style.matrix(texts)
         return [VoiceScore(float(p), self._evidence(x.getrow(i), raw[i]))
                 for i, p in enumerate(probs)]
