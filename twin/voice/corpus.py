@@ -3,7 +3,8 @@
 The shipped corpus (``twin/voice/corpus/``, sources and licences in its ``SOURCES.md``) is
 real prose by several authors, public domain or CC BY: blog posts on software and
 infrastructure (the demo author's own field, so the model must learn her voice rather than
-her topics), a musician's blog post, and two nineteenth-century essays. Every text is cut into
+her topics), two on teaching programming, a musician's post, and two nineteenth-century
+essays. Every text is cut into
 post-sized pieces at paragraph boundaries, the same way other authors' warehouse documents are.
 """
 
