@@ -194,8 +194,20 @@ def test_the_dataset_stage_builds_it_from_the_warehouse(tmp_path: Path) -> None:
 def test_too_few_texts_of_the_author_builds_nothing(tmp_path: Path) -> None:
     samples = _samples(_prose_documents()[:1], set())
     cards = build_voice_models(SETTINGS, samples, tmp_path)
-    assert "skipped" in cards[AUTHOR]
+    assert "min_author_pieces" in cards[AUTHOR]["skipped"]
     assert not voice_model_dir(tmp_path, AUTHOR).exists()
+    # Texts no model can learn words from are a reason in the card, not a failed dataset.
+    settings = Settings(home=tmp_path / "home", voice={"use_corpus": False})
+    warehouse = Warehouse.from_settings(settings)
+    warehouse.merge([Document.build(author_id="someone-else", platform="web", kind="article",
+                                    url=f"https://example.org/ids-{i}",
+                                    text=" ".join(f"id{i}x{j}" for j in range(45)))
+                     for i in range(3)])
+    odd = [{"author_id": AUTHOR, "split": "train", "style": "post",
+            "answer": " ".join(f"n{i}y{j}" for j in range(45))} for i in range(10)]
+    card = build_voice_models(settings, odd, tmp_path / "odd", warehouse=warehouse,
+                              version=warehouse.version())[AUTHOR]
+    assert card["skipped"].startswith("the voice model could not be trained")
 
 
 def test_a_dataset_version_carries_its_voice_model(tmp_path: Path) -> None:

@@ -71,7 +71,11 @@ def build_voice_model(settings: Settings, samples: list[dict[str, Any]], author_
     if len(others_train) < 2:
         return {"skipped": "no other people's writing to compare with (voice.use_corpus is off "
                            "and the warehouse holds no other author)"}
-    model = VoiceModel.train(train, [p.text for p in others_train], settings)
+    try:
+        model = VoiceModel.train(train, [p.text for p in others_train], settings)
+    except ValueError as exc:  # texts with no usable words or n-grams: the dataset still stands
+        log.warning("no voice model for %s: %s", author_id, exc)
+        return {"skipped": f"the voice model could not be trained: {exc}"}
     model.card.update({
         "author_id": author_id,
         "held_out": held_out_check(model, test, [p.text for p in others_test]),
