@@ -240,7 +240,7 @@ def test_a_model_version_carries_the_voice_model_of_its_dataset(tmp_path: Path) 
     settings = Settings(home=tmp_path / "home",
                         voice={"calibration_folds": 3, "bootstrap_samples": 300})
     mine = _prose_documents()
-    dataset = tmp_path / "v1-abc"
+    dataset = settings.home_dir / "datasets" / "instruct" / "v1-abc"
     build_voice_models(settings, _samples(mine, _test_documents(mine)), dataset)
     adapter = tmp_path / "adapter"
     fresh_adapter(settings, adapter)
@@ -254,3 +254,11 @@ def test_a_model_version_carries_the_voice_model_of_its_dataset(tmp_path: Path) 
     assert VoiceModel.load(folder).score(text).score == \
         load_voice_model(dataset, AUTHOR).score(text).score
     assert registry.voice_model_dir(version, "someone-else") is None
+    # DPO trains on preference pairs: the version gets the instruction dataset's voice model.
+    pairs = tmp_path / "pairs"
+    pairs.mkdir()
+    dpo = TrainResult(adapter_dir=adapter, run="r2", losses=[1.0], steps=1, seconds=1.0,
+                      train_samples=1, info={"stage": "dpo", "dataset": str(pairs)})
+    second = registry.register(dpo, {}, "abc", {"version": "v1-pairs",
+                                                "source": {"instruct_version": "v1-abc"}})
+    assert registry.voice_model_dir(second, AUTHOR) is not None

@@ -96,9 +96,8 @@ class Registry:
         self.client.log_artifacts(run_id, str(result.adapter_dir), "adapter")
         if card:
             self.client.log_dict(run_id, card, "dataset_card.json")
-        # The dataset's voice models go with the version: the score of its drafts.
-        voice = Path(info["dataset"]) / VOICE_DIR if info.get("dataset") else None
-        if voice is not None and voice.is_dir():
+        voice = self._voice_models(info, card)
+        if voice is not None:
             self.client.log_artifacts(run_id, str(voice), VOICE_DIR)
         self.client.set_terminated(run_id)
         try:
@@ -113,6 +112,15 @@ class Registry:
                                               tags=tags)
         log.info("registered %s version %s (run %s)", self.name, mv.version, result.run)
         return self.get(int(mv.version))
+
+    def _voice_models(self, info: dict[str, Any], card: dict[str, Any]) -> Path | None:
+        """The voice models that go with a version, the score of its drafts: its dataset's, or
+        for DPO (trained on preference pairs) those of the instruction dataset behind them."""
+        folders = [Path(info["dataset"]) / VOICE_DIR] if info.get("dataset") else []
+        instruct = (card.get("source") or {}).get("instruct_version")
+        if instruct:
+            folders.append(self.settings.home_dir / "datasets" / "instruct" / instruct / VOICE_DIR)
+        return next((f for f in folders if f.is_dir()), None)
 
     @staticmethod
     def _summary_metrics(result: TrainResult) -> dict[str, float]:
