@@ -25,7 +25,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("infrastructure", ("twin.raycluster", "twin.rayjobs", "twin.warehouse", "twin.deltasource",
                         "twin.vectorstore", "twin.registry", "twin.prefect_client",
                         "twin.llm.models")),
-    ("collect and features", ("twin.collect", "twin.features", "twin.report")),
+    ("collect and features", ("twin.collect", "twin.features", "twin.report", "twin.voice",
+                              "twin.posts")),
     # The retrieval primitive reads what ingest writes; the dataset stage retrieves each
     # sample's material with it.
     ("ingest and datasets", ("twin.ingest", "twin.ingest_runner", "twin.retrieval",

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from twin.domain import ModelVersion, TrainResult
+from twin.domain.models import VOICE_DIR
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,9 @@ class Registry:
         self.client.log_artifacts(run_id, str(result.adapter_dir), "adapter")
         if card:
             self.client.log_dict(run_id, card, "dataset_card.json")
+        voice = self._voice_models(info, card)
+        if voice is not None:
+            self.client.log_artifacts(run_id, str(voice), VOICE_DIR)
         self.client.set_terminated(run_id)
         try:
             self.client.create_registered_model(
@@ -110,6 +114,15 @@ class Registry:
                                               tags=tags)
         log.info("registered %s version %s (run %s)", self.name, mv.version, result.run)
         return self.get(int(mv.version))
+
+    def _voice_models(self, info: dict[str, Any], card: dict[str, Any]) -> Path | None:
+        """The voice models that go with a version, the score of its drafts: its dataset's, or
+        for DPO (trained on preference pairs) those of the instruction dataset behind them."""
+        folders = [Path(info["dataset"]) / VOICE_DIR] if info.get("dataset") else []
+        instruct = (card.get("source") or {}).get("instruct_version")
+        if instruct:
+            folders.append(self.settings.home_dir / "datasets" / "instruct" / instruct / VOICE_DIR)
+        return next((f for f in folders if f.is_dir()), None)
 
     @staticmethod
     def _summary_metrics(result: TrainResult) -> dict[str, float]:
@@ -213,6 +226,28 @@ class Registry:
             Path(local).rename(target)
             shutil.rmtree(tmp, ignore_errors=True)
         return target
+
+    def voice_model_dir(self, version: ModelVersion, author_id: str) -> Path | None:
+        """A local folder with the author's voice model of a version (downloaded once if the
+        store is remote), or None when the version has none."""
+        artifact_uri = self.client.get_run(version.run_id).info.artifact_uri
+        parsed = urlparse(artifact_uri)
+        if parsed.scheme in ("file", ""):
+            folder = Path(unquote(parsed.path)) / VOICE_DIR / author_id
+            return folder if folder.is_dir() else None
+        folder = (self.settings.home_dir / "registry-cache" / f"v{version.version}-voice"
+                  / VOICE_DIR / author_id)
+        if not folder.is_dir():
+            import mlflow.artifacts
+            from mlflow.exceptions import MlflowException
+
+            try:
+                mlflow.artifacts.download_artifacts(
+                    run_id=version.run_id, artifact_path=f"{VOICE_DIR}/{author_id}",
+                    dst_path=str(folder.parents[1]))
+            except MlflowException:
+                return None
+        return folder if folder.is_dir() else None
 
 
 def dataset_card(dataset_dir: Path | str) -> dict[str, Any] | None:

@@ -521,6 +521,48 @@ class DatasetSettings(BaseModel):
         "material: the model must learn to use context, not to copy it.")
 
 
+class VoiceSettings(BaseModel):
+    """The voice score: a per-author authorship model (the author's texts against other
+    people's), trained at dataset time and stored with the dataset version."""
+
+    enabled: bool = Field(
+        default=True, description="Train the voice model when a dataset version is built.")
+    use_corpus: bool = Field(
+        default=True, description="Add the shipped multi-author reference corpus (public "
+        "domain and CC BY texts) to the other people's writing.")
+    piece_words: int = Field(
+        default=200, description="Other people's documents are cut at paragraphs into pieces "
+        "of at most this many words (post-sized, like the author's training answers).")
+    min_piece_words: int = Field(
+        default=40, description="Shorter pieces (author's or others') are not used.")
+    min_author_pieces: int = Field(
+        default=8, description="Fewer of the author's training texts than this: no voice "
+        "model is built (the dataset card says why).")
+    char_ngrams: tuple[int, int] = Field(
+        default=(2, 4), description="Character n-gram lengths (spelling, punctuation, emoji).")
+    max_char_features: int = Field(
+        default=20_000, description="Most character n-grams kept (by frequency).")
+    max_word_features: int = Field(
+        default=5_000, description="Most words kept (by frequency).")
+    regularization: float = Field(
+        default=4.0, description="Inverse L2 strength (C) of the logistic regression.")
+    style_weight: float = Field(
+        default=0.05, description="Scale of the standardised stylometric features against "
+        "the unit-length n-gram vectors (higher: rhythm and habits count more than words).")
+    calibration_folds: int = Field(
+        default=5, description="Folds of the cross-validated scores the probability "
+        "calibration (Platt scaling) is fitted on.")
+    held_out_fraction: float = Field(
+        default=0.2, description="Share of each other document's pieces (its last ones) kept "
+        "for the held-out check; the author's held-out texts are the dataset's test split.")
+    evidence_items: int = Field(
+        default=5, description="Reasons given with each score (the features that moved it "
+        "most, up or down).")
+    bootstrap_samples: int = Field(
+        default=1000, description="Bootstrap resamples of the held-out AUC/accuracy CIs.")
+    seed: int = Field(default=42, description="Seed of the calibration folds and bootstraps.")
+
+
 class PlatformSettings(BaseModel):
     """Base URLs of the platforms. Tests and the demo point these at 127.0.0.1."""
 
@@ -667,6 +709,7 @@ class Settings(BaseSettings):
     prefect: PrefectSettings = Field(default_factory=PrefectSettings)
     ui: UISettings = Field(default_factory=UISettings)
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
 
     @classmethod

@@ -3,7 +3,7 @@
 Ray Data cuts candidate answers from every document (style-preserving cleaning) and writes the
 instructions; the driver drops near-duplicates across documents, splits by document with a
 fixed seed, checks that every answer is in the warehouse verbatim, and writes a versioned
-folder (JSONL + Parquet + a JSON card).
+folder (JSONL + Parquet + a JSON card, and each author's voice model under ``voice/``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -176,16 +177,32 @@ def build_instruction_dataset(settings: Settings, *, author: str | None = None,
             "base_url": settings.teacher.base_url and redact(settings.teacher.base_url),
             "model": settings.teacher.model}},
     }
-    result = _write_version(settings.home_dir / "datasets" / "instruct", samples, card)
+    result = _write_version(settings.home_dir / "datasets" / "instruct", samples, card,
+                            voice=_voice_builder(settings, samples, warehouse, version))
     log.info("instruction dataset %s: %d samples (%d train / %d test) in %.1fs%s",
              result.path.name, len(samples), card["counts"]["train"], card["counts"]["test"],
              time.monotonic() - start, " (unchanged: reused)" if result.reused else "")
     return result
 
 
-def _write_version(root: Path, samples: list[dict[str, Any]],
-                   card: dict[str, Any]) -> DatasetResult:
-    """Write ``v<N>-<hash8>`` unless the newest version has the same content hash."""
+def _voice_builder(settings: Settings, samples: list[dict[str, Any]], warehouse: Warehouse,
+                   version: int | None) -> Callable[[Path], dict[str, Any]] | None:
+    """Writes the authors' voice models into a version folder (None: voice.enabled is off)."""
+    if not settings.voice.enabled:
+        return None
+    from twin.voice.build import build_voice_models
+
+    return lambda folder: build_voice_models(settings, samples, folder, warehouse=warehouse,
+                                             version=version)
+
+
+def _write_version(root: Path, samples: list[dict[str, Any]], card: dict[str, Any],
+                   voice: Callable[[Path], dict[str, Any]] | None = None) -> DatasetResult:
+    """Write ``v<N>-<hash8>`` unless the newest version has the same content hash.
+
+    ``voice`` writes the voice models into the new folder and returns their cards (kept in
+    the dataset card under ``voice``); a reused version keeps the models it has.
+    """
     root.mkdir(parents=True, exist_ok=True)
     versions = sorted((p for p in root.iterdir() if p.is_dir() and p.name.startswith("v")),
                       key=lambda p: int(p.name[1:].split("-")[0]))
@@ -198,6 +215,8 @@ def _write_version(root: Path, samples: list[dict[str, Any]],
     tmp = root / f".{folder.name}.tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     card = {**card, "version": folder.name}
+    if voice is not None:
+        card["voice"] = voice(tmp)
     for split in ("train", "test"):
         part = [s for s in samples if s["split"] == split]
         with (tmp / f"{split}.jsonl").open("w") as handle:

@@ -7,6 +7,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+# The folder of a dataset version (and of a model version's artifacts) that holds each
+# author's voice model, one subfolder per author id (twin.voice.build writes it).
+VOICE_DIR = "voice"
+
 
 @dataclass
 class DatasetResult:

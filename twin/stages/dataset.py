@@ -34,6 +34,16 @@ class DatasetCard(BaseModel):
     reused: bool = False
     counts: dict[str, Any] = Field(default_factory=dict)
     grounding: dict[str, int] = Field(default_factory=dict)
+    voice: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Each author's voice model card (held-out check), "
+        "or why none was built.")
+
+    def voice_lines(self) -> list[str]:
+        """One line per author: the voice model's held-out check, or why there is none."""
+        from twin.voice.model import describe
+
+        return [f"{author}: {card['skipped']}" if "skipped" in card
+                else f"{author}: {describe(card)}" for author, card in self.voice.items()]
 
     @classmethod
     def of(cls, built: Any) -> DatasetCard:
@@ -57,6 +67,8 @@ class DatasetResult(StageResult, DatasetCard):
                       f"{c.get('filtered', {})}; instructions {c.get('by_instruction_source', {})};"
                       f" grounding {self.grounding.get('passed', 0)}/"
                       f"{self.grounding.get('checked', 0)}\n{self.path}", markup=False)
+        for line in self.voice_lines():
+            console.print(line, markup=False)
         if self.preference is not None:
             pairs = self.preference
             console.print(f"preference dataset {Path(pairs.path).name}: "
@@ -77,6 +89,7 @@ class DatasetResult(StageResult, DatasetCard):
                 f"- grounding: {self.grounding.get('passed', 0)}/"
                 f"{self.grounding.get('checked', 0)} answers verbatim in the warehouse\n"
                 f"- filtered: {c.get('filtered', {})}")
+        text += "".join(f"\n- {line}" for line in self.voice_lines())
         if self.preference is not None:
             text += f"\n- preference pairs: {self.preference.counts}"
         return text
