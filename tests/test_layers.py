@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("infrastructure", ("twin.raycluster", "twin.rayjobs", "twin.warehouse", "twin.deltasource",
                         "twin.vectorstore", "twin.registry", "twin.prefect_client",
                         "twin.llm.models")),
-    ("collect and features", ("twin.collect", "twin.features", "twin.report")),
+    ("collect and features", ("twin.collect", "twin.features", "twin.report", "twin.posts")),
     ("ingest and datasets", ("twin.ingest", "twin.ingest_runner", "twin.datasets")),
     ("train", ("twin.train",)),
     ("retrieval and generation", ("twin.rag", "twin.retrieval", "twin.llm")),

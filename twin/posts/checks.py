@@ -1,0 +1,125 @@
+"""Checks of a draft against the author's channel profile, each passed or failed with a reason
+a person reads."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from twin.posts.grounding import Grounding
+from twin.posts.profile import ChannelProfile, Range
+from twin.posts.shape import strip_markdown_links
+from twin.posts.text import Anatomy, ends_sentence, split_tags
+from twin.settings import PostSettings
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of a draft."""
+
+    name: str
+    passed: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (API responses, evaluation tables)."""
+        return asdict(self)
+
+
+def _span(r: Range, slack: float, digits: int = 0) -> str:
+    low, high = r.bounds(slack)
+    return f"{low:.{digits}f}–{high:.{digits}f}"
+
+
+def _ending(text: str) -> Check:
+    body, _ = split_tags(text)
+    last = body.rstrip()[-40:]
+    if ends_sentence(body):
+        return Check("complete ending", True, "ends with a full sentence")
+    return Check("complete ending", False, f"ends mid-sentence: “…{last}”" if last else
+                 "has no text")
+
+
+def _length(a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
+    ok = p.words.allows(a.words, s.slack)
+    return Check("length", ok, f"{a.words} words; your {p.source} run {_span(p.words, s.slack)}")
+
+
+def _rhythm(a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
+    problems = []
+    if not p.paragraphs.allows(a.paragraphs, s.slack):
+        problems.append(f"{a.paragraphs} paragraphs (yours: {_span(p.paragraphs, s.slack)})")
+    if not p.words_per_paragraph.allows(a.words_per_paragraph, s.slack):
+        problems.append(f"{a.words_per_paragraph:.0f} words a paragraph "
+                        f"(yours: {_span(p.words_per_paragraph, s.slack)})")
+    if problems:
+        return Check("rhythm", False, "; ".join(problems))
+    return Check("rhythm", True, f"{a.paragraphs} paragraphs of about "
+                 f"{a.words_per_paragraph:.0f} words, like yours")
+
+
+def _headings(a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
+    if a.headings and not p.uses_headings(s):
+        return Check("headings", False, f"{a.headings} markdown heading(s); your {p.source} "
+                     "have none")
+    return Check("headings", True, "no headings" if not a.headings else
+                 f"{a.headings} heading(s), as you write them")
+
+
+def _hashtags(a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
+    if not p.uses_hashtags(s):
+        ok = a.hashtags == 0
+        return Check("hashtags", ok, "no hashtags, like yours" if ok else
+                     f"{a.hashtags} hashtag(s); you do not use them")
+    fewest = int(p.hashtags_per_post.min) if p.hashtag_share >= 1 - s.habit_share else 0
+    most = int(p.hashtags_per_post.max)
+    if not fewest <= a.hashtags <= most:
+        return Check("hashtags", False, f"{a.hashtags} hashtag(s); you use {fewest}–{most}")
+    if a.hashtags and p.hashtag_placement == "end" and not a.hashtags_at_end:
+        return Check("hashtags", False, "hashtags inside the text; you put them at the end")
+    return Check("hashtags", True, f"{a.hashtags} hashtag(s), as you use them")
+
+
+def _emoji(a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
+    if not p.uses_emoji(s):
+        ok = a.emoji == 0
+        return Check("emoji", ok, "no emoji, like yours" if ok else
+                     f"{a.emoji} emoji; you do not use them")
+    most = max(int(p.emoji_per_post.max), 1)
+    ok = a.emoji <= most
+    return Check("emoji", ok, f"{a.emoji} emoji" + ("" if ok else f"; you use at most {most}"))
+
+
+def _markup(text: str) -> Check:
+    _, pieces = strip_markdown_links(text)
+    return Check("link markup", not pieces, "no markdown links or images" if not pieces else
+                 f"{pieces} piece(s) of markdown link or image syntax")
+
+
+def _grounded(text: str, grounding: Grounding, s: PostSettings) -> Check:
+    missing = grounding.missing(text, s.min_checked_number)
+    if not missing:
+        return Check("grounding", True, "every link, name and number is in the request or "
+                     "the sources")
+    parts = []
+    for label, items in (("links", missing.urls), ("names", missing.names),
+                         ("numbers", missing.numbers)):
+        if items:
+            parts.append(f"{label}: {', '.join(items[:5])}")
+    return Check("grounding", False, "not in the request or the sources: " + "; ".join(parts))
+
+
+def check_draft(text: str, profile: ChannelProfile, settings: PostSettings,
+                grounding: Grounding | None = None) -> list[Check]:
+    """Every check of ``text`` against the author's ``profile``: a complete last sentence,
+    length and rhythm within the author's range, headings, hashtags and emoji as the author
+    uses them, no markdown link syntax and, when ``grounding`` is given, no link, name or
+    number that is in neither the request nor the sources."""
+    anatomy = Anatomy.of(text)
+    found = [_ending(text), _length(anatomy, profile, settings),
+             _rhythm(anatomy, profile, settings), _headings(anatomy, profile, settings),
+             _hashtags(anatomy, profile, settings), _emoji(anatomy, profile, settings),
+             _markup(text)]
+    if grounding is not None:
+        found.append(_grounded(text, grounding, settings))
+    return found

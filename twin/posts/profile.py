@@ -1,0 +1,164 @@
+"""An author's channel profile: how long their posts run, their rhythm, hashtags, headings and
+emoji, measured on their own writing and stored as JSON beside the dataset."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from twin.domain import Document, Kind
+from twin.posts.text import Anatomy, hashtags
+from twin.settings import PostSettings
+
+PROFILE_FILE = "channel_profile.json"
+
+
+class Range(BaseModel):
+    """One measure over the author's posts: its percentile range, median and extremes."""
+
+    low: float
+    high: float
+    median: float
+    min: float
+    max: float
+
+    @classmethod
+    def of(cls, values: list[float], settings: PostSettings) -> Range:
+        """The range of ``values`` (at least one)."""
+        array = np.asarray(values, dtype=float)
+        return cls(low=float(np.percentile(array, settings.low_percentile)),
+                   high=float(np.percentile(array, settings.high_percentile)),
+                   median=float(np.median(array)), min=float(array.min()),
+                   max=float(array.max()))
+
+    @classmethod
+    def between(cls, low: float, high: float) -> Range:
+        """A range known only by its ends (the generic profile)."""
+        return cls(low=low, high=high, median=(low + high) / 2, min=low, max=high)
+
+    def bounds(self, slack: float) -> tuple[float, float]:
+        """The percentile range widened by ``slack`` (a share of each end)."""
+        return self.low * (1 - slack), self.high * (1 + slack)
+
+    def allows(self, value: float, slack: float) -> bool:
+        """Whether ``value`` is within the widened range."""
+        low, high = self.bounds(slack)
+        return low <= value <= high
+
+
+class ChannelProfile(BaseModel):
+    """How an author writes on one channel, from their own posts there."""
+
+    platform: str = Field(description="The channel the profile is for (e.g. linkedin).")
+    kind: str = Field(description="The kind of writing it is for (post, article).")
+    source: str = Field(description="What it was measured on: 'linkedin posts', 'posts' (all "
+                        "channels, when the author has none on this one), 'all writing', or "
+                        "'generic' (no writing on record).")
+    posts: int = Field(description="How many texts it was measured on.")
+    words: Range
+    paragraphs: Range
+    words_per_paragraph: Range
+    one_line_share: Range = Field(description="Share of a post's paragraphs that are one "
+                                  "sentence on one line.")
+    hashtag_share: float = Field(description="Share of posts with at least one hashtag.")
+    hashtags_per_post: Range = Field(description="Hashtags in a post, over posts with any.")
+    hashtag_placement: Literal["end", "inline", "none"] = Field(
+        description="Where the author puts hashtags: in closing lines, inside the text, or "
+        "nowhere.")
+    top_hashtags: list[str] = Field(default_factory=list,
+                                    description="The author's most used hashtags, as written.")
+    heading_share: float = Field(description="Share of posts with a markdown heading.")
+    emoji_share: float = Field(description="Share of posts with an emoji.")
+    emoji_per_post: Range
+
+    def uses_hashtags(self, settings: PostSettings) -> bool:
+        """Whether the author tags posts at all."""
+        return self.hashtag_share >= settings.habit_share
+
+    def uses_headings(self, settings: PostSettings) -> bool:
+        """Whether the author writes markdown headings on this channel."""
+        return self.heading_share >= settings.habit_share
+
+    def uses_emoji(self, settings: PostSettings) -> bool:
+        """Whether the author uses emoji on this channel."""
+        return self.emoji_share >= settings.habit_share
+
+    def max_words(self, settings: PostSettings) -> int:
+        """The most words a draft may have (the upper end of the widened length range)."""
+        return int(self.words.bounds(settings.slack)[1])
+
+    def save(self, folder: Path) -> Path:
+        """Write the profile as ``channel_profile.json`` into ``folder`` (a dataset's)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / PROFILE_FILE
+        path.write_text(self.model_dump_json(indent=2), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, folder: Path) -> ChannelProfile:
+        """Read the profile a dataset folder holds."""
+        return cls.model_validate_json((folder / PROFILE_FILE).read_text(encoding="utf-8"))
+
+
+def generic_profile(settings: PostSettings, platform: str = "linkedin",
+                    kind: str = "post") -> ChannelProfile:
+    """A profile for an author with no writing on record: a plain LinkedIn post (the generic
+    length range, a few closing hashtags allowed, no headings)."""
+    words = Range.between(settings.default_min_words, settings.default_max_words)
+    return ChannelProfile(
+        platform=platform, kind=kind, source="generic", posts=0, words=words,
+        paragraphs=Range.between(1, 20), words_per_paragraph=Range.between(5, 60),
+        one_line_share=Range.between(0, 1), hashtag_share=0.5,
+        hashtags_per_post=Range.between(0, 5), hashtag_placement="end", heading_share=0.0,
+        emoji_share=0.5, emoji_per_post=Range.between(0, 3))
+
+
+def _select(documents: list[Document], platform: str, kind: str) -> tuple[list[Document], str]:
+    """The author's texts to measure: this channel's, else this kind anywhere, else all prose."""
+    prose = [d for d in documents if d.kind is not Kind.REPOSITORY and d.text.strip()]
+    own = [d for d in prose if d.platform.value == platform and d.kind.value == kind]
+    if own:
+        return own, f"{platform} {kind}s"
+    same_kind = [d for d in prose if d.kind.value == kind]
+    if same_kind:
+        return same_kind, f"{kind}s"
+    return prose, "all writing"
+
+
+def channel_profile(documents: Iterable[Document], settings: PostSettings,
+                    platform: str = "linkedin", kind: str = "post") -> ChannelProfile:
+    """The author's profile on ``platform`` from their documents (plain texts as stored in the
+    warehouse): their own posts there, or all their posts when they have none there, or all
+    their prose; the generic profile when there is nothing."""
+    chosen, source = _select(list(documents), platform, kind)
+    if not chosen:
+        return generic_profile(settings, platform, kind)
+    texts = [d.text for d in chosen]
+    rows = [Anatomy.of(t) for t in texts]
+    tagged = [r for r in rows if r.hashtags]
+    at_end = sum(r.hashtags_at_end for r in tagged)
+    placement = "none" if not tagged else "end" if at_end * 2 >= len(tagged) else "inline"
+    spelled: dict[str, Counter[str]] = {}
+    for text in texts:
+        for tag in hashtags(text):
+            spelled.setdefault(tag.lower(), Counter())[tag] += 1
+    ranked = sorted(spelled.values(), key=lambda c: (-sum(c.values()), c.most_common(1)[0][0]))
+    n = len(rows)
+    return ChannelProfile(
+        platform=platform, kind=kind, source=source, posts=n,
+        words=Range.of([r.words for r in rows], settings),
+        paragraphs=Range.of([r.paragraphs for r in rows], settings),
+        words_per_paragraph=Range.of([r.words_per_paragraph for r in rows], settings),
+        one_line_share=Range.of([r.one_line_share for r in rows], settings),
+        hashtag_share=len(tagged) / n,
+        hashtags_per_post=Range.of([r.hashtags for r in tagged] or [0], settings),
+        hashtag_placement=placement,
+        top_hashtags=[c.most_common(1)[0][0] for c in ranked[:settings.top_hashtags]],
+        heading_share=sum(r.headings > 0 for r in rows) / n,
+        emoji_share=sum(r.emoji > 0 for r in rows) / n,
+        emoji_per_post=Range.of([r.emoji for r in rows], settings))

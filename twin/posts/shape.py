@@ -1,0 +1,234 @@
+"""Deterministic transforms that make a draft a post of the author's channel.
+
+A small model's draft often carries an article's markdown (headings, image links, citation
+marks), invented links, hashtags the author would not write and an unfinished last sentence.
+:func:`shape` removes those and fits the length and paragraph rhythm to the author's profile,
+never adding words of its own except the author's own hashtags.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from twin.posts.grounding import Grounding, urls_in
+from twin.posts.profile import ChannelProfile
+from twin.posts.text import (
+    FENCE,
+    HASHTAG,
+    HEADING,
+    LIST_ITEM,
+    RULE,
+    ends_sentence,
+    hashtags,
+    join_paragraphs,
+    paragraphs,
+    sentence_ends,
+    sentences,
+    split_tags,
+    tag_words,
+    word_count,
+)
+from twin.settings import PostSettings
+
+_IMAGE_EXT = r"\.(?:png|jpe?g|gif|svg|webp|bmp|ico)(?:[?#][^)\s]*)?"
+_MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
+_IMAGE_LINK = re.compile(rf"\[[^\]\n]*\]\([^)\s]*{_IMAGE_EXT}(?:\s+\"[^\"]*\")?\)", re.I)
+_MD_LINK = re.compile(r"\[([^\]\n]+)\]\((?:[^()\s]|\([^)\s]*\))*(?:\s+\"[^\"]*\")?\)")
+_REF_LINK = re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]")
+_REF_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:\s*\S+.*$", re.M)
+_CITATION = re.compile(r"\[\^?\d+\]")
+_AUTOLINK = re.compile(r"<((?:https?://|www\.)[^>\s]+)>", re.I)
+_HTML_IMAGE = re.compile(r"<img\b[^>]*>", re.I)
+_SPACES = re.compile(r"[ \t]{2,}")
+_SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+([,.;:!?])")
+
+
+@dataclass
+class Shaped:
+    """A shaped draft, what shaping changed, and what a reader should be told."""
+
+    text: str
+    changes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def strip_markdown_links(text: str) -> tuple[str, int]:
+    """Images and links to image files removed; ``[text](url)`` and ``[text][ref]`` become
+    their text; reference definitions, citation marks and HTML images dropped. Returns the text
+    and how many pieces of markup went."""
+    count = 0
+
+    def sub(pattern: re.Pattern[str], repl: str, value: str) -> str:
+        nonlocal count
+        value, n = pattern.subn(repl, value)
+        count += n
+        return value
+
+    text = sub(_MD_IMAGE, "", text)
+    text = sub(_HTML_IMAGE, "", text)
+    text = sub(_IMAGE_LINK, "", text)
+    text = sub(_MD_LINK, r"\1", text)
+    text = sub(_REF_LINK, r"\1", text)
+    text = sub(_REF_DEFINITION, "", text)
+    text = sub(_CITATION, "", text)
+    text = sub(_AUTOLINK, r"\1", text)
+    return text, count
+
+
+def remove_urls(text: str, grounding: Grounding) -> tuple[str, list[str]]:
+    """``text`` without the URLs that are not among the request's or sources'; the removed
+    ones."""
+    removed = [u for u in urls_in(text) if not grounding.has_url(u)]
+    for url in dict.fromkeys(removed):
+        text = text.replace(url, "")
+    return text, list(dict.fromkeys(removed))
+
+
+def remove_headings(text: str) -> tuple[str, int]:
+    """Heading lines and horizontal rules removed (outside code fences); a heading that is a
+    whole sentence stays as a line of prose. Returns the text and how many lines changed."""
+    lines, changed, fenced = [], 0, False
+    for line in text.split("\n"):
+        if FENCE.match(line):
+            fenced = not fenced
+        if not fenced and (match := HEADING.match(line)):
+            changed += 1
+            rest = line[match.end():].rstrip().rstrip("#").strip()
+            if rest and ends_sentence(rest):
+                lines.append(rest)
+            continue
+        if not fenced and RULE.match(line):
+            changed += 1
+            continue
+        lines.append(line)
+    return "\n".join(lines), changed
+
+
+def _matching_tags(body: str, profile: ChannelProfile) -> list[str]:
+    """The author's own hashtags whose every word the draft uses, most used first."""
+    words = set(re.findall(r"[a-z0-9]+", body.lower()))
+    return [t for t in profile.top_hashtags if tag_words(t) and set(tag_words(t)) <= words]
+
+
+def normalise_hashtags(text: str, profile: ChannelProfile,
+                       settings: PostSettings) -> tuple[str, list[str]]:
+    """Hashtags the way the author uses them: none when they never tag; in closing lines (and
+    as plain words inside the text) when they tag at the end; at most their most per post,
+    and their own matching hashtags added when a draft has fewer than they ever write."""
+    changes: list[str] = []
+    body, end_tags = split_tags(text)
+    inline = hashtags(body)
+    if not profile.uses_hashtags(settings):
+        if inline or end_tags:
+            changes.append(f"removed {len(inline) + len(end_tags)} hashtag(s): the author does "
+                           "not use them")
+        return HASHTAG.sub(r"\1", body), changes
+    if profile.hashtag_placement == "inline":
+        return text, changes
+    if inline:
+        body = HASHTAG.sub(r"\1", body)
+        changes.append(f"moved {len(inline)} hashtag(s) to the end, where the author puts them")
+    tags = list({t.lower(): t for t in reversed(end_tags + inline)}.values())[::-1]
+    most = int(profile.hashtags_per_post.max)
+    fewest = int(profile.hashtags_per_post.min)
+    always = profile.hashtag_share >= 1 - settings.habit_share
+    if settings.add_hashtags and always and len(tags) < fewest:
+        have = {t.lower() for t in tags}
+        added = [t for t in _matching_tags(body, profile) if t.lower() not in have]
+        added = added[:fewest - len(tags)]
+        if added:
+            tags += added
+            changes.append(f"added the author's hashtag(s) {' '.join('#' + t for t in added)}")
+    if len(tags) > most:
+        changes.append(f"kept {most} of {len(tags)} hashtags (the author's most)")
+        tags = tags[:most]
+    if not tags:
+        return body, changes
+    return join_paragraphs([body, " ".join("#" + t for t in tags)]), changes
+
+
+def reflow(text: str, profile: ChannelProfile, settings: PostSettings) -> tuple[str, int]:
+    """Split paragraphs far longer than the author's at sentence boundaries into paragraphs of
+    about the author's usual size, when the author writes short paragraphs. Returns the text
+    and how many paragraphs were split."""
+    if profile.one_line_share.median < 0.5:
+        return text, 0
+    longest = profile.words_per_paragraph.bounds(settings.slack)[1]
+    target = max(profile.words_per_paragraph.median, 1.0)
+    out, split = [], 0
+    for block in paragraphs(text):
+        parts = sentences(block)
+        if word_count(block) <= longest or len(parts) < 2 or LIST_ITEM.match(block):
+            out.append(block)
+            continue
+        split += 1
+        group: list[str] = []
+        for sentence in parts:
+            if group and word_count(" ".join(group + [sentence])) > target:
+                out.append(" ".join(group))
+                group = []
+            group.append(sentence)
+        out.append(" ".join(group))
+    return join_paragraphs(out), split
+
+
+def cut_to_sentence(text: str, max_words: int | None = None) -> str:
+    """``text`` ending at its last complete sentence, and within ``max_words`` when a sentence
+    ends in time (else at the first sentence end after it). Unchanged when no sentence ends."""
+    ends = sentence_ends(text)
+    if not ends:
+        return text.strip()
+    if max_words is not None:
+        fitting = [e for e in ends if word_count(text[:e]) <= max_words]
+        return text[:(fitting or ends)[-1 if fitting else 0]].strip()
+    return text[:ends[-1]].strip()
+
+
+def _tidy(text: str) -> str:
+    lines = [_SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", line)).rstrip()
+             for line in text.split("\n")]
+    blocks = [b for b in paragraphs("\n".join(lines)) if b.strip(" \t-–—:|,.")]
+    return join_paragraphs(blocks)
+
+
+def shape(draft: str, profile: ChannelProfile, settings: PostSettings,
+          grounding: Grounding | None = None) -> Shaped:
+    """``draft`` made a post of the author's channel: markdown link and image syntax stripped,
+    URLs absent from the request and sources removed (when ``grounding`` is given), headings
+    removed unless the author writes them, hashtags as the author uses them, long paragraphs
+    split to the author's rhythm, cut to the author's most words and to a complete last
+    sentence. Names and numbers the sources do not hold are flagged in ``notes``."""
+    out = Shaped(text=draft.replace("\r\n", "\n").replace("\r", "\n").strip())
+    text, links = strip_markdown_links(out.text)
+    if links:
+        out.changes.append(f"removed {links} piece(s) of link or image markup")
+    if grounding is not None:
+        text, removed = remove_urls(text, grounding)
+        if removed:
+            out.changes.append(f"removed {len(removed)} link(s) not among the sources")
+            out.notes += [f"removed a link that is not among the sources: {u}" for u in removed]
+    if not profile.uses_headings(settings):
+        text, headings = remove_headings(text)
+        if headings:
+            out.changes.append(f"removed {headings} heading line(s): the author writes none "
+                               "here")
+    text = _tidy(text)
+    text, tag_changes = normalise_hashtags(text, profile, settings)
+    out.changes += tag_changes
+    if settings.reflow:
+        text, split = reflow(text, profile, settings)
+        if split:
+            out.changes.append(f"split {split} long paragraph(s) to the author's rhythm")
+    body, tags = split_tags(text)
+    most = profile.max_words(settings)
+    cut = cut_to_sentence(body, most if word_count(body) > most else None)
+    if word_count(cut) < word_count(body):
+        out.changes.append("trimmed to the author's length" if word_count(body) > most
+                           else "cut an unfinished last sentence")
+    out.text = join_paragraphs([_tidy(cut), " ".join("#" + t for t in tags)])
+    if grounding is not None:
+        missing = grounding.missing(out.text, settings.min_checked_number)
+        out.notes += [f"not in the request or the sources, check it: {n}"
+                      for n in missing.names + missing.numbers]
+    return out

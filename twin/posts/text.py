@@ -1,0 +1,150 @@
+"""Measures of a post's text: words, paragraphs, sentences, hashtags, headings, emoji, links.
+
+One definition of each, shared by the author's profile, the shaping of a draft and its checks,
+so a draft is measured exactly as the author's own posts were.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+HASHTAG = re.compile(r"(?<![\w&#/])#([A-Za-z][A-Za-z0-9_]*)")
+HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+|$)")
+RULE = re.compile(r"^ {0,3}([-=*_])(?:[ \t]*\1){2,}[ \t]*$")  # --- *** === (setext underline)
+FENCE = re.compile(r"^ {0,3}(```|~~~)")
+URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]\"'`]+", re.I)
+LIST_ITEM = re.compile(r"^\s*(?:[-*+•→▶➡✅✔]|\d+[.)])\s+")
+# Where a sentence ends: terminal punctuation (closing quotes and brackets after it), or an
+# emoji closing a line of prose (LinkedIn writers end lines with one instead of a full stop).
+_CLOSERS = "\"'”’)]»"
+SENTENCE_END = re.compile(rf"[.!?…]+[{_CLOSERS}]*(?=\s|$)")
+_SENTENCE_SPLIT = re.compile(rf"(?<=[.!?…])[{_CLOSERS}]*\s+(?=[\"'“‘(\[A-Z0-9])")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+
+
+def is_emoji(ch: str) -> bool:
+    """An emoji or pictograph (arrows and maths signs, which authors use as bullets, are
+    not)."""
+    return unicodedata.category(ch) == "So" and not "\u2190" <= ch <= "\u21ff"
+
+
+def emoji_count(text: str) -> int:
+    """Emoji in ``text`` (a skin-tone or joined sequence counts each pictograph)."""
+    return sum(is_emoji(ch) and not "\U0001f3fb" <= ch <= "\U0001f3ff" for ch in text)
+
+
+def is_word(token: str) -> bool:
+    """A whitespace token that is a word a reader counts: not a hashtag, URL or bare
+    punctuation."""
+    return (any(ch.isalnum() for ch in token) and not token.startswith("#")
+            and not URL.match(token))
+
+
+def word_count(text: str) -> int:
+    """Words of ``text`` (hashtags and URLs are not words)."""
+    return sum(is_word(t) for t in text.split())
+
+
+def paragraphs(text: str) -> list[str]:
+    """Blocks of ``text`` separated by blank lines (each stripped; empty ones dropped)."""
+    return [p.strip() for p in _PARAGRAPH_BREAK.split(text.strip()) if p.strip()]
+
+
+def join_paragraphs(blocks: list[str]) -> str:
+    """Paragraphs back into one text."""
+    return "\n\n".join(b.strip() for b in blocks if b.strip())
+
+
+def hashtags(text: str) -> list[str]:
+    """Hashtags of ``text`` without the ``#``, in order, as written."""
+    return HASHTAG.findall(text)
+
+
+def is_tag_line(paragraph: str) -> bool:
+    """A paragraph of hashtags only (how posts usually end)."""
+    return bool(hashtags(paragraph)) and not HASHTAG.sub("", paragraph).strip(" \t\n,.·|")
+
+
+def split_tags(text: str) -> tuple[str, list[str]]:
+    """``text`` without its closing paragraphs of hashtags, and those hashtags."""
+    blocks = paragraphs(text)
+    tags: list[str] = []
+    while blocks and is_tag_line(blocks[-1]):
+        tags = hashtags(blocks.pop()) + tags
+    return join_paragraphs(blocks), tags
+
+
+def tag_words(tag: str) -> list[str]:
+    """The words a hashtag is made of, lowercase: ``DataEngineering`` -> data, engineering."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|_", " ", tag)
+    return [w.lower() for w in spaced.split()]
+
+
+def heading_lines(text: str) -> int:
+    """Markdown heading lines (``# ...``) outside code fences."""
+    count, fenced = 0, False
+    for line in text.split("\n"):
+        if FENCE.match(line):
+            fenced = not fenced
+        elif not fenced and HEADING.match(line):
+            count += 1
+    return count
+
+
+def sentences(paragraph: str) -> list[str]:
+    """The sentences of one paragraph (a line break inside it also ends one)."""
+    out: list[str] = []
+    for line in paragraph.split("\n"):
+        out += [s.strip() for s in _SENTENCE_SPLIT.split(line.strip()) if s.strip()]
+    return out
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether ``text`` ends where a sentence ends (punctuation, or an emoji)."""
+    text = text.rstrip()
+    ends = sentence_ends(text)
+    return bool(ends) and ends[-1] == len(text)
+
+
+def sentence_ends(text: str) -> list[int]:
+    """Offsets just after each sentence end in ``text`` (punctuation, or an emoji that closes
+    a line), in order."""
+    ends = {m.end() for m in SENTENCE_END.finditer(text)}
+    offset = 0
+    for line in text.split("\n"):
+        stripped = line.rstrip()
+        if stripped and is_emoji(stripped.rstrip("\ufe0f\u200d")[-1:] or " "):
+            ends.add(offset + len(stripped))
+        offset += len(line) + 1
+    return sorted(ends)
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    """The measures of one post that a channel profile ranges over."""
+
+    words: int
+    paragraphs: int
+    words_per_paragraph: float
+    one_line_share: float
+    hashtags: int
+    hashtags_at_end: bool
+    headings: int
+    emoji: int
+
+    @classmethod
+    def of(cls, text: str) -> Anatomy:
+        """Measure one post (its closing hashtag lines are not paragraphs of prose)."""
+        body, end_tags = split_tags(text)
+        blocks = paragraphs(body)
+        prose = [b for b in blocks if word_count(b)]
+        one_line = sum("\n" not in b and len(sentences(b)) <= 1 for b in prose)
+        all_tags = hashtags(text)
+        return cls(words=word_count(body), paragraphs=len(prose),
+                   words_per_paragraph=word_count(body) / max(len(prose), 1),
+                   one_line_share=one_line / max(len(prose), 1),
+                   hashtags=len(all_tags),
+                   hashtags_at_end=bool(all_tags) and len(end_tags) == len(all_tags),
+                   headings=heading_lines(text), emoji=emoji_count(text))
