@@ -518,9 +518,18 @@ class PostSettings(BaseModel):
     add_hashtags: bool = Field(
         default=True, description="When the author always tags posts and a draft has too few "
         "hashtags, add the author's own hashtags whose words the draft uses.")
+    hashtag_words: int = Field(
+        default=12, description="Word stems kept per hashtag in the profile: those most typical "
+        "of the author's posts that carry it.")
+    hashtag_min_score: int = Field(
+        default=3, description="How well one of the author's hashtags must fit a draft to be "
+        "added: stems shared with the posts it is on, plus twice those of its own words.")
     reflow: bool = Field(
         default=True, description="Split a draft's paragraphs that are far longer than the "
         "author's at sentence boundaries, when the author writes short paragraphs.")
+    link_line_words: int = Field(
+        default=8, description="A sentence left with this many words or fewer once an invented "
+        "link is removed from it ('Read more at ...') is removed too.")
     min_checked_number: int = Field(
         default=10, description="Numbers below this (list counts, 'two things') are not "
         "checked against the request and sources.")

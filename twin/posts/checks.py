@@ -52,6 +52,9 @@ def _rhythm(a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
     if not p.words_per_paragraph.allows(a.words_per_paragraph, s.slack):
         problems.append(f"{a.words_per_paragraph:.0f} words a paragraph "
                         f"(yours: {_span(p.words_per_paragraph, s.slack)})")
+    if a.longest_paragraph > p.longest_paragraph.bounds(s.slack)[1]:
+        problems.append(f"a paragraph of {a.longest_paragraph} words (your longest: "
+                        f"{p.longest_paragraph.bounds(s.slack)[1]:.0f})")
     if problems:
         return Check("rhythm", False, "; ".join(problems))
     return Check("rhythm", True, f"{a.paragraphs} paragraphs of about "

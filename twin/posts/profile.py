@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from twin.domain import Document, Kind
-from twin.posts.text import Anatomy, hashtags
+from twin.posts.text import Anatomy, hashtags, stems
 from twin.settings import PostSettings
 
 PROFILE_FILE = "channel_profile.json"
@@ -63,6 +63,7 @@ class ChannelProfile(BaseModel):
     words: Range
     paragraphs: Range
     words_per_paragraph: Range
+    longest_paragraph: Range = Field(description="Words in a post's longest paragraph.")
     one_line_share: Range = Field(description="Share of a post's paragraphs that are one "
                                   "sentence on one line.")
     hashtag_share: float = Field(description="Share of posts with at least one hashtag.")
@@ -72,6 +73,9 @@ class ChannelProfile(BaseModel):
         "nowhere.")
     top_hashtags: list[str] = Field(default_factory=list,
                                     description="The author's most used hashtags, as written.")
+    hashtag_words: dict[str, list[str]] = Field(
+        default_factory=dict, description="For each top hashtag, the word stems most typical "
+        "of the author's posts that carry it (to pick the author's hashtags for a draft).")
     heading_share: float = Field(description="Share of posts with a markdown heading.")
     emoji_share: float = Field(description="Share of posts with an emoji.")
     emoji_per_post: Range
@@ -113,6 +117,7 @@ def generic_profile(settings: PostSettings, platform: str = "linkedin",
     return ChannelProfile(
         platform=platform, kind=kind, source="generic", posts=0, words=words,
         paragraphs=Range.between(1, 20), words_per_paragraph=Range.between(5, 60),
+        longest_paragraph=Range.between(5, 120),
         one_line_share=Range.between(0, 1), hashtag_share=0.5,
         hashtags_per_post=Range.between(0, 5), hashtag_placement="end", heading_share=0.0,
         emoji_share=0.5, emoji_per_post=Range.between(0, 3))
@@ -128,6 +133,21 @@ def _select(documents: list[Document], platform: str, kind: str) -> tuple[list[D
     if same_kind:
         return same_kind, f"{kind}s"
     return prose, "all writing"
+
+
+def _hashtag_words(texts: list[str], tags: list[str], size: int) -> dict[str, list[str]]:
+    """Per hashtag, the stems whose share among the posts carrying it most exceeds their share
+    among all posts (ties: more such posts first, then alphabetical)."""
+    per_post = [(stems(t), {h.lower() for h in hashtags(t)}) for t in texts]
+    overall = Counter(w for words, _ in per_post for w in words)
+    out: dict[str, list[str]] = {}
+    for tag in tags:
+        carrying = [words for words, own in per_post if tag.lower() in own]
+        counts = Counter(w for words in carrying for w in words)
+        lift = {w: (c / len(carrying)) / (overall[w] / len(per_post)) for w, c in counts.items()}
+        ranked = sorted(counts, key=lambda w: (-lift[w], -counts[w], w))
+        out[tag] = [w for w in ranked if lift[w] > 1][:size]
+    return out
 
 
 def channel_profile(documents: Iterable[Document], settings: PostSettings,
@@ -149,16 +169,19 @@ def channel_profile(documents: Iterable[Document], settings: PostSettings,
             spelled.setdefault(tag.lower(), Counter())[tag] += 1
     ranked = sorted(spelled.values(), key=lambda c: (-sum(c.values()), c.most_common(1)[0][0]))
     n = len(rows)
+    top = [c.most_common(1)[0][0] for c in ranked[:settings.top_hashtags]]
     return ChannelProfile(
         platform=platform, kind=kind, source=source, posts=n,
         words=Range.of([r.words for r in rows], settings),
         paragraphs=Range.of([r.paragraphs for r in rows], settings),
         words_per_paragraph=Range.of([r.words_per_paragraph for r in rows], settings),
+        longest_paragraph=Range.of([r.longest_paragraph for r in rows], settings),
         one_line_share=Range.of([r.one_line_share for r in rows], settings),
         hashtag_share=len(tagged) / n,
         hashtags_per_post=Range.of([r.hashtags for r in tagged] or [0], settings),
         hashtag_placement=placement,
-        top_hashtags=[c.most_common(1)[0][0] for c in ranked[:settings.top_hashtags]],
+        top_hashtags=top,
+        hashtag_words=_hashtag_words(texts, top, settings.hashtag_words),
         heading_share=sum(r.headings > 0 for r in rows) / n,
         emoji_share=sum(r.emoji > 0 for r in rows) / n,
         emoji_per_post=Range.of([r.emoji for r in rows], settings))

@@ -26,6 +26,8 @@ from twin.posts.text import (
     sentence_ends,
     sentences,
     split_tags,
+    stems,
+    tag_as_words,
     tag_words,
     word_count,
 )
@@ -76,13 +78,40 @@ def strip_markdown_links(text: str) -> tuple[str, int]:
     return text, count
 
 
-def remove_urls(text: str, grounding: Grounding) -> tuple[str, list[str]]:
-    """``text`` without the URLs that are not among the request's or sources'; the removed
-    ones."""
-    removed = [u for u in urls_in(text) if not grounding.has_url(u)]
-    for url in dict.fromkeys(removed):
-        text = text.replace(url, "")
-    return text, list(dict.fromkeys(removed))
+def remove_urls(text: str, grounding: Grounding, link_line_words: int) -> str:
+    """``text`` without the URLs that are not among the request's or sources'; a sentence
+    that is little more than such a link ("Read more at ...") goes with it."""
+    out = []
+    for block in paragraphs(text):
+        if all(grounding.has_url(u) for u in urls_in(block)):
+            out.append(block)
+            continue
+        kept = []
+        for sentence in sentences(block):
+            bad = [u for u in urls_in(sentence) if not grounding.has_url(u)]
+            for url in bad:
+                sentence = sentence.replace(url, "")
+            if bad and word_count(sentence) <= link_line_words:
+                continue
+            kept.append(sentence)
+        if kept:
+            out.append(_rejoin(block, kept))
+    return join_paragraphs(out)
+
+
+def _rejoin(block: str, kept: list[str]) -> str:
+    """Sentences of one paragraph joined as the paragraph had them (by line or by space)."""
+    return ("\n" if "\n" in block else " ").join(kept)
+
+
+def _plain_tags(text: str) -> str:
+    """Inline hashtags as the words they are made of (capitalised at a sentence's start)."""
+    def words(match: re.Match[str]) -> str:
+        plain = tag_as_words(match.group(1))
+        start = not text[:match.start()].strip() or text[:match.start()].rstrip()[-1] in ".!?\n"
+        return plain[:1].upper() + plain[1:] if start else plain
+
+    return HASHTAG.sub(words, text)
 
 
 def remove_headings(text: str) -> tuple[str, int]:
@@ -105,10 +134,17 @@ def remove_headings(text: str) -> tuple[str, int]:
     return "\n".join(lines), changed
 
 
-def _matching_tags(body: str, profile: ChannelProfile) -> list[str]:
-    """The author's own hashtags whose every word the draft uses, most used first."""
-    words = set(re.findall(r"[a-z0-9]+", body.lower()))
-    return [t for t in profile.top_hashtags if tag_words(t) and set(tag_words(t)) <= words]
+def _matching_tags(body: str, profile: ChannelProfile, settings: PostSettings) -> list[str]:
+    """The author's own hashtags that fit the draft, best first: each scores the draft's stems
+    shared with the posts the author put it on, and twice those of its own words."""
+    draft = stems(body)
+    scored = []
+    for rank, tag in enumerate(profile.top_hashtags):
+        own = stems(" ".join(tag_words(tag)))
+        score = len(draft & set(profile.hashtag_words.get(tag, []))) + 2 * len(draft & own)
+        if score >= settings.hashtag_min_score:
+            scored.append((-score, rank, tag))
+    return [tag for _, _, tag in sorted(scored)]
 
 
 def normalise_hashtags(text: str, profile: ChannelProfile,
@@ -123,11 +159,11 @@ def normalise_hashtags(text: str, profile: ChannelProfile,
         if inline or end_tags:
             changes.append(f"removed {len(inline) + len(end_tags)} hashtag(s): the author does "
                            "not use them")
-        return HASHTAG.sub(r"\1", body), changes
+        return _plain_tags(body), changes
     if profile.hashtag_placement == "inline":
         return text, changes
     if inline:
-        body = HASHTAG.sub(r"\1", body)
+        body = _plain_tags(body)
         changes.append(f"moved {len(inline)} hashtag(s) to the end, where the author puts them")
     tags = list({t.lower(): t for t in reversed(end_tags + inline)}.values())[::-1]
     most = int(profile.hashtags_per_post.max)
@@ -135,7 +171,7 @@ def normalise_hashtags(text: str, profile: ChannelProfile,
     always = profile.hashtag_share >= 1 - settings.habit_share
     if settings.add_hashtags and always and len(tags) < fewest:
         have = {t.lower() for t in tags}
-        added = [t for t in _matching_tags(body, profile) if t.lower() not in have]
+        added = [t for t in _matching_tags(body, profile, settings) if t.lower() not in have]
         added = added[:fewest - len(tags)]
         if added:
             tags += added
@@ -154,7 +190,7 @@ def reflow(text: str, profile: ChannelProfile, settings: PostSettings) -> tuple[
     and how many paragraphs were split."""
     if profile.one_line_share.median < 0.5:
         return text, 0
-    longest = profile.words_per_paragraph.bounds(settings.slack)[1]
+    longest = profile.longest_paragraph.bounds(settings.slack)[1]
     target = max(profile.words_per_paragraph.median, 1.0)
     out, split = [], 0
     for block in paragraphs(text):
@@ -200,14 +236,15 @@ def shape(draft: str, profile: ChannelProfile, settings: PostSettings,
     split to the author's rhythm, cut to the author's most words and to a complete last
     sentence. Names and numbers the sources do not hold are flagged in ``notes``."""
     out = Shaped(text=draft.replace("\r\n", "\n").replace("\r", "\n").strip())
+    invented = grounding.missing(out.text, settings.min_checked_number).urls if grounding else []
     text, links = strip_markdown_links(out.text)
     if links:
         out.changes.append(f"removed {links} piece(s) of link or image markup")
     if grounding is not None:
-        text, removed = remove_urls(text, grounding)
-        if removed:
-            out.changes.append(f"removed {len(removed)} link(s) not among the sources")
-            out.notes += [f"removed a link that is not among the sources: {u}" for u in removed]
+        text = remove_urls(text, grounding, settings.link_line_words)
+        if invented:
+            out.changes.append(f"removed {len(invented)} link(s) not among the sources")
+            out.notes += [f"removed a link that is not among the sources: {u}" for u in invented]
     if not profile.uses_headings(settings):
         text, headings = remove_headings(text)
         if headings:

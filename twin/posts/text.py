@@ -18,9 +18,9 @@ URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]\"'`]+", re.I)
 LIST_ITEM = re.compile(r"^\s*(?:[-*+•→▶➡✅✔]|\d+[.)])\s+")
 # Where a sentence ends: terminal punctuation (closing quotes and brackets after it), or an
 # emoji closing a line of prose (LinkedIn writers end lines with one instead of a full stop).
-_CLOSERS = "\"'”’)]»"
-SENTENCE_END = re.compile(rf"[.!?…]+[{_CLOSERS}]*(?=\s|$)")
-_SENTENCE_SPLIT = re.compile(rf"(?<=[.!?…])[{_CLOSERS}]*\s+(?=[\"'“‘(\[A-Z0-9])")
+_CLOSERS = r"[\"'”’)\]»]"
+SENTENCE_END = re.compile(rf"[.!?…]+{_CLOSERS}*(?=\s|$)")
+_SENTENCE_SPLIT = re.compile(rf"(?<=[.!?…]){_CLOSERS}*\s+(?=[\"'“‘(\[A-Z0-9])")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 
 
@@ -82,6 +82,19 @@ def tag_words(tag: str) -> list[str]:
     return [w.lower() for w in spaced.split()]
 
 
+def tag_as_words(tag: str) -> str:
+    """A hashtag read as words: ``DataEngineering`` -> ``data engineering``, acronyms kept
+    (``SRE``)."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|_", " ", tag)
+    return " ".join(w if len(w) > 1 and w.isupper() else w.lower() for w in spaced.split())
+
+
+def stems(text: str) -> set[str]:
+    """Crude stems of the content words of ``text`` (the first five letters of words of four
+    letters or more): enough to match ``contracts`` with ``contract``."""
+    return {w[:5] for w in re.findall(r"[a-z]{4,}", text.lower())}
+
+
 def heading_lines(text: str) -> int:
     """Markdown heading lines (``# ...``) outside code fences."""
     count, fenced = 0, False
@@ -128,6 +141,7 @@ class Anatomy:
     words: int
     paragraphs: int
     words_per_paragraph: float
+    longest_paragraph: int
     one_line_share: float
     hashtags: int
     hashtags_at_end: bool
@@ -144,6 +158,7 @@ class Anatomy:
         all_tags = hashtags(text)
         return cls(words=word_count(body), paragraphs=len(prose),
                    words_per_paragraph=word_count(body) / max(len(prose), 1),
+                   longest_paragraph=max((word_count(b) for b in prose), default=0),
                    one_line_share=one_line / max(len(prose), 1),
                    hashtags=len(all_tags),
                    hashtags_at_end=bool(all_tags) and len(end_tags) == len(all_tags),
