@@ -93,10 +93,13 @@ def _emoji(a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
     return Check("emoji", ok, f"{a.emoji} emoji" + ("" if ok else f"; you use at most {most}"))
 
 
-def _markup(text: str) -> Check:
+def _markup(text: str, a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
     _, pieces = strip_markdown_links(text)
-    return Check("link markup", not pieces, "no markdown links or images" if not pieces else
-                 f"{pieces} piece(s) of markdown link or image syntax")
+    problems = [f"{pieces} piece(s) of markdown link or image syntax"] if pieces else []
+    if a.markup and not p.uses_markup(s):
+        problems.append(f"{a.markup} piece(s) of bold or code markdown, which you do not write")
+    return Check("markdown", not problems, "; ".join(problems) or "no markdown a reader would "
+                 "see as symbols")
 
 
 def _grounded(text: str, grounding: Grounding, s: PostSettings) -> Check:
@@ -116,13 +119,13 @@ def check_draft(text: str, profile: ChannelProfile, settings: PostSettings,
                 grounding: Grounding | None = None) -> list[Check]:
     """Every check of ``text`` against the author's ``profile``: a complete last sentence,
     length and rhythm within the author's range, headings, hashtags and emoji as the author
-    uses them, no markdown link syntax and, when ``grounding`` is given, no link, name or
+    uses them, no markdown they do not write and, when ``grounding`` is given, no link, name or
     number that is in neither the request nor the sources."""
     anatomy = Anatomy.of(text)
     found = [_ending(text), _length(anatomy, profile, settings),
              _rhythm(anatomy, profile, settings), _headings(anatomy, profile, settings),
              _hashtags(anatomy, profile, settings), _emoji(anatomy, profile, settings),
-             _markup(text)]
+             _markup(text, anatomy, profile, settings)]
     if grounding is not None:
         found.append(_grounded(text, grounding, settings))
     return found

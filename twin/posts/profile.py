@@ -77,6 +77,8 @@ class ChannelProfile(BaseModel):
         default_factory=dict, description="For each top hashtag, the word stems most typical "
         "of the author's posts that carry it (to pick the author's hashtags for a draft).")
     heading_share: float = Field(description="Share of posts with a markdown heading.")
+    markup_share: float = Field(
+        default=0.0, description="Share of posts with bold or inline-code markdown.")
     emoji_share: float = Field(description="Share of posts with an emoji.")
     emoji_per_post: Range
 
@@ -87,6 +89,10 @@ class ChannelProfile(BaseModel):
     def uses_headings(self, settings: PostSettings) -> bool:
         """Whether the author writes markdown headings on this channel."""
         return self.heading_share >= settings.habit_share
+
+    def uses_markup(self, settings: PostSettings) -> bool:
+        """Whether the author writes bold or inline-code markdown on this channel."""
+        return self.markup_share >= settings.habit_share
 
     def uses_emoji(self, settings: PostSettings) -> bool:
         """Whether the author uses emoji on this channel."""
@@ -183,5 +189,6 @@ def channel_profile(documents: Iterable[Document], settings: PostSettings,
         top_hashtags=top,
         hashtag_words=_hashtag_words(texts, top, settings.hashtag_words),
         heading_share=sum(r.headings > 0 for r in rows) / n,
+        markup_share=sum(r.markup > 0 for r in rows) / n,
         emoji_share=sum(r.emoji > 0 for r in rows) / n,
         emoji_per_post=Range.of([r.emoji for r in rows], settings))

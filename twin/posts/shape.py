@@ -18,9 +18,12 @@ from twin.posts.text import (
     HASHTAG,
     HEADING,
     LIST_ITEM,
+    MARKUP,
     RULE,
+    emoji_count,
     ends_sentence,
     hashtags,
+    is_emoji,
     join_paragraphs,
     paragraphs,
     sentence_ends,
@@ -42,6 +45,8 @@ _REF_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:\s*\S+.*$", re.M)
 _CITATION = re.compile(r"\[\^?\d+\]")
 _AUTOLINK = re.compile(r"<((?:https?://|www\.)[^>\s]+)>", re.I)
 _HTML_IMAGE = re.compile(r"<img\b[^>]*>", re.I)
+_LINE_END_TAGS = re.compile(r"(?:[ \t]+#[A-Za-z][A-Za-z0-9_]*)+[ \t]*$")
+_EMOJI_RUN = re.compile(r"([\U0001f000-\U0001faff\u2600-\u27bf])(?:\ufe0f?\1)+")
 _SPACES = re.compile(r"[ \t]{2,}")
 _SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+([,.;:!?])")
 
@@ -104,6 +109,18 @@ def _rejoin(block: str, kept: list[str]) -> str:
     return ("\n" if "\n" in block else " ").join(kept)
 
 
+def _line_end_tags(text: str) -> tuple[str, list[str]]:
+    """Hashtags that close a line after its sentence ("... feed! #Innovation") taken off it."""
+    lines, tags = [], []
+    for line in text.split("\n"):
+        match = _LINE_END_TAGS.search(line)
+        if match and ends_sentence(line[:match.start()]):
+            tags += hashtags(match.group(0))
+            line = line[:match.start()].rstrip()
+        lines.append(line)
+    return "\n".join(lines), tags
+
+
 def _plain_tags(text: str) -> str:
     """Inline hashtags as the words they are made of (capitalised at a sentence's start)."""
     def words(match: re.Match[str]) -> str:
@@ -154,6 +171,8 @@ def normalise_hashtags(text: str, profile: ChannelProfile,
     and their own matching hashtags added when a draft has fewer than they ever write."""
     changes: list[str] = []
     body, end_tags = split_tags(text)
+    body, line_tags = _line_end_tags(body)
+    end_tags = line_tags + end_tags
     inline = hashtags(body)
     if not profile.uses_hashtags(settings):
         if inline or end_tags:
@@ -162,9 +181,10 @@ def normalise_hashtags(text: str, profile: ChannelProfile,
         return _plain_tags(body), changes
     if profile.hashtag_placement == "inline":
         return text, changes
-    if inline:
+    if inline or line_tags:
         body = _plain_tags(body)
-        changes.append(f"moved {len(inline)} hashtag(s) to the end, where the author puts them")
+        changes.append(f"moved {len(inline) + len(line_tags)} hashtag(s) to the end, where "
+                       "the author puts them")
     tags = list({t.lower(): t for t in reversed(end_tags + inline)}.values())[::-1]
     most = int(profile.hashtags_per_post.max)
     fewest = int(profile.hashtags_per_post.min)
@@ -182,6 +202,32 @@ def normalise_hashtags(text: str, profile: ChannelProfile,
     if not tags:
         return body, changes
     return join_paragraphs([body, " ".join("#" + t for t in tags)]), changes
+
+
+def strip_markup(text: str) -> tuple[str, int]:
+    """Bold and inline-code markdown reduced to its text; how many pieces went."""
+    return MARKUP.subn(lambda m: next(g for g in m.groups() if g is not None), text)
+
+
+def normalise_emoji(text: str, profile: ChannelProfile,
+                    settings: PostSettings) -> tuple[str, int]:
+    """Emoji the way the author uses them: none when they never do, else repeats of one emoji
+    collapsed and at most the author's most per post (the first ones kept). Returns the text
+    and how many emoji went."""
+    most = max(int(profile.emoji_per_post.max), 1) if profile.uses_emoji(settings) else 0
+    before = emoji_count(text)
+    if before <= most:
+        return text, 0
+    text = _EMOJI_RUN.sub(r"\1", text)
+    kept, out = 0, []
+    for ch in text:
+        if is_emoji(ch) and not "\U0001f3fb" <= ch <= "\U0001f3ff":
+            kept += 1
+            if kept > most:
+                continue
+        out.append(ch)
+    text = "".join(out)
+    return text, before - emoji_count(text)
 
 
 def reflow(text: str, profile: ChannelProfile, settings: PostSettings) -> tuple[str, int]:
@@ -250,6 +296,13 @@ def shape(draft: str, profile: ChannelProfile, settings: PostSettings,
         if headings:
             out.changes.append(f"removed {headings} heading line(s): the author writes none "
                                "here")
+    if not profile.uses_markup(settings):
+        text, markup = strip_markup(text)
+        if markup:
+            out.changes.append(f"removed {markup} piece(s) of bold or code markdown")
+    text, emoji = normalise_emoji(text, profile, settings)
+    if emoji:
+        out.changes.append(f"removed {emoji} emoji beyond the author's habit")
     text = _tidy(text)
     text, tag_changes = normalise_hashtags(text, profile, settings)
     out.changes += tag_changes

@@ -15,6 +15,8 @@ HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+|$)")
 RULE = re.compile(r"^ {0,3}([-=*_])(?:[ \t]*\1){2,}[ \t]*$")  # --- *** === (setext underline)
 FENCE = re.compile(r"^ {0,3}(```|~~~)")
 URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]\"'`]+", re.I)
+# Bold, underline-bold and inline code: markdown that LinkedIn shows as literal characters.
+MARKUP = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__|`([^`\n]+)`")
 LIST_ITEM = re.compile(r"^\s*(?:[-*+•→▶➡✅✔]|\d+[.)])\s+")
 # Where a sentence ends: terminal punctuation (closing quotes and brackets after it), or an
 # emoji closing a line of prose (LinkedIn writers end lines with one instead of a full stop).
@@ -147,6 +149,7 @@ class Anatomy:
     hashtags_at_end: bool
     headings: int
     emoji: int
+    markup: int
 
     @classmethod
     def of(cls, text: str) -> Anatomy:
@@ -162,4 +165,5 @@ class Anatomy:
                    one_line_share=one_line / max(len(prose), 1),
                    hashtags=len(all_tags),
                    hashtags_at_end=bool(all_tags) and len(end_tags) == len(all_tags),
-                   headings=heading_lines(text), emoji=emoji_count(text))
+                   headings=heading_lines(text), emoji=emoji_count(text),
+                   markup=len(MARKUP.findall(text)))
