@@ -156,19 +156,27 @@ def test_the_issue_draft_is_shaped_into_a_post(profile: ChannelProfile, groundin
     assert not after["length"].passed and "words" in after["length"].reason
 
 
-def test_an_article_fragment_is_cut_to_a_post(documents: list[Document],
-                                              profile: ChannelProfile):
-    """A Medium article of hers, 700+ words with headings, given as a LinkedIn draft: headings
-    go, it is cut at a sentence within her longest post, and its paragraphs keep her rhythm."""
-    article = next(d for d in documents if d.platform.value == "medium")
-    assert word_count(article.text) > 600 and heading_lines(article.text) > 3
-    shaped = shape(article.text, profile, SETTINGS)
-    body, _ = split_tags(shaped.text)
-    assert heading_lines(shaped.text) == 0
-    assert word_count(body) <= profile.max_words(SETTINGS) and ends_sentence(body)
-    assert "trimmed to the author's length" in shaped.changes
-    checks = {c.name: c.passed for c in check_draft(shaped.text, profile, SETTINGS)}
-    assert checks["length"] and checks["complete ending"] and checks["headings"]
+def test_article_fragments_are_cut_to_posts(documents: list[Document],
+                                            profile: ChannelProfile):
+    """Her Medium articles, 600+ words with headings and code, given as LinkedIn drafts:
+    headings and code blocks go, each is cut at a sentence within her longest post, and its
+    paragraphs keep her rhythm."""
+    articles = [d for d in documents if d.platform.value == "medium"]
+    assert len(articles) >= 5 and all("```" in d.text for d in articles)
+    for article in articles:
+        assert word_count(article.text) > 600 and heading_lines(article.text) > 3
+        shaped = shape(article.text, profile, SETTINGS)
+        body, _ = split_tags(shaped.text)
+        assert heading_lines(shaped.text) == 0 and "```" not in shaped.text
+        assert word_count(body) <= profile.max_words(SETTINGS) and ends_sentence(body)
+        assert "trimmed to the author's length" in shaped.changes
+        checks = {c.name: c for c in check_draft(shaped.text, profile, SETTINGS)}
+        for name in ("length", "complete ending", "headings", "markdown"):
+            assert checks[name].passed, (article.title, checks[name])
+    # A draft the token limit cut inside a code block: the block goes, the prose stays.
+    cut = shape("Here is the check we run on every file.\n\n```python\nimport pyarrow as pa\n"
+                "schema = pa.", profile, SETTINGS)
+    assert split_tags(cut.text)[0] == "Here is the check we run on every file."
 
 
 def test_hashtags_and_emoji_as_she_uses_them(profile: ChannelProfile, documents: list[Document]):

@@ -98,6 +98,8 @@ def _markup(text: str, a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
     problems = [f"{pieces} piece(s) of markdown link or image syntax"] if pieces else []
     if a.markup and not p.uses_markup(s):
         problems.append(f"{a.markup} piece(s) of bold or code markdown, which you do not write")
+    if a.code_blocks and not p.uses_code(s):
+        problems.append(f"{a.code_blocks} code block(s); your {p.source} have none")
     return Check("markdown", not problems, "; ".join(problems) or "no markdown a reader would "
                  "see as symbols")
 

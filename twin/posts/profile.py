@@ -79,6 +79,8 @@ class ChannelProfile(BaseModel):
     heading_share: float = Field(description="Share of posts with a markdown heading.")
     markup_share: float = Field(
         default=0.0, description="Share of posts with bold or inline-code markdown.")
+    code_share: float = Field(
+        default=0.0, description="Share of posts with a fenced code block.")
     emoji_share: float = Field(description="Share of posts with an emoji.")
     emoji_per_post: Range
 
@@ -93,6 +95,10 @@ class ChannelProfile(BaseModel):
     def uses_markup(self, settings: PostSettings) -> bool:
         """Whether the author writes bold or inline-code markdown on this channel."""
         return self.markup_share >= settings.habit_share
+
+    def uses_code(self, settings: PostSettings) -> bool:
+        """Whether the author puts fenced code blocks in their writing on this channel."""
+        return self.code_share >= settings.habit_share
 
     def uses_emoji(self, settings: PostSettings) -> bool:
         """Whether the author uses emoji on this channel."""
@@ -190,5 +196,6 @@ def channel_profile(documents: Iterable[Document], settings: PostSettings,
         hashtag_words=_hashtag_words(texts, top, settings.hashtag_words),
         heading_share=sum(r.headings > 0 for r in rows) / n,
         markup_share=sum(r.markup > 0 for r in rows) / n,
+        code_share=sum(r.code_blocks > 0 for r in rows) / n,
         emoji_share=sum(r.emoji > 0 for r in rows) / n,
         emoji_per_post=Range.of([r.emoji for r in rows], settings))

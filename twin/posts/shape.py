@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from twin.posts.grounding import Grounding, urls_in
 from twin.posts.profile import ChannelProfile
 from twin.posts.text import (
+    CODE_BLOCK,
     FENCE,
     HASHTAG,
     HEADING,
@@ -205,8 +206,14 @@ def normalise_hashtags(text: str, profile: ChannelProfile,
 
 
 def strip_markup(text: str) -> tuple[str, int]:
-    """Bold and inline-code markdown reduced to its text; how many pieces went."""
-    return MARKUP.subn(lambda m: next(g for g in m.groups() if g is not None), text)
+    """Bold and inline-code markdown reduced to its text (nested pieces too); how many pieces
+    went."""
+    total = 0
+    while True:
+        text, n = MARKUP.subn(lambda m: next(g for g in m.groups() if g is not None), text)
+        if not n:
+            return text, total
+        total += n
 
 
 def normalise_emoji(text: str, profile: ChannelProfile,
@@ -291,6 +298,10 @@ def shape(draft: str, profile: ChannelProfile, settings: PostSettings,
         if invented:
             out.changes.append(f"removed {len(invented)} link(s) not among the sources")
             out.notes += [f"removed a link that is not among the sources: {u}" for u in invented]
+    if not profile.uses_code(settings):
+        text, blocks = CODE_BLOCK.subn("", text)
+        if blocks:
+            out.changes.append(f"removed {blocks} code block(s): the author puts none here")
     if not profile.uses_headings(settings):
         text, headings = remove_headings(text)
         if headings:

@@ -14,6 +14,8 @@ HASHTAG = re.compile(r"(?<![\w&#/])#([A-Za-z][A-Za-z0-9_]*)")
 HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+|$)")
 RULE = re.compile(r"^ {0,3}([-=*_])(?:[ \t]*\1){2,}[ \t]*$")  # --- *** === (setext underline)
 FENCE = re.compile(r"^ {0,3}(```|~~~)")
+# A fenced code block; one the model never closed runs to the end of the text.
+CODE_BLOCK = re.compile(r"^ {0,3}(```|~~~)[^\n]*\n(?:.*?^ {0,3}\1[^\n]*$|.*\Z)", re.M | re.S)
 URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]\"'`]+", re.I)
 # Bold, underline-bold and inline code: markdown that LinkedIn shows as literal characters.
 MARKUP = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__|`([^`\n]+)`")
@@ -150,6 +152,7 @@ class Anatomy:
     headings: int
     emoji: int
     markup: int
+    code_blocks: int
 
     @classmethod
     def of(cls, text: str) -> Anatomy:
@@ -166,4 +169,5 @@ class Anatomy:
                    hashtags=len(all_tags),
                    hashtags_at_end=bool(all_tags) and len(end_tags) == len(all_tags),
                    headings=heading_lines(text), emoji=emoji_count(text),
-                   markup=len(MARKUP.findall(text)))
+                   markup=len(MARKUP.findall(CODE_BLOCK.sub("", text))),
+                   code_blocks=len(CODE_BLOCK.findall(text)))
