@@ -29,6 +29,7 @@ from twin.posts.text import (
     ends_sentence,
     hashtags,
     heading_lines,
+    split_closing,
     split_tags,
     word_count,
 )
@@ -128,6 +129,24 @@ def test_her_own_held_out_posts_pass_and_are_left_alone(documents: list[Document
     assert unchanged / len(posts) >= 0.9, unchanged
 
 
+def test_her_articles_pass_on_their_own_channels(documents: list[Document]):
+    """The same on her articles (Medium, Substack, blog, LinkedIn Pulse), each against the
+    profile of her other articles on that channel: headings, code and her sign-off are hers
+    there. Fewer pieces per channel (4-6), so a habit seen once (code in one of six Substack
+    posts) is not one yet, and paragraph lengths vary more: 75%."""
+    articles = [d for d in documents if d.kind.value == "article"]
+    passed = unchanged = 0
+    for article in articles:
+        others = [d for d in documents if d.id != article.id]
+        held_out = channel_profile(others, SETTINGS, article.platform.value, "article")
+        assert held_out.source == f"{article.platform.value} articles"
+        passed += all(c.passed for c in check_draft(article.text, held_out, SETTINGS))
+        unchanged += shape(article.text, held_out, SETTINGS).text == article.text.strip()
+    assert len(articles) >= 15
+    assert passed / len(articles) >= 0.75 and unchanged / len(articles) >= 0.8, (passed,
+                                                                                unchanged)
+
+
 def test_the_issue_draft_is_shaped_into_a_post(profile: ChannelProfile, grounding: Grounding):
     before = {c.name: c.passed for c in check_draft(ISSUE_DRAFT, profile, SETTINGS, grounding)}
     assert not any(before[n] for n in ("complete ending", "headings", "markdown",
@@ -166,7 +185,8 @@ def test_article_fragments_are_cut_to_posts(documents: list[Document],
     for article in articles:
         assert word_count(article.text) > 600 and heading_lines(article.text) > 3
         shaped = shape(article.text, profile, SETTINGS)
-        body, _ = split_tags(shaped.text)
+        body, sign_off, _ = split_closing(shaped.text)
+        assert not sign_off and "— Maya" in article.text  # she signs articles, not posts
         assert heading_lines(shaped.text) == 0 and "```" not in shaped.text
         assert word_count(body) <= profile.max_words(SETTINGS) and ends_sentence(body)
         assert "trimmed to the author's length" in shaped.changes

@@ -9,7 +9,7 @@ from typing import Any
 from twin.posts.grounding import Grounding
 from twin.posts.profile import ChannelProfile, Range
 from twin.posts.shape import strip_markdown_links
-from twin.posts.text import Anatomy, ends_sentence, split_tags
+from twin.posts.text import Anatomy, ends_sentence, split_closing
 from twin.settings import PostSettings
 
 
@@ -32,7 +32,7 @@ def _span(r: Range, slack: float, digits: int = 0) -> str:
 
 
 def _ending(text: str) -> Check:
-    body, _ = split_tags(text)
+    body, _, _ = split_closing(text)
     last = body.rstrip()[-40:]
     if ends_sentence(body):
         return Check("complete ending", True, "ends with a full sentence")
@@ -52,9 +52,9 @@ def _rhythm(a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
     if not p.words_per_paragraph.allows(a.words_per_paragraph, s.slack):
         problems.append(f"{a.words_per_paragraph:.0f} words a paragraph "
                         f"(yours: {_span(p.words_per_paragraph, s.slack)})")
-    if a.longest_paragraph > p.longest_paragraph.bounds(s.slack)[1]:
-        problems.append(f"a paragraph of {a.longest_paragraph} words (your longest: "
-                        f"{p.longest_paragraph.bounds(s.slack)[1]:.0f})")
+    if a.longest_paragraph > p.most_paragraph_words(s):
+        problems.append(f"a paragraph of {a.longest_paragraph} words (yours stay within "
+                        f"{p.most_paragraph_words(s)})")
     if problems:
         return Check("rhythm", False, "; ".join(problems))
     return Check("rhythm", True, f"{a.paragraphs} paragraphs of about "

@@ -81,6 +81,8 @@ class ChannelProfile(BaseModel):
         default=0.0, description="Share of posts with bold or inline-code markdown.")
     code_share: float = Field(
         default=0.0, description="Share of posts with a fenced code block.")
+    sign_off_share: float = Field(
+        default=0.0, description="Share of posts closed by a signature ('— Maya').")
     emoji_share: float = Field(description="Share of posts with an emoji.")
     emoji_per_post: Range
 
@@ -100,6 +102,10 @@ class ChannelProfile(BaseModel):
         """Whether the author puts fenced code blocks in their writing on this channel."""
         return self.code_share >= settings.habit_share
 
+    def signs_off(self, settings: PostSettings) -> bool:
+        """Whether the author closes writing on this channel with a signature."""
+        return self.sign_off_share >= settings.habit_share
+
     def uses_emoji(self, settings: PostSettings) -> bool:
         """Whether the author uses emoji on this channel."""
         return self.emoji_share >= settings.habit_share
@@ -107,6 +113,11 @@ class ChannelProfile(BaseModel):
     def max_words(self, settings: PostSettings) -> int:
         """The most words a draft may have (the upper end of the widened length range)."""
         return int(self.words.bounds(settings.slack)[1])
+
+    def most_paragraph_words(self, settings: PostSettings) -> int:
+        """The most words one paragraph of a draft may have: the author's longest paragraph,
+        widened by the slack (an extreme, so the maximum rather than a percentile)."""
+        return int(self.longest_paragraph.max * (1 + settings.slack))
 
     def save(self, folder: Path) -> Path:
         """Write the profile as ``channel_profile.json`` into ``folder`` (a dataset's)."""
@@ -197,5 +208,6 @@ def channel_profile(documents: Iterable[Document], settings: PostSettings,
         heading_share=sum(r.headings > 0 for r in rows) / n,
         markup_share=sum(r.markup > 0 for r in rows) / n,
         code_share=sum(r.code_blocks > 0 for r in rows) / n,
+        sign_off_share=sum(r.signed for r in rows) / n,
         emoji_share=sum(r.emoji > 0 for r in rows) / n,
         emoji_per_post=Range.of([r.emoji for r in rows], settings))

@@ -9,7 +9,9 @@ never adding words of its own except the author's own hashtags.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from twin.posts.grounding import Grounding, urls_in
 from twin.posts.profile import ChannelProfile
@@ -29,6 +31,7 @@ from twin.posts.text import (
     paragraphs,
     sentence_ends,
     sentences,
+    split_closing,
     split_tags,
     stems,
     tag_as_words,
@@ -48,6 +51,8 @@ _AUTOLINK = re.compile(r"<((?:https?://|www\.)[^>\s]+)>", re.I)
 _HTML_IMAGE = re.compile(r"<img\b[^>]*>", re.I)
 _LINE_END_TAGS = re.compile(r"(?:[ \t]+#[A-Za-z][A-Za-z0-9_]*)+[ \t]*$")
 _EMOJI_RUN = re.compile(r"([\U0001f000-\U0001faff\u2600-\u27bf])(?:\ufe0f?\1)+")
+T = TypeVar("T")
+_CODE_MARK = "\u2063"  # invisible separator: marks a held-back code block (no word, no end)
 _SPACES = re.compile(r"[ \t]{2,}")
 _SPACE_BEFORE_PUNCT = re.compile(r"[ \t]+([,.;:!?])")
 
@@ -96,7 +101,7 @@ def remove_urls(text: str, grounding: Grounding, link_line_words: int) -> str:
         for sentence in sentences(block):
             bad = [u for u in urls_in(sentence) if not grounding.has_url(u)]
             for url in bad:
-                sentence = sentence.replace(url, "")
+                sentence = _tidy_line(sentence.replace(url, ""))
             if bad and word_count(sentence) <= link_line_words:
                 continue
             kept.append(sentence)
@@ -126,7 +131,8 @@ def _plain_tags(text: str) -> str:
     """Inline hashtags as the words they are made of (capitalised at a sentence's start)."""
     def words(match: re.Match[str]) -> str:
         plain = tag_as_words(match.group(1))
-        start = not text[:match.start()].strip() or text[:match.start()].rstrip()[-1] in ".!?\n"
+        before = text[:match.start()].rstrip(" \t")
+        start = not before.strip() or before[-1] in ".!?\n"
         return plain[:1].upper() + plain[1:] if start else plain
 
     return HASHTAG.sub(words, text)
@@ -243,7 +249,7 @@ def reflow(text: str, profile: ChannelProfile, settings: PostSettings) -> tuple[
     and how many paragraphs were split."""
     if profile.one_line_share.median < 0.5:
         return text, 0
-    longest = profile.longest_paragraph.bounds(settings.slack)[1]
+    longest = profile.longest_paragraph.bounds(settings.slack)[1]  # her usual, not her extreme
     target = max(profile.words_per_paragraph.median, 1.0)
     out, split = [], 0
     for block in paragraphs(text):
@@ -274,23 +280,66 @@ def cut_to_sentence(text: str, max_words: int | None = None) -> str:
     return text[:ends[-1]].strip()
 
 
+def _tidy_line(line: str) -> str:
+    """A line a removal left gaps in: single spaces, none before punctuation."""
+    return _SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", line)).strip()
+
+
+def _tidy_changed(before: str, after: str) -> str:
+    """``after`` with the lines a transform changed tidied (the author's own spacing elsewhere
+    is left as it is)."""
+    old, new = before.split("\n"), after.split("\n")
+    if len(old) != len(new):
+        return after
+    return "\n".join(n if n == o else _tidy_line(n) for o, n in zip(old, new, strict=True))
+
+
 def _tidy(text: str) -> str:
-    lines = [_SPACE_BEFORE_PUNCT.sub(r"\1", _SPACES.sub(" ", line)).rstrip()
-             for line in text.split("\n")]
+    """Trailing spaces and paragraphs a removal left empty (or only punctuation) gone."""
+    lines = [line.rstrip() for line in text.split("\n")]
     blocks = [b for b in paragraphs("\n".join(lines)) if b.strip(" \t-–—:|,.")]
     return join_paragraphs(blocks)
+
+
+def _tracked(transform: Callable[..., tuple[str, T]], text: str, *args: Any) -> tuple[str, T]:
+    """Run a transform, tidying the lines it changed."""
+    after, result = transform(text, *args)
+    return _tidy_changed(text, after), result
+
+
+def _mask_code(text: str) -> tuple[str, list[str]]:
+    """Code blocks swapped for placeholder paragraphs, so prose transforms (link stripping,
+    hashtags, spacing, reflow, cuts) never touch code; :func:`_unmask_code` puts them back."""
+    blocks: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        blocks.append(match.group(0).rstrip())
+        return f"\n\n{_CODE_MARK}{len(blocks) - 1}{_CODE_MARK}\n\n"
+
+    return CODE_BLOCK.sub(hold, text), blocks
+
+
+def _unmask_code(text: str, blocks: list[str]) -> str:
+    return re.sub(rf"{_CODE_MARK}(\d+){_CODE_MARK}", lambda m: blocks[int(m.group(1))], text)
 
 
 def shape(draft: str, profile: ChannelProfile, settings: PostSettings,
           grounding: Grounding | None = None) -> Shaped:
     """``draft`` made a post of the author's channel: markdown link and image syntax stripped,
-    URLs absent from the request and sources removed (when ``grounding`` is given), headings
-    removed unless the author writes them, hashtags as the author uses them, long paragraphs
-    split to the author's rhythm, cut to the author's most words and to a complete last
-    sentence. Names and numbers the sources do not hold are flagged in ``notes``."""
+    URLs absent from the request and sources removed (when ``grounding`` is given), code
+    blocks, headings and bold/code markdown removed unless the author writes them, emoji and
+    hashtags as the author uses them, long paragraphs split to the author's rhythm, cut to the
+    author's most words and to a complete last sentence. Names and numbers the sources do not
+    hold are flagged in ``notes``."""
     out = Shaped(text=draft.replace("\r\n", "\n").replace("\r", "\n").strip())
     invented = grounding.missing(out.text, settings.min_checked_number).urls if grounding else []
-    text, links = strip_markdown_links(out.text)
+    text = out.text
+    if not profile.uses_code(settings):
+        text, removed = CODE_BLOCK.subn("", text)
+        if removed:
+            out.changes.append(f"removed {removed} code block(s): the author puts none here")
+    text, code = _mask_code(text)
+    text, links = _tracked(strip_markdown_links, text)
     if links:
         out.changes.append(f"removed {links} piece(s) of link or image markup")
     if grounding is not None:
@@ -298,10 +347,6 @@ def shape(draft: str, profile: ChannelProfile, settings: PostSettings,
         if invented:
             out.changes.append(f"removed {len(invented)} link(s) not among the sources")
             out.notes += [f"removed a link that is not among the sources: {u}" for u in invented]
-    if not profile.uses_code(settings):
-        text, blocks = CODE_BLOCK.subn("", text)
-        if blocks:
-            out.changes.append(f"removed {blocks} code block(s): the author puts none here")
     if not profile.uses_headings(settings):
         text, headings = remove_headings(text)
         if headings:
@@ -311,23 +356,27 @@ def shape(draft: str, profile: ChannelProfile, settings: PostSettings,
         text, markup = strip_markup(text)
         if markup:
             out.changes.append(f"removed {markup} piece(s) of bold or code markdown")
-    text, emoji = normalise_emoji(text, profile, settings)
+    text, emoji = _tracked(normalise_emoji, text, profile, settings)
     if emoji:
         out.changes.append(f"removed {emoji} emoji beyond the author's habit")
     text = _tidy(text)
-    text, tag_changes = normalise_hashtags(text, profile, settings)
+    text, tag_changes = _tracked(normalise_hashtags, text, profile, settings)
     out.changes += tag_changes
     if settings.reflow:
         text, split = reflow(text, profile, settings)
         if split:
             out.changes.append(f"split {split} long paragraph(s) to the author's rhythm")
-    body, tags = split_tags(text)
+    body, closing, tags = split_closing(text)
+    if closing and not profile.signs_off(settings):
+        out.changes.append("removed the sign-off: the author does not sign here")
+        closing = ""
     most = profile.max_words(settings)
     cut = cut_to_sentence(body, most if word_count(body) > most else None)
     if word_count(cut) < word_count(body):
         out.changes.append("trimmed to the author's length" if word_count(body) > most
                            else "cut an unfinished last sentence")
-    out.text = join_paragraphs([_tidy(cut), " ".join("#" + t for t in tags)])
+    out.text = _unmask_code(join_paragraphs([_tidy(cut), closing,
+                                             " ".join("#" + t for t in tags)]), code)
     if grounding is not None:
         missing = grounding.missing(out.text, settings.min_checked_number)
         out.notes += [f"not in the request or the sources, check it: {n}"

@@ -19,6 +19,8 @@ CODE_BLOCK = re.compile(r"^ {0,3}(```|~~~)[^\n]*\n(?:.*?^ {0,3}\1[^\n]*$|.*\Z)",
 URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]\"'`]+", re.I)
 # Bold, underline-bold and inline code: markdown that LinkedIn shows as literal characters.
 MARKUP = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__|`([^`\n]+)`")
+# A signature closing a piece: "— Maya", "- Maya O." (a dash and at most three names).
+SIGN_OFF = re.compile(r"^[—–-]{1,2}[ \t]*[A-Z][\w.'’-]*(?:[ \t]+[A-Z][\w.'’-]*){0,2}$")
 LIST_ITEM = re.compile(r"^\s*(?:[-*+•→▶➡✅✔]|\d+[.)])\s+")
 # Where a sentence ends: terminal punctuation (closing quotes and brackets after it), or an
 # emoji closing a line of prose (LinkedIn writers end lines with one instead of a full stop).
@@ -78,6 +80,16 @@ def split_tags(text: str) -> tuple[str, list[str]]:
     while blocks and is_tag_line(blocks[-1]):
         tags = hashtags(blocks.pop()) + tags
     return join_paragraphs(blocks), tags
+
+
+def split_closing(text: str) -> tuple[str, str, list[str]]:
+    """``text`` as its body, its sign-off paragraph ("— Maya", or ``""``) and its closing
+    hashtags: the body is what must end in a full sentence."""
+    body, tags = split_tags(text)
+    blocks = paragraphs(body)
+    if len(blocks) > 1 and SIGN_OFF.match(blocks[-1]):
+        return join_paragraphs(blocks[:-1]), blocks[-1], tags
+    return body, "", tags
 
 
 def tag_words(tag: str) -> list[str]:
@@ -153,21 +165,23 @@ class Anatomy:
     emoji: int
     markup: int
     code_blocks: int
+    signed: bool
 
     @classmethod
     def of(cls, text: str) -> Anatomy:
         """Measure one post (its closing hashtag lines are not paragraphs of prose)."""
-        body, end_tags = split_tags(text)
+        prose_only = CODE_BLOCK.sub("", text)  # "#include" is no hashtag, code no markup
+        body, sign_off, end_tags = split_closing(text)
         blocks = paragraphs(body)
         prose = [b for b in blocks if word_count(b)]
         one_line = sum("\n" not in b and len(sentences(b)) <= 1 for b in prose)
-        all_tags = hashtags(text)
+        all_tags = hashtags(prose_only)
         return cls(words=word_count(body), paragraphs=len(prose),
                    words_per_paragraph=word_count(body) / max(len(prose), 1),
                    longest_paragraph=max((word_count(b) for b in prose), default=0),
                    one_line_share=one_line / max(len(prose), 1),
                    hashtags=len(all_tags),
                    hashtags_at_end=bool(all_tags) and len(end_tags) == len(all_tags),
-                   headings=heading_lines(text), emoji=emoji_count(text),
-                   markup=len(MARKUP.findall(CODE_BLOCK.sub("", text))),
-                   code_blocks=len(CODE_BLOCK.findall(text)))
+                   headings=heading_lines(text), emoji=emoji_count(prose_only),
+                   markup=len(MARKUP.findall(prose_only)),
+                   code_blocks=len(CODE_BLOCK.findall(text)), signed=bool(sign_off))
