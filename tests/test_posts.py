@@ -275,3 +275,17 @@ def test_finish_returns_a_checked_post(profile: ChannelProfile, posts: list[Docu
         assert not INVENTED.search(candidate.text)
     with pytest.raises(ValueError):
         choose([], checker(profile, SETTINGS))
+
+
+def test_a_request_can_ask_for_less(profile: ChannelProfile, posts: list[Document]):
+    """A request's max_words caps the length: her post is cut at a sentence within it, keeps
+    its hashtags, and passes the length check for that request (not for her usual range)."""
+    post = posts[0]
+    shaped = shape(post.text, profile, SETTINGS, max_words=80)
+    body, _, tags = split_closing(shaped.text)
+    assert 40 <= word_count(body) <= 80 and ends_sentence(body) and len(tags) == 3
+    assert body in post.text  # her own sentences, cut, not rewritten
+    asked = {c.name: c.passed for c in check_draft(shaped.text, profile, SETTINGS,
+                                                   max_words=80)}
+    usual = {c.name: c.passed for c in check_draft(shaped.text, profile, SETTINGS)}
+    assert asked["length"] and not usual["length"]

@@ -40,9 +40,10 @@ def _ending(text: str) -> Check:
                  "has no text")
 
 
-def _length(a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
-    ok = p.words.allows(a.words, s.slack)
-    return Check("length", ok, f"{a.words} words; your {p.source} run {_span(p.words, s.slack)}")
+def _length(a: Anatomy, p: ChannelProfile, s: PostSettings, max_words: int | None) -> Check:
+    low, high = p.length_bounds(s, max_words)
+    where = f"your {p.source} run" if max_words is None else "asked for"
+    return Check("length", low <= a.words <= high, f"{a.words} words; {where} {low}–{high}")
 
 
 def _rhythm(a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
@@ -118,13 +119,15 @@ def _grounded(text: str, grounding: Grounding, s: PostSettings) -> Check:
 
 
 def check_draft(text: str, profile: ChannelProfile, settings: PostSettings,
-                grounding: Grounding | None = None) -> list[Check]:
+                grounding: Grounding | None = None,
+                max_words: int | None = None) -> list[Check]:
     """Every check of ``text`` against the author's ``profile``: a complete last sentence,
     length and rhythm within the author's range, headings, hashtags and emoji as the author
     uses them, no markdown they do not write and, when ``grounding`` is given, no link, name or
-    number that is in neither the request nor the sources."""
+    number that is in neither the request nor the sources. ``max_words``: the request's own
+    cap on length."""
     anatomy = Anatomy.of(text)
-    found = [_ending(text), _length(anatomy, profile, settings),
+    found = [_ending(text), _length(anatomy, profile, settings, max_words),
              _rhythm(anatomy, profile, settings), _headings(anatomy, profile, settings),
              _hashtags(anatomy, profile, settings), _emoji(anatomy, profile, settings),
              _markup(text, anatomy, profile, settings)]

@@ -72,10 +72,11 @@ def choose(candidates: Sequence[str], checks: Checker,
 
 
 def checker(profile: ChannelProfile, settings: PostSettings,
-            grounding: Grounding | None = None) -> Checker:
-    """The checks of one text against ``profile`` (and ``grounding``), as :func:`choose`
-    takes them."""
-    return partial(check_draft, profile=profile, settings=settings, grounding=grounding)
+            grounding: Grounding | None = None, max_words: int | None = None) -> Checker:
+    """The checks of one text against ``profile`` (and ``grounding`` and the request's
+    ``max_words``), as :func:`choose` takes them."""
+    return partial(check_draft, profile=profile, settings=settings, grounding=grounding,
+                   max_words=max_words)
 
 
 @dataclass
@@ -90,12 +91,12 @@ class Finished:
 
 
 def finish(drafts: Sequence[str], profile: ChannelProfile, settings: PostSettings,
-           grounding: Grounding | None = None,
-           voice_score: VoiceScorer | None = None) -> Finished:
+           grounding: Grounding | None = None, voice_score: VoiceScorer | None = None,
+           max_words: int | None = None) -> Finished:
     """Shape every draft for the author's channel, check each and return the best: what the
-    Serve app does with the candidates of one request."""
-    shaped = [shape(d, profile, settings, grounding) for d in drafts]
-    choice = choose([s.text for s in shaped], checker(profile, settings, grounding),
+    Serve app does with the candidates of one request (``max_words``: the request's cap)."""
+    shaped = [shape(d, profile, settings, grounding, max_words) for d in drafts]
+    choice = choose([s.text for s in shaped], checker(profile, settings, grounding, max_words),
                     voice_score)
     for candidate in choice.candidates:
         candidate.shaped = shaped[candidate.index]

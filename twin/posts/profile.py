@@ -110,9 +110,19 @@ class ChannelProfile(BaseModel):
         """Whether the author uses emoji on this channel."""
         return self.emoji_share >= settings.habit_share
 
-    def max_words(self, settings: PostSettings) -> int:
-        """The most words a draft may have (the upper end of the widened length range)."""
-        return int(self.words.bounds(settings.slack)[1])
+    def length_bounds(self, settings: PostSettings,
+                      max_words: int | None = None) -> tuple[int, int]:
+        """Fewest and most words a draft may have: the author's range widened by the slack;
+        a request's own ``max_words`` caps it (and lowers the floor to half of it when the
+        request asks for less than the author usually writes)."""
+        low, high = self.words.bounds(settings.slack)
+        if max_words is not None:
+            low, high = min(low, max_words / 2), min(high, max_words)
+        return int(low), int(high)
+
+    def max_words(self, settings: PostSettings, max_words: int | None = None) -> int:
+        """The most words a draft may have (see :meth:`length_bounds`)."""
+        return self.length_bounds(settings, max_words)[1]
 
     def most_paragraph_words(self, settings: PostSettings) -> int:
         """The most words one paragraph of a draft may have: the author's longest paragraph,

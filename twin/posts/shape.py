@@ -324,13 +324,13 @@ def _unmask_code(text: str, blocks: list[str]) -> str:
 
 
 def shape(draft: str, profile: ChannelProfile, settings: PostSettings,
-          grounding: Grounding | None = None) -> Shaped:
+          grounding: Grounding | None = None, max_words: int | None = None) -> Shaped:
     """``draft`` made a post of the author's channel: markdown link and image syntax stripped,
     URLs absent from the request and sources removed (when ``grounding`` is given), code
     blocks, headings and bold/code markdown removed unless the author writes them, emoji and
     hashtags as the author uses them, long paragraphs split to the author's rhythm, cut to the
     author's most words and to a complete last sentence. Names and numbers the sources do not
-    hold are flagged in ``notes``."""
+    hold are flagged in ``notes``. ``max_words``: the request's own cap on length."""
     out = Shaped(text=draft.replace("\r\n", "\n").replace("\r", "\n").strip())
     invented = grounding.missing(out.text, settings.min_checked_number).urls if grounding else []
     text = out.text
@@ -370,7 +370,7 @@ def shape(draft: str, profile: ChannelProfile, settings: PostSettings,
     if closing and not profile.signs_off(settings):
         out.changes.append("removed the sign-off: the author does not sign here")
         closing = ""
-    most = profile.max_words(settings)
+    most = profile.max_words(settings, max_words)
     cut = cut_to_sentence(body, most if word_count(body) > most else None)
     if word_count(cut) < word_count(body):
         out.changes.append("trimmed to the author's length" if word_count(body) > most
