@@ -15,7 +15,7 @@ _CAPITALISED = r"(?:[A-Z][a-z]+(?:['’-][A-Za-z]+)*|[A-Z]{2,}[a-z]?)"
 NAME = re.compile(rf"(?<![\w@#/.])(?:{_CAPITALISED})(?:[ \t]+(?:{_CAPITALISED}))+")
 HANDLE = re.compile(r"(?<![\w@.])@([A-Za-z0-9_][A-Za-z0-9_.-]*[A-Za-z0-9_])")
 NUMBER = re.compile(r"(?<![\w.,:/#-])\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.,:/#-])\d+(?:\.\d+)?")
-_BEFORE_SENTENCE = re.compile(r"(?:^|[.!?…:]\s+|\n\s*(?:[-*+•→]\s+)?)$")
+_BEFORE_SENTENCE = re.compile(r"(?:[.!?…:]\s+|\n\s*(?:[-*+•→]\s+)?)$")
 # Words that start sentences: capitalised there, they do not begin a name.
 _STARTER_WORDS = """
 a about after all also always an and another any as at because before but by each even every
@@ -54,13 +54,19 @@ def url_key(url: str) -> str:
         return url.lower()
 
 
+def _starts_sentence(text: str, start: int) -> bool:
+    """Whether offset ``start`` of ``text`` begins a sentence, a line or a list item."""
+    before = text[max(0, start - 20):start]
+    return (start <= 20 and not text[:start].strip()) or bool(_BEFORE_SENTENCE.search(before))
+
+
 def names_in(text: str) -> list[str]:
     """Capitalised multi-word names (``Sarah Chen``, ``Acme Data Labs``) and ``@handles``;
     a sentence's capitalised first word is left out when it is a common word."""
     found: list[str] = []
     for match in NAME.finditer(text):
         words = match.group(0).split()
-        if _BEFORE_SENTENCE.search(text[:match.start()]) and words[0].lower() in _STARTERS:
+        if _starts_sentence(text, match.start()) and words[0].lower() in _STARTERS:
             words = words[1:]
         words = [re.sub(r"['’]s$", "", w) for w in words]
         if len(words) >= 2:

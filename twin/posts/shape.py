@@ -131,7 +131,7 @@ def _plain_tags(text: str) -> str:
     """Inline hashtags as the words they are made of (capitalised at a sentence's start)."""
     def words(match: re.Match[str]) -> str:
         plain = tag_as_words(match.group(1))
-        before = text[:match.start()].rstrip(" \t")
+        before = text[max(0, match.start() - 200):match.start()].rstrip(" \t")
         start = not before.strip() or before[-1] in ".!?\n"
         return plain[:1].upper() + plain[1:] if start else plain
 
@@ -274,10 +274,18 @@ def cut_to_sentence(text: str, max_words: int | None = None) -> str:
     ends = sentence_ends(text)
     if not ends:
         return text.strip()
-    if max_words is not None:
-        fitting = [e for e in ends if word_count(text[:e]) <= max_words]
-        return text[:(fitting or ends)[-1 if fitting else 0]].strip()
-    return text[:ends[-1]].strip()
+    if max_words is None:
+        return text[:ends[-1]].strip()
+    # Words up to each end, counted piece by piece (a token split by an end counts once:
+    # ends fall on whitespace or the text's end, so none is).
+    fitting, words, start = None, 0, 0
+    for end in ends:
+        words += word_count(text[start:end])
+        start = end
+        if words > max_words:
+            break
+        fitting = end
+    return text[:fitting if fitting is not None else ends[0]].strip()
 
 
 def _tidy_line(line: str) -> str:
