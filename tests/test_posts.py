@@ -209,6 +209,10 @@ def test_hashtags_and_emoji_as_she_uses_them(profile: ChannelProfile, documents:
     failed = {c.name for c in check_draft(shaped.text, profile, SETTINGS) if not c.passed}
     assert {"emoji", "markdown", "hashtags"} <= raw  # six emoji: she writes at most one
     assert not {"emoji", "markdown", "hashtags", "complete ending"} & failed
+    mixed = shape("We ship on Fridays. #SRE is hard and #oncall too.\n\n#sre #DataEngineering",
+                  profile, SETTINGS)
+    assert mixed.text == ("We ship on Fridays. SRE is hard and oncall too.\n\n"
+                          "#SRE #DataEngineering #OnCall")  # once each, spelled as she does
     # An author who never tags (her Medium articles): hashtags are removed.
     medium = channel_profile(documents, SETTINGS, platform="medium", kind="article")
     untagged = shape(ASSISTANT_DRAFT, medium, SETTINGS)

@@ -86,6 +86,11 @@ class ChannelProfile(BaseModel):
     emoji_share: float = Field(description="Share of posts with an emoji.")
     emoji_per_post: Range
 
+    def writes_short_paragraphs(self) -> bool:
+        """Whether most of the author's paragraphs are one sentence on one line (in a typical
+        post): the LinkedIn rhythm."""
+        return self.one_line_share.median >= 0.5
+
     def uses_hashtags(self, settings: PostSettings) -> bool:
         """Whether the author tags posts at all."""
         return self.hashtag_share >= settings.habit_share

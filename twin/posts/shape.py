@@ -192,7 +192,11 @@ def normalise_hashtags(text: str, profile: ChannelProfile,
         body = _plain_tags(body)
         changes.append(f"moved {len(inline) + len(line_tags)} hashtag(s) to the end, where "
                        "the author puts them")
-    tags = list({t.lower(): t for t in reversed(end_tags + inline)}.values())[::-1]
+    spelled = {t.lower(): t for t in profile.top_hashtags}  # #sre -> #SRE, as she writes it
+    tags: list[str] = []
+    for tag in end_tags + inline:  # each once, in the order they came
+        if tag.lower() not in {t.lower() for t in tags}:
+            tags.append(spelled.get(tag.lower(), tag))
     most = int(profile.hashtags_per_post.max)
     fewest = int(profile.hashtags_per_post.min)
     always = profile.hashtag_share >= 1 - settings.habit_share
@@ -247,7 +251,7 @@ def reflow(text: str, profile: ChannelProfile, settings: PostSettings) -> tuple[
     """Split paragraphs far longer than the author's at sentence boundaries into paragraphs of
     about the author's usual size, when the author writes short paragraphs. Returns the text
     and how many paragraphs were split."""
-    if profile.one_line_share.median < 0.5:
+    if not profile.writes_short_paragraphs():
         return text, 0
     longest = profile.longest_paragraph.bounds(settings.slack)[1]  # her usual, not her extreme
     target = max(profile.words_per_paragraph.median, 1.0)

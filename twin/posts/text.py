@@ -27,6 +27,7 @@ LIST_ITEM = re.compile(r"^\s*(?:[-*+•→▶➡✅✔]|\d+[.)])\s+")
 _CLOSERS = r"[\"'”’)\]»]"
 SENTENCE_END = re.compile(rf"[.!?…]+{_CLOSERS}*(?=\s|$)")
 _SENTENCE_SPLIT = re.compile(rf"(?<=[.!?…]){_CLOSERS}*\s+(?=[\"'“‘(\[A-Z0-9])")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|_")  # word joins in a tag
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 
 
@@ -94,15 +95,14 @@ def split_closing(text: str) -> tuple[str, str, list[str]]:
 
 def tag_words(tag: str) -> list[str]:
     """The words a hashtag is made of, lowercase: ``DataEngineering`` -> data, engineering."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|_", " ", tag)
-    return [w.lower() for w in spaced.split()]
+    return [w.lower() for w in _CAMEL.sub(" ", tag).split()]
 
 
 def tag_as_words(tag: str) -> str:
     """A hashtag read as words: ``DataEngineering`` -> ``data engineering``, acronyms kept
     (``SRE``)."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|_", " ", tag)
-    return " ".join(w if len(w) > 1 and w.isupper() else w.lower() for w in spaced.split())
+    return " ".join(w if len(w) > 1 and w.isupper() else w.lower()
+                    for w in _CAMEL.sub(" ", tag).split())
 
 
 def stems(text: str) -> set[str]:
