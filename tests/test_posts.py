@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.helpers import demo_documents
-from twin.domain import Document
+from twin.domain import LINK_ORIGIN, Document
 from twin.evaluate.style import StyleProfile
 from twin.posts import (
     PROFILE_FILE,
@@ -105,11 +105,16 @@ def test_the_profile_round_trips_as_json(profile: ChannelProfile, tmp_path):
 
 def test_other_channels_and_fallbacks(documents: list[Document]):
     """Medium articles have headings and no hashtags; with no posts on a channel the author's
-    posts elsewhere stand in, then all their prose, then the generic profile."""
+    posts elsewhere stand in, then all their prose, then the generic profile. Warehouse rows
+    read as documents do; material saved from links is not the author's."""
     medium = channel_profile(documents, SETTINGS, platform="medium", kind="article")
     assert medium.source == "medium articles" and medium.heading_share == 1.0
     assert medium.hashtag_placement == "none" and medium.words.low > 500
     assert channel_profile(documents, SETTINGS, platform="substack").source == "posts"
+    rows = [d.model_dump(mode="json") | {"metadata": "{}"} for d in documents]
+    assert channel_profile(rows, SETTINGS) == channel_profile(documents, SETTINGS)
+    saved = [d.model_copy(update={"metadata": {"origin": LINK_ORIGIN}}) for d in documents]
+    assert channel_profile(saved, SETTINGS) == generic_profile(SETTINGS)  # not her words
     no_posts = [d for d in documents if d.kind.value != "post"]
     assert channel_profile(no_posts, SETTINGS).source == "all writing"
     assert channel_profile([], SETTINGS) == generic_profile(SETTINGS)

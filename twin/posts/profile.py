@@ -3,15 +3,18 @@ emoji, measured on their own writing and stored as JSON beside the dataset."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from twin.domain import Document, Kind
+from twin.domain import LINK_ORIGIN, Document, Kind
 from twin.posts.text import Anatomy, hashtags, stems
 from twin.settings import PostSettings
 
@@ -161,16 +164,36 @@ def generic_profile(settings: PostSettings, platform: str = "linkedin",
         emoji_share=0.5, emoji_per_post=Range.between(0, 3))
 
 
-def _select(documents: list[Document], platform: str, kind: str) -> tuple[list[Document], str]:
+@dataclass(frozen=True)
+class _Piece:
+    platform: str
+    kind: str
+    text: str
+
+
+def _piece(document: Document | Mapping[str, Any]) -> _Piece | None:
+    """A document or a warehouse row (the dataset stage's dicts) as what the profile reads;
+    None for what is not the author's own prose (repositories, material saved from links)."""
+    get = document.get if isinstance(document, Mapping) else partial(getattr, document)
+    metadata = get("metadata", None) or {}
+    if isinstance(metadata, str):  # rows carry metadata as JSON text
+        metadata = json.loads(metadata or "{}")
+    kind, platform = (str(getattr(v, "value", v)) for v in (get("kind", ""), get("platform", "")))
+    text = str(get("text", "") or "")
+    if kind == Kind.REPOSITORY.value or not text.strip() or metadata.get("origin") == LINK_ORIGIN:
+        return None
+    return _Piece(platform=platform, kind=kind, text=text)
+
+
+def _select(pieces: list[_Piece], platform: str, kind: str) -> tuple[list[_Piece], str]:
     """The author's texts to measure: this channel's, else this kind anywhere, else all prose."""
-    prose = [d for d in documents if d.kind is not Kind.REPOSITORY and d.text.strip()]
-    own = [d for d in prose if d.platform.value == platform and d.kind.value == kind]
+    own = [d for d in pieces if d.platform == platform and d.kind == kind]
     if own:
         return own, f"{platform} {kind}s"
-    same_kind = [d for d in prose if d.kind.value == kind]
+    same_kind = [d for d in pieces if d.kind == kind]
     if same_kind:
         return same_kind, f"{kind}s"
-    return prose, "all writing"
+    return pieces, "all writing"
 
 
 def _hashtag_words(texts: list[str], tags: list[str], size: int) -> dict[str, list[str]]:
@@ -188,12 +211,15 @@ def _hashtag_words(texts: list[str], tags: list[str], size: int) -> dict[str, li
     return out
 
 
-def channel_profile(documents: Iterable[Document], settings: PostSettings,
+def channel_profile(documents: Iterable[Document | Mapping[str, Any]], settings: PostSettings,
                     platform: str = "linkedin", kind: str = "post") -> ChannelProfile:
     """The author's profile on ``platform`` from their documents (plain texts as stored in the
     warehouse): their own posts there, or all their posts when they have none there, or all
-    their prose; the generic profile when there is nothing."""
-    chosen, source = _select(list(documents), platform, kind)
+    their prose; the generic profile when there is nothing. Warehouse rows (dicts with
+    ``platform``, ``kind``, ``text`` and ``metadata``) do as well as documents; repositories and
+    material saved from a request's links (someone else's words) are left out."""
+    pieces = [p for p in map(_piece, documents) if p is not None]
+    chosen, source = _select(pieces, platform, kind)
     if not chosen:
         return generic_profile(settings, platform, kind)
     texts = [d.text for d in chosen]
