@@ -4,6 +4,7 @@ literal inputs (nothing here generates)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -282,6 +283,9 @@ def test_finish_returns_a_checked_post(profile: ChannelProfile, posts: list[Docu
     for candidate in result.choice.candidates:
         assert ends_sentence(split_tags(candidate.text)[0])
         assert not INVENTED.search(candidate.text)
+    record = json.loads(json.dumps(result.to_dict()))
+    assert record["post"] == result.post and len(record["candidates"]) == 3
+    assert "words" in record["candidates"][0]["failed"]["length"]  # too short once shaped
     with pytest.raises(ValueError):
         choose([], checker(profile, SETTINGS))
 

@@ -89,6 +89,18 @@ class Finished:
     changes: list[str]
     choice: Choice
 
+    @property
+    def voice(self) -> float | None:
+        """The chosen draft's voice score (None without a scorer)."""
+        return self.choice.best.voice
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for an API response or an evaluation record: the post, its voice
+        score, checks, notes, what shaping changed, and the table of all candidates."""
+        return {"post": self.post, "voice": self.voice,
+                "checks": [c.to_dict() for c in self.checks], "notes": self.notes,
+                "changes": self.changes, "candidates": self.choice.table()}
+
 
 def finish(drafts: Sequence[str], profile: ChannelProfile, settings: PostSettings,
            grounding: Grounding | None = None, voice_score: VoiceScorer | None = None,
