@@ -301,4 +301,4 @@ def test_a_request_can_ask_for_less(profile: ChannelProfile, posts: list[Documen
     asked = {c.name: c.passed for c in check_draft(shaped.text, profile, SETTINGS,
                                                    max_words=80)}
     usual = {c.name: c.passed for c in check_draft(shaped.text, profile, SETTINGS)}
-    assert asked["length"] and not usual["length"]
+    assert asked["length"] and asked["rhythm"] and not usual["length"]

@@ -42,13 +42,15 @@ def _ending(text: str) -> Check:
 
 def _length(a: Anatomy, p: ChannelProfile, s: PostSettings, max_words: int | None) -> Check:
     low, high = p.length_bounds(s, max_words)
-    where = f"your {p.source} run" if max_words is None else "asked for"
+    where = f"{p.described} run" if max_words is None else "asked for"
     return Check("length", low <= a.words <= high, f"{a.words} words; {where} {low}–{high}")
 
 
-def _rhythm(a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
+def _rhythm(a: Anatomy, p: ChannelProfile, s: PostSettings, max_words: int | None) -> Check:
     problems = []
-    if not p.paragraphs.allows(a.paragraphs, s.slack):
+    # A request for a shorter post than the author writes cannot have their paragraph count.
+    shorter = max_words is not None and max_words < p.length_bounds(s)[0]
+    if not shorter and not p.paragraphs.allows(a.paragraphs, s.slack):
         problems.append(f"{a.paragraphs} paragraphs (yours: {_span(p.paragraphs, s.slack)})")
     if not p.words_per_paragraph.allows(a.words_per_paragraph, s.slack):
         problems.append(f"{a.words_per_paragraph:.0f} words a paragraph "
@@ -64,7 +66,7 @@ def _rhythm(a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
 
 def _headings(a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
     if a.headings and not p.uses_headings(s):
-        return Check("headings", False, f"{a.headings} markdown heading(s); your {p.source} "
+        return Check("headings", False, f"{a.headings} markdown heading(s); {p.described} "
                      "have none")
     return Check("headings", True, "no headings" if not a.headings else
                  f"{a.headings} heading(s), as you write them")
@@ -100,7 +102,7 @@ def _markup(text: str, a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
     if a.markup and not p.uses_markup(s):
         problems.append(f"{a.markup} piece(s) of bold or code markdown, which you do not write")
     if a.code_blocks and not p.uses_code(s):
-        problems.append(f"{a.code_blocks} code block(s); your {p.source} have none")
+        problems.append(f"{a.code_blocks} code block(s); {p.described} have none")
     return Check("markdown", not problems, "; ".join(problems) or "no markdown a reader would "
                  "see as symbols")
 
@@ -128,7 +130,7 @@ def check_draft(text: str, profile: ChannelProfile, settings: PostSettings,
     cap on length."""
     anatomy = Anatomy.of(text)
     found = [_ending(text), _length(anatomy, profile, settings, max_words),
-             _rhythm(anatomy, profile, settings), _headings(anatomy, profile, settings),
+             _rhythm(anatomy, profile, settings, max_words), _headings(anatomy, profile, settings),
              _hashtags(anatomy, profile, settings), _emoji(anatomy, profile, settings),
              _markup(text, anatomy, profile, settings)]
     if grounding is not None:

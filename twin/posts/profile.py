@@ -89,6 +89,11 @@ class ChannelProfile(BaseModel):
     emoji_share: float = Field(description="Share of posts with an emoji.")
     emoji_per_post: Range
 
+    @property
+    def described(self) -> str:
+        """What the profile was measured on, for a check's reason: "your linkedin posts"."""
+        return "generic posts" if self.source == "generic" else f"your {self.source}"
+
     def writes_short_paragraphs(self) -> bool:
         """Whether most of the author's paragraphs are one sentence on one line (in a typical
         post): the LinkedIn rhythm."""
