@@ -41,7 +41,9 @@ REQUEST = "a post about what a partner's silent schema change taught us about da
 # What the demo's POST /v1/posts answered before this issue (issue 16), extended the way such
 # drafts go on: an image link made up, headings, a statistic and names from nowhere, a link to
 # a site that does not exist, an inline hashtag, and a last sentence cut off by the token limit.
-ISSUE_DRAFT = """### [1][data_schema_dance](https://trac.kubernetes.atto.io/wiki/data_schema_dance.png)
+ISSUE_DRAFT = """**Title: What a Silent Schema Change Taught Us**
+
+### [1][data_schema_dance](https://trac.kubernetes.atto.io/wiki/data_schema_dance.png)
 
 ## Introduction
 
@@ -160,6 +162,7 @@ def test_the_issue_draft_is_shaped_into_a_post(profile: ChannelProfile, groundin
     shaped = shape(ISSUE_DRAFT, profile, SETTINGS, grounding)
     text = shaped.text
     assert heading_lines(text) == 0 and "](" not in text and "[1]" not in text
+    assert "Title" not in text and "**" not in text
     assert not INVENTED.search(text) and not urls_in(text)
     body, tags = split_tags(text)
     assert ends_sentence(body) and body.endswith("mise en place for data.")
@@ -215,6 +218,10 @@ def test_hashtags_and_emoji_as_she_uses_them(profile: ChannelProfile, documents:
     failed = {c.name for c in check_draft(shaped.text, profile, SETTINGS) if not c.passed}
     assert {"emoji", "markdown", "hashtags"} <= raw  # six emoji: she writes at most one
     assert not {"emoji", "markdown", "hashtags", "complete ending"} & failed
+    joined = shape("We banned the word 🙅\u200d♀\ufe0f🙅\u200d♀\ufe0f today. It stuck 🔪", profile,
+                   SETTINGS).text
+    # One emoji, whole; the sentence the second one ended is no sentence without it.
+    assert joined == "We banned the word 🙅\u200d♀\ufe0f today."
     mixed = shape("We ship on Fridays. #SRE is hard and #oncall too.\n\n#sre #DataEngineering",
                   profile, SETTINGS)
     assert mixed.text == ("We ship on Fridays. SRE is hard and oncall too.\n\n"

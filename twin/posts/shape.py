@@ -23,10 +23,11 @@ from twin.posts.text import (
     LIST_ITEM,
     MARKUP,
     RULE,
+    TITLE_LABEL,
     emoji_count,
+    emoji_spans,
     ends_sentence,
     hashtags,
-    is_emoji,
     join_paragraphs,
     paragraphs,
     sentence_ends,
@@ -50,7 +51,6 @@ _CITATION = re.compile(r"\[\^?\d+\]")
 _AUTOLINK = re.compile(r"<((?:https?://|www\.)[^>\s]+)>", re.I)
 _HTML_IMAGE = re.compile(r"<img\b[^>]*>", re.I)
 _LINE_END_TAGS = re.compile(r"(?:[ \t]+#[A-Za-z][A-Za-z0-9_]*)+[ \t]*$")
-_EMOJI_RUN = re.compile(r"([\U0001f000-\U0001faff\u2600-\u27bf])(?:\ufe0f?\1)+")
 T = TypeVar("T")
 _CODE_MARK = "\u2063"  # invisible separator: marks a held-back code block (no word, no end)
 _SPACES = re.compile(r"[ \t]{2,}")
@@ -139,13 +139,14 @@ def _plain_tags(text: str) -> str:
 
 
 def remove_headings(text: str) -> tuple[str, int]:
-    """Heading lines and horizontal rules removed (outside code fences); a heading that is a
-    whole sentence stays as a line of prose. Returns the text and how many lines changed."""
+    """Heading lines ("## ...", "Title: ...") and horizontal rules removed (outside code
+    fences); a heading that is a whole sentence stays as a line of prose. Returns the text and
+    how many lines changed."""
     lines, changed, fenced = [], 0, False
     for line in text.split("\n"):
         if FENCE.match(line):
             fenced = not fenced
-        if not fenced and (match := HEADING.match(line)):
+        if not fenced and (match := HEADING.match(line) or TITLE_LABEL.match(line)):
             changed += 1
             rest = line[match.end():].rstrip().rstrip("#").strip()
             if rest and ends_sentence(rest):
@@ -235,14 +236,15 @@ def normalise_emoji(text: str, profile: ChannelProfile,
     before = emoji_count(text)
     if before <= most:
         return text, 0
-    text = _EMOJI_RUN.sub(r"\1", text)
-    kept, out = 0, []
-    for ch in text:
-        if is_emoji(ch) and not "\U0001f3fb" <= ch <= "\U0001f3ff":
+    out, at, kept, last = [], 0, 0, ""
+    for start, end in emoji_spans(text):
+        between, emoji = text[at:start], text[start:end]
+        out.append(between)
+        if kept < most and not (emoji == last and not between):  # 🚀🚀🚀 is one
+            out.append(emoji)
             kept += 1
-            if kept > most:
-                continue
-        out.append(ch)
+        at, last = end, emoji
+    out.append(text[at:])
     text = "".join(out)
     return text, before - emoji_count(text)
 

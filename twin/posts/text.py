@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 HASHTAG = re.compile(r"(?<![\w&#/])#([A-Za-z][A-Za-z0-9_]*)")
 HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+|$)")
+# "Title: ..." / "**Headline:** ..." lines: a heading by another name.
+TITLE_LABEL = re.compile(
+    r"^\W{0,3}(?:title|headline|subject|linkedin post)\W{0,3}:\W{0,3}(?=\w|$)", re.I)
 RULE = re.compile(r"^ {0,3}([-=*_])(?:[ \t]*\1){2,}[ \t]*$")  # --- *** === (setext underline)
 FENCE = re.compile(r"^ {0,3}(```|~~~)")
 # A fenced code block; one the model never closed runs to the end of the text.
@@ -27,6 +30,7 @@ LIST_ITEM = re.compile(r"^\s*(?:[-*+•→▶➡✅✔]|\d+[.)])\s+")
 _CLOSERS = r"[\"'”’)\]»]"
 SENTENCE_END = re.compile(rf"[.!?…]+{_CLOSERS}*(?=\s|$)")
 _SENTENCE_SPLIT = re.compile(rf"(?<=[.!?…]){_CLOSERS}*\s+(?=[\"'“‘(\[A-Z0-9])")
+_EMOJI_MODIFIER = re.compile("[\ufe0f\u20e3\U0001f3fb-\U0001f3ff]")  # selector, keycap, skin
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|_")  # word joins in a tag
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 
@@ -37,9 +41,25 @@ def is_emoji(ch: str) -> bool:
     return unicodedata.category(ch) == "So" and not "\u2190" <= ch <= "\u21ff"
 
 
+def emoji_spans(text: str) -> list[tuple[int, int]]:
+    """Where each emoji is in ``text``, as (start, end): one span per emoji a reader sees, a
+    skin tone, variation selector or zero-width-joined sequence (🙅‍♀️) included."""
+    spans, i = [], 0
+    while i < len(text):
+        if not is_emoji(text[i]):
+            i += 1
+            continue
+        start, i = i, i + 1
+        while i < len(text) and (_EMOJI_MODIFIER.match(text[i])
+                                 or (text[i] == "\u200d" and i + 1 < len(text))):
+            i += 2 if text[i] == "\u200d" else 1
+        spans.append((start, i))
+    return spans
+
+
 def emoji_count(text: str) -> int:
-    """Emoji in ``text`` (a skin-tone or joined sequence counts each pictograph)."""
-    return sum(is_emoji(ch) and not "\U0001f3fb" <= ch <= "\U0001f3ff" for ch in text)
+    """Emoji in ``text`` (a joined sequence is one)."""
+    return len(emoji_spans(text))
 
 
 def is_word(token: str) -> bool:
@@ -112,12 +132,13 @@ def stems(text: str) -> set[str]:
 
 
 def heading_lines(text: str) -> int:
-    """Markdown heading lines (``# ...``) outside code fences."""
+    """Markdown heading lines (``# ...``) and title labels (``Title: ...``) outside code
+    fences."""
     count, fenced = 0, False
     for line in text.split("\n"):
         if FENCE.match(line):
             fenced = not fenced
-        elif not fenced and HEADING.match(line):
+        elif not fenced and (HEADING.match(line) or TITLE_LABEL.match(line)):
             count += 1
     return count
 
