@@ -202,6 +202,10 @@ def test_article_fragments_are_cut_to_posts(documents: list[Document],
         checks = {c.name: c for c in check_draft(shaped.text, profile, SETTINGS)}
         for name in ("length", "complete ending", "headings", "markdown"):
             assert checks[name].passed, (article.title, checks[name])
+    # A list the token limit cut at its next number: "8." is no sentence.
+    listed = shape("Edit your posts regularly.\n\n1. Be concise.\n2. Be kind.\n8.",
+                   generic_profile(SETTINGS), SETTINGS)
+    assert listed.text == "Edit your posts regularly.\n\n1. Be concise.\n2. Be kind."
     # A draft the token limit cut inside a code block: the block goes, the prose stays.
     cut = shape("Here is the check we run on every file.\n\n```python\nimport pyarrow as pa\n"
                 "schema = pa.", profile, SETTINGS)
@@ -212,6 +216,8 @@ def test_hashtags_and_emoji_as_she_uses_them(profile: ChannelProfile, documents:
     shaped = shape(ASSISTANT_DRAFT, profile, SETTINGS)
     body, tags = split_tags(shaped.text)
     assert not hashtags(body) and len(tags) <= 3  # inline tags moved to the closing line
+    assert body.startswith("What's amazing is that you've actually built a data contract for "
+                           "your depot scans feed! 🚀\n")  # the tag closing that line moved
     assert "the future of AI and data engineering" in body
     assert "**" not in body and "🚀🚀" not in body and emoji_count(body) <= 1
     raw = {c.name for c in check_draft(ASSISTANT_DRAFT, profile, SETTINGS) if not c.passed}

@@ -19,7 +19,7 @@ RULE = re.compile(r"^ {0,3}([-=*_])(?:[ \t]*\1){2,}[ \t]*$")  # --- *** === (set
 FENCE = re.compile(r"^ {0,3}(```|~~~)")
 # A fenced code block; one the model never closed runs to the end of the text.
 CODE_BLOCK = re.compile(r"^ {0,3}(```|~~~)[^\n]*\n(?:.*?^ {0,3}\1[^\n]*$|.*\Z)", re.M | re.S)
-URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]\"'`]+", re.I)
+URL = re.compile(r"(?:https?://|www\.|mailto:)[^\s<>()\[\]\"'`]+", re.I)
 # Bold, underline-bold and inline code: markdown that LinkedIn shows as literal characters.
 MARKUP = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__|`([^`\n]+)`")
 # A signature closing a piece: "— Maya", "- Maya O." (a dash and at most three names).
@@ -32,6 +32,7 @@ SENTENCE_END = re.compile(rf"[.!?…]+{_CLOSERS}*(?=\s|$)")
 _SENTENCE_SPLIT = re.compile(rf"(?<=[.!?…]){_CLOSERS}*\s+(?=[\"'“‘(\[A-Z0-9])")
 _EMOJI_MODIFIER = re.compile("[\ufe0f\u20e3\U0001f3fb-\U0001f3ff]")  # selector, keycap, skin
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|_")  # word joins in a tag
+_LETTER = re.compile(r"[^\W\d_]")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 
 
@@ -168,7 +169,17 @@ def sentence_ends(text: str) -> list[int]:
         if stripped and is_emoji(stripped.rstrip("\ufe0f\u200d")[-1:] or " "):
             ends.add(offset + len(stripped))
         offset += len(line) + 1
-    return sorted(ends)
+    # An end closes a sentence only if a word came since the last one: "8." opening a list
+    # item the model never wrote is no sentence; an emoji or "..." right after a full stop
+    # moves that end on ("Calm again. 🔪").
+    kept: list[int] = []
+    for end in sorted(ends):
+        since = text[kept[-1] if kept else 0:end]
+        if _LETTER.search(since):
+            kept.append(end)
+        elif kept and not any(ch.isdigit() for ch in since):
+            kept[-1] = end
+    return kept
 
 
 @dataclass(frozen=True)
