@@ -199,7 +199,7 @@ def test_article_fragments_are_cut_to_posts(documents: list[Document],
         assert not sign_off and "— Maya" in article.text  # she signs articles, not posts
         assert heading_lines(shaped.text) == 0 and "```" not in shaped.text
         assert word_count(body) <= profile.max_words(SETTINGS) and ends_sentence(body)
-        assert "trimmed to the author's length" in shaped.changes
+        assert f"trimmed to {profile.max_words(SETTINGS)} words, at a sentence" in shaped.changes
         checks = {c.name: c for c in check_draft(shaped.text, profile, SETTINGS)}
         for name in ("length", "complete ending", "headings", "markdown"):
             assert checks[name].passed, (article.title, checks[name])

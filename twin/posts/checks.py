@@ -80,7 +80,8 @@ def _hashtags(a: Anatomy, p: ChannelProfile, s: PostSettings) -> Check:
     fewest = int(p.hashtags_per_post.min) if p.hashtag_share >= 1 - s.habit_share else 0
     most = int(p.hashtags_per_post.max)
     if not fewest <= a.hashtags <= most:
-        return Check("hashtags", False, f"{a.hashtags} hashtag(s); you use {fewest}–{most}")
+        span = f"{fewest}" if fewest == most else f"{fewest}–{most}"
+        return Check("hashtags", False, f"{a.hashtags} hashtag(s); you use {span}")
     if a.hashtags and p.hashtag_placement == "end" and not a.hashtags_at_end:
         return Check("hashtags", False, "hashtags inside the text; you put them at the end")
     return Check("hashtags", True, f"{a.hashtags} hashtag(s), as you use them")

@@ -358,9 +358,6 @@ def shape(draft: str, profile: ChannelProfile, settings: PostSettings,
         out.changes.append(f"removed {links} piece(s) of link or image markup")
     if grounding is not None:
         text = remove_urls(text, grounding, settings.link_line_words)
-        if invented:
-            out.changes.append(f"removed {len(invented)} link(s) not among the sources")
-            out.notes += [f"removed a link that is not among the sources: {u}" for u in invented]
     if not profile.uses_headings(settings):
         text, headings = remove_headings(text)
         if headings:
@@ -387,10 +384,14 @@ def shape(draft: str, profile: ChannelProfile, settings: PostSettings,
     most = profile.max_words(settings, max_words)
     cut = cut_to_sentence(body, most if word_count(body) > most else None)
     if word_count(cut) < word_count(body):
-        out.changes.append("trimmed to the author's length" if word_count(body) > most
+        out.changes.append(f"trimmed to {most} words, at a sentence" if word_count(body) > most
                            else "cut an unfinished last sentence")
     out.text = _unmask_code(join_paragraphs([_tidy(cut), closing,
                                              " ".join("#" + t for t in tags)]), code)
+    removed = [u for u in invented if u not in out.text]  # a link inside kept code stays
+    if removed:
+        out.changes.append(f"removed {len(removed)} link(s) not among the sources")
+        out.notes += [f"removed a link that is not among the sources: {u}" for u in removed]
     if grounding is not None:
         missing = grounding.missing(out.text, settings.min_checked_number)
         out.notes += [f"not in the request or the sources, check it: {n}"
