@@ -563,6 +563,49 @@ class VoiceSettings(BaseModel):
     seed: int = Field(default=42, description="Seed of the calibration folds and bootstraps.")
 
 
+class PostSettings(BaseModel):
+    """How a draft is shaped for the author's channel and checked against their habits."""
+
+    low_percentile: float = Field(
+        default=10.0, description="Lower end of the author's range of a measure (length, "
+        "paragraphs, words per paragraph), as a percentile of their posts.")
+    high_percentile: float = Field(
+        default=90.0, description="Upper end of the author's range of a measure, as a "
+        "percentile of their posts.")
+    slack: float = Field(
+        default=0.25, description="How far outside the author's range, as a share of its ends, "
+        "a draft may go and still pass (the range widened by this on both sides).")
+    habit_share: float = Field(
+        default=0.1, description="An author has a habit (hashtags, headings, emoji) when at "
+        "least this share of their posts shows it; below it, drafts must not have it.")
+    top_hashtags: int = Field(
+        default=20, description="The author's most used hashtags kept in the channel profile.")
+    add_hashtags: bool = Field(
+        default=True, description="When the author always tags posts and a draft has too few "
+        "hashtags, add the author's own hashtags whose words the draft uses.")
+    hashtag_words: int = Field(
+        default=12, description="Word stems kept per hashtag in the profile: those most typical "
+        "of the author's posts that carry it.")
+    hashtag_min_score: int = Field(
+        default=3, description="How well one of the author's hashtags must fit a draft to be "
+        "added: stems shared with the posts it is on, plus twice those of its own words.")
+    reflow: bool = Field(
+        default=True, description="Split a draft's paragraphs that are far longer than the "
+        "author's at sentence boundaries, when the author writes short paragraphs.")
+    link_line_words: int = Field(
+        default=8, description="A sentence left with this many words or fewer once an invented "
+        "link is removed from it ('Read more at ...') is removed too.")
+    min_checked_number: int = Field(
+        default=10, description="Numbers below this (list counts, 'two things') are not "
+        "checked against the request and sources.")
+    default_min_words: int = Field(
+        default=40, description="Length range of the generic profile used for an author with "
+        "no writing on record: fewest words.")
+    default_max_words: int = Field(
+        default=300, description="Length range of the generic profile: most words (a LinkedIn "
+        "post).")
+
+
 class PlatformSettings(BaseModel):
     """Base URLs of the platforms. Tests and the demo point these at 127.0.0.1."""
 
@@ -710,6 +753,7 @@ class Settings(BaseSettings):
     ui: UISettings = Field(default_factory=UISettings)
     dataset: DatasetSettings = Field(default_factory=DatasetSettings)
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    posts: PostSettings = Field(default_factory=PostSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
 
     @classmethod
