@@ -203,7 +203,8 @@ def test_prefect_train_flow_builds_the_dataset_trains_and_registers(
     versions = json.loads(listed.stdout)
     assert len(versions) == 1
     version = versions[0]
-    assert version["aliases"] == ["serving"] and version["stage"] == "sft"
+    # Trained without --serve: registered, not served (only the gate or --force moves it).
+    assert version["aliases"] == [] and version["stage"] == "sft" and not version["gate"]
     assert version["dataset"].startswith("v1-") and version["metrics"]["steps"] == 3
     assert version["git_commit"] not in ("", "unknown")  # passed into the job's environment
     assert version["params"]["max_length"] == "128"
@@ -216,7 +217,7 @@ def test_evaluate_deployment_compares_base_and_twin_and_stores_metrics(
         cluster: dict[str, str]) -> None:
     """`twin run evaluate` (the Prefect deployment, a Ray job) on the version the train flow
     registered: style with CIs for both models, retrieval per setting, metrics in the registry."""
-    overrides = {"evaluate": {"max_samples": 4, "max_new_tokens": 48,
+    overrides = {"evaluate": {"max_samples": 4, "max_new_tokens": 48, "candidates": 2,
                               "search_modes": ["hybrid", "dense"], "expansions": ["keywords"],
                               "rerankers": ["mmr", "none"]},
                  "milvus": {"port": MILVUS_PORT}}
@@ -224,14 +225,18 @@ def test_evaluate_deployment_compares_base_and_twin_and_stores_metrics(
                  env=cluster)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]
-    assert "Held-out evaluation (4 samples, greedy)" in output
+    assert "Held-out evaluation (4 samples, best of 2 drafts" in output
     assert "LLM-as-judge skipped" in output
     compared = _twin("eval", "--compare", env=cluster)
     assert compared.returncode == 0, compared.stdout + compared.stderr
     assert "twin-v1" in compared.stdout and "style_distance" in compared.stdout
     report = json.loads(sorted((Path(cluster["TWIN_HOME"]) / "evals").glob(
         "*/report.json"))[-1].read_text())
-    assert report["models"] == ["base", "twin-v1"] and report["samples"] == 4
+    assert report["models"] == ["base", "twin-v1", "twin-v1@1"] and report["samples"] == 4
+    # Every model's posts went through the serving machinery: the voice score and the checks.
+    for label in report["models"]:
+        assert 0 <= report["summary"][label]["voice_score"]["mean"] <= 1
+        assert len(report["per_prompt"][label]["checks_passed"]) == 4
     for label in report["models"]:
         ci = report["summary"][label]["style_distance"]
         assert ci["low"] <= ci["mean"] <= ci["high"]

@@ -229,8 +229,13 @@ def test_a_dataset_version_carries_its_voice_model(tmp_path: Path) -> None:
     # The same content again: the version (and its voice model) is reused, nothing is trained.
     again = _write_version(root, samples, card, voice=lambda _: pytest.fail("retrained"))
     assert again.reused and again.path == result.path
+    # Without a voice model the version still carries each author's channel profile.
+    assert (result.path / "voice" / AUTHOR / "channel_profile.json").is_file()
     off = Settings(home=tmp_path / "home", voice={"enabled": False})
-    assert _voice_builder(off, samples, Warehouse.from_settings(off), None) is None
+    cards = _voice_builder(off, samples, Warehouse.from_settings(off), None)(tmp_path / "off")
+    assert "held_out" not in cards[AUTHOR] and cards[AUTHOR]["channel_profile"]
+    assert (tmp_path / "off" / "voice" / AUTHOR / "channel_profile.json").is_file()
+    assert not (tmp_path / "off" / "voice" / AUTHOR / MODEL_FILE).exists()
 
 
 def test_a_model_version_carries_the_voice_model_of_its_dataset(tmp_path: Path) -> None:

@@ -165,7 +165,7 @@ class Registry:
             created=time.strftime("%Y-%m-%d %H:%M:%S",
                                   time.localtime(mv.creation_timestamp / 1000)),
             aliases=sorted(aliases.get(str(mv.version), [])),
-            params=dict(run.data.params), metrics=metrics)
+            params=dict(run.data.params), metrics=metrics, gate=tags.get("gate", ""))
 
     def versions(self) -> list[ModelVersion]:
         """All versions, newest first (empty when nothing was registered yet)."""
@@ -207,6 +207,15 @@ class Registry:
         for key, value in metrics.items():
             self.client.log_metric(run_id, key, float(value))
 
+    def record_gate(self, version: int, decision: dict[str, Any]) -> None:
+        """Keep the gate's decision with the version: its headline as the version's ``gate``
+        tag, ``gate_promoted`` as a metric, the whole decision as ``gate.json``."""
+        mv = self.get(version)
+        self.client.set_model_version_tag(self.name, str(version), "gate",
+                                          str(decision.get("headline", ""))[:4000])
+        self.client.log_metric(mv.run_id, "gate_promoted", float(bool(decision.get("promote"))))
+        self.client.log_text(mv.run_id, json.dumps(decision, indent=2), "gate.json")
+
     def adapter_path(self, version: ModelVersion) -> Path:
         """A local folder with the version's adapter (downloaded once if the store is remote)."""
         parsed = urlparse(version.source)
@@ -226,6 +235,27 @@ class Registry:
             Path(local).rename(target)
             shutil.rmtree(tmp, ignore_errors=True)
         return target
+
+    def voice_root(self, version: ModelVersion) -> Path | None:
+        """A local folder holding the version's authors' kits (``<author_id>/``: voice model
+        and channel profile), downloaded once if the store is remote; None when it has none."""
+        artifact_uri = self.client.get_run(version.run_id).info.artifact_uri
+        parsed = urlparse(artifact_uri)
+        if parsed.scheme in ("file", ""):
+            folder = Path(unquote(parsed.path)) / VOICE_DIR
+            return folder if folder.is_dir() else None
+        folder = self.settings.home_dir / "registry-cache" / f"v{version.version}-voice" / VOICE_DIR
+        if not folder.is_dir():
+            import mlflow.artifacts
+            from mlflow.exceptions import MlflowException
+
+            try:
+                mlflow.artifacts.download_artifacts(run_id=version.run_id,
+                                                    artifact_path=VOICE_DIR,
+                                                    dst_path=str(folder.parent))
+            except MlflowException:
+                return None
+        return folder if folder.is_dir() else None
 
     def voice_model_dir(self, version: ModelVersion, author_id: str) -> Path | None:
         """A local folder with the author's voice model of a version (downloaded once if the

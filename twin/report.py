@@ -187,7 +187,12 @@ def evaluation_tables(report: dict[str, Any]) -> list[Table]:
     """Side by side: each model's metrics (mean [95% CI]), the twins' gains over the base
     model, and retrieval hit rate / MRR per setting."""
     models = report["models"]
-    side = Table(title=f"Held-out evaluation ({report['samples']} samples, greedy)")
+    decoding = report.get("decoding") or {}
+    n = int(decoding.get("candidates") or 1)
+    how = "greedy" if n == 1 else (f"best of {n} drafts at temperature "
+                                   f"{decoding.get('temperature')}, @1: one greedy draft")
+    side = Table(title=f"Held-out evaluation ({report['samples']} samples, {how}; every post "
+                 "shaped and checked as served)")
     side.add_column("metric")
     for label in models:
         side.add_column(label, justify="right")

@@ -299,6 +299,9 @@ class ServeSettings(BaseModel):
         default="127.0.0.1", description="Address the HTTP proxy listens on (0.0.0.0: every "
         "interface).")
     port: int = Field(default=8000, description="Port of the HTTP API.")
+    candidates: int = Field(
+        default=3, ge=1, le=8, description="Drafts generated in one batch for each post; the "
+        "one passing most checks, then sounding most like the author, is returned.")
     api_key: str | None = Field(default=None, description="Bearer key for every route but "
                                 "/healthz (secret). None: no key needed.")
     engine: Literal["auto", "transformers", "vllm", "fake"] = Field(
@@ -357,6 +360,16 @@ class EvaluateSettings(BaseModel):
     max_new_tokens: int = Field(
         default=160, description="Length of each model's answer to a held-out instruction.")
     batch_size: int = Field(default=4, description="Instructions per generation batch.")
+    candidates: int | None = Field(
+        default=None, ge=1, le=8, description="Drafts per held-out prompt, finished as the "
+        "Serve app finishes them (shaped, checked, best by voice score); None: "
+        "serve.candidates.")
+    temperature: float = Field(
+        default=0.7, ge=0.0, le=2.0, description="Sampling temperature of the candidates "
+        "(one candidate is greedy).")
+    single_draft: bool = Field(
+        default=True, description="Also evaluate the newest twin with one greedy draft, so the "
+        "report shows how much of the gain is the choosing.")
     actor_num_cpus: float = Field(
         default=1.0, description="CPUs per generation actor (one actor per model).")
     bootstrap: int = Field(default=2000, description="Bootstrap resamples for the 95% CIs.")

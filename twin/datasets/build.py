@@ -186,14 +186,26 @@ def build_instruction_dataset(settings: Settings, *, author: str | None = None,
 
 
 def _voice_builder(settings: Settings, samples: list[dict[str, Any]], warehouse: Warehouse,
-                   version: int | None) -> Callable[[Path], dict[str, Any]] | None:
-    """Writes the authors' voice models into a version folder (None: voice.enabled is off)."""
-    if not settings.voice.enabled:
-        return None
-    from twin.voice.build import build_voice_models
+                   version: int | None) -> Callable[[Path], dict[str, Any]]:
+    """Writes the authors' kits into a version folder: each one's channel profile (what the
+    checks compare a draft with) and, unless voice.enabled is off, voice model."""
+    from twin.domain.models import VOICE_DIR
+    from twin.posts.kit import write_profiles
 
-    return lambda folder: build_voice_models(settings, samples, folder, warehouse=warehouse,
-                                             version=version)
+    def build(folder: Path) -> dict[str, Any]:
+        cards: dict[str, Any] = {}
+        if settings.voice.enabled:
+            from twin.voice.build import build_voice_models
+
+            cards = build_voice_models(settings, samples, folder, warehouse=warehouse,
+                                       version=version)
+        profiles = write_profiles(settings, samples, folder / VOICE_DIR,
+                                  warehouse.documents(version=version))
+        for author, measured_on in profiles.items():
+            cards.setdefault(author, {})["channel_profile"] = measured_on
+        return cards
+
+    return build
 
 
 def _write_version(root: Path, samples: list[dict[str, Any]], card: dict[str, Any],

@@ -97,6 +97,12 @@ def serve_and_ask(settings: Settings, console: Console) -> dict[str, Any]:
         if paragraph.strip():
             console.print(textwrap.fill(paragraph.strip(), width=width, initial_indent=INDENT,
                                         subsequent_indent=INDENT), markup=False)
+    voice = data.get("voice")
+    passed = sum(c["passed"] for c in data.get("checks", []))
+    _say(console, f"{INDENT}sounds like her: "
+                  + (f"{voice['score']:.2f}" if voice else "no voice model")
+                  + f"; checks passed {passed}/{len(data.get('checks', []))}; best of "
+                  f"{len(data.get('candidates', [])) or 1} drafts", markup=False)
     _say(console, f"{INDENT}[dim]sources:[/]")
     for source in data["sources"]:
         _say(console, f"{INDENT}  {source['score']:.3f} {source['platform']:<9} "
@@ -239,10 +245,12 @@ def run_demo(settings: Settings, keep_running: bool = False, console: Console | 
                       "found verbatim in the warehouse", markup=False)
         sft = trained.sft
         _say(console, f"{INDENT}model version {sft.version}: loss {sft.losses[0]:.3f} -> "
-                      f"{sft.losses[-1]:.3f} in {sft.steps} steps ({sft.seconds:.0f}s),"
-                      " marked for serving", markup=False)
+                      f"{sft.losses[-1]:.3f} in {sft.steps} steps ({sft.seconds:.0f}s)",
+                      markup=False)
         if sft.tokens_per_s:
             _say(console, f"{INDENT}{sft.speed_text()}", markup=False)
+        if trained.gate is not None:
+            _say(console, f"{INDENT}{trained.gate.headline()}", markup=False)
 
         _say(console, "[bold]5/8[/] before and after, on an instruction held out from training:")
         with Waiting(console, "the base model and the twin answer…", bar=False):

@@ -50,6 +50,8 @@ class ModelVersion:
     aliases: list[str] = field(default_factory=list)
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    gate: str = ""
+    """The gate's decision when this version was trained (empty: it did not run)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""

@@ -20,7 +20,8 @@ class AnswerWriter:
     """Ray Data actor: one model's answers to a batch of prompts (one user turn each)."""
 
     def __init__(self, model: str, cache_dir: str, adapter: str | None, max_new_tokens: int,
-                 top_p: float, repetition_penalty: float) -> None:
+                 top_p: float, repetition_penalty: float, candidates: int = 1,
+                 temperature: float = 0.0) -> None:
         import torch
 
         from twin.llm.models import load_causal_lm
@@ -29,14 +30,19 @@ class AnswerWriter:
         load_causal_lm(model, cache_dir, adapter=adapter)  # once per actor
         self.args = {"name": model, "cache_dir": cache_dir, "adapter": adapter,
                      "max_new_tokens": max_new_tokens, "top_p": top_p,
-                     "repetition_penalty": repetition_penalty}
+                     "repetition_penalty": repetition_penalty, "candidates": candidates,
+                     "temperature": temperature}
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import json
+
         from twin.llm.models import generate
 
-        answers = generate([str(p) for p in batch["prompt"]], temperature=0.0,
-                           **self.args)
-        batch["output"] = np.asarray(answers, dtype=object)
+        n = self.args["candidates"]
+        answers = generate([str(p) for p in batch["prompt"]], **self.args)
+        # n candidates per prompt, in prompt order; one JSON list per row.
+        batch["output"] = np.asarray([json.dumps(answers[i * n:(i + 1) * n])
+                                      for i in range(len(batch["prompt"]))], dtype=object)
         return batch
 
 
@@ -50,9 +56,14 @@ def evaluation_prompts(settings: Settings, samples: list[dict[str, Any]],
 
 
 def generate_answers(settings: Settings, samples: list[dict[str, Any]],
-                     models: dict[str, str | None]) -> dict[str, list[str]]:
-    """``{label: answers}`` for each model (``label -> adapter folder``, None = the base),
-    greedy, ``evaluate.max_new_tokens`` long, in the samples' order."""
+                     models: dict[str, tuple[str | None, int]]) -> dict[str, list[list[str]]]:
+    """``{label: candidates per sample}`` for each model (``label -> (adapter folder or None
+    for the base, candidates)``), ``evaluate.max_new_tokens`` long, in the samples' order.
+
+    One candidate is greedy; several are sampled at ``evaluate.temperature`` in one batch per
+    prompt, as the Serve app samples them."""
+    import json
+
     import ray
     from transformers import AutoTokenizer
 
@@ -64,16 +75,18 @@ def generate_answers(settings: Settings, samples: list[dict[str, Any]],
     base = resolve_base_model(settings.llm.base_model, settings.models_dir)  # convert once
     prompts = evaluation_prompts(settings, samples, AutoTokenizer.from_pretrained(base))
     frame = pd.DataFrame({"index": range(len(samples)), "prompt": prompts})
-    answers: dict[str, list[str]] = {}
-    for label, adapter in models.items():
+    answers: dict[str, list[list[str]]] = {}
+    for label, (adapter, candidates) in models.items():
         rows = ray.data.from_pandas(frame).map_batches(
             AnswerWriter, fn_constructor_kwargs={
                 "model": settings.llm.base_model, "cache_dir": str(settings.models_dir),
                 "adapter": adapter, "max_new_tokens": settings.evaluate.max_new_tokens,
                 "top_p": settings.llm.top_p,
-                "repetition_penalty": settings.llm.repetition_penalty},
+                "repetition_penalty": settings.llm.repetition_penalty,
+                "candidates": candidates,
+                "temperature": settings.evaluate.temperature if candidates > 1 else 0.0},
             compute=ray.data.ActorPoolStrategy(size=1), batch_size=settings.evaluate.batch_size,
             batch_format="numpy", num_cpus=settings.evaluate.actor_num_cpus).take_all()
         rows.sort(key=lambda r: int(r["index"]))
-        answers[label] = [str(r["output"]) for r in rows]
+        answers[label] = [json.loads(str(r["output"])) for r in rows]
     return answers

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from twin.datasets.build import load_split
+from twin.evaluate.drafts import finish_answers, measures
 from twin.evaluate.generation import generate_answers
 from twin.evaluate.judge import judge, judge_available
 from twin.evaluate.retrieval import evaluate_retrieval
@@ -24,6 +25,8 @@ from twin.settings import Settings
 
 log = logging.getLogger(__name__)
 BASE = "base"
+SINGLE = "@1"
+"""Suffix of a twin evaluated with one greedy draft (no best-of-N)."""
 
 
 class EvaluationError(ValueError):
@@ -85,19 +88,27 @@ def run_evaluation(settings: Settings, *, dataset: Path | None = None,
         chosen = [registry.get(v) for v in versions] if versions else registry.versions()
     except RegistryError as exc:
         raise EvaluationError(str(exc)) from exc
-    models: dict[str, str | None] = {BASE: None}
+    e = settings.evaluate
+    n = e.candidates or settings.serve.candidates
+    models: dict[str, tuple[str | None, int]] = {BASE: (None, n)}
     for v in sorted(chosen, key=lambda v: v.version):
-        models[f"twin-v{v.version}"] = str(registry.adapter_path(v))
-    log.info("evaluating %s on %d held-out samples of %s", ", ".join(models), len(samples),
-             dataset_dir.name)
-    answers = generate_answers(settings, samples, models)
+        models[f"twin-v{v.version}"] = (str(registry.adapter_path(v)), n)
+    if e.single_draft and chosen and n > 1:
+        newest = max(chosen, key=lambda v: v.version)
+        models[f"twin-v{newest.version}{SINGLE}"] = (str(registry.adapter_path(newest)), 1)
+    log.info("evaluating %s on %d held-out samples of %s (%d drafts each)", ", ".join(models),
+             len(samples), dataset_dir.name, n)
+    drafts = generate_answers(settings, samples, models)
+    finished = {label: finish_answers(settings, dataset_dir, samples, candidates)
+                for label, candidates in drafts.items()}
+    answers = {label: [f["post"] for f in rows] for label, rows in finished.items()}
 
     refs = [s["answer"] for s in samples]
     ref_vectors = encode(refs, settings.embed.model, normalize=True)
     profile = StyleProfile.of(refs)
     others = _other_authors_centroid(settings, samples[0]["author_id"])
-    e = settings.evaluate
-    per_model = {label: _scores(outputs, refs, ref_vectors, profile, others, settings)
+    per_model = {label: {**measures(finished[label]),
+                         **_scores(outputs, refs, ref_vectors, profile, others, settings)}
                  for label, outputs in answers.items()}
     notes = [] if others is not None else [
         "no other authors in the warehouse: author_vs_others (similarity to this author "
@@ -130,11 +141,14 @@ def run_evaluation(settings: Settings, *, dataset: Path | None = None,
     report = {
         "created_at": datetime.now(UTC).isoformat(),
         "dataset": str(dataset_dir), "samples": len(samples), "models": list(models),
-        "decoding": {"temperature": 0.0, "max_new_tokens": e.max_new_tokens,
+        "decoding": {"candidates": n, "temperature": e.temperature if n > 1 else 0.0,
+                     "max_new_tokens": e.max_new_tokens,
                      "top_p": settings.llm.top_p,
                      "repetition_penalty": settings.llm.repetition_penalty,
                      "chat_template": "the adapter's tokenizer (the one training used)"},
         "summary": summary, "versus_base": versus_base, "notes": notes,
+        # Per held-out prompt, the same prompts in the same order for every model (the gate's).
+        "per_prompt": per_model,
         "retrieval": evaluate_retrieval(settings, samples) if retrieval else [],
     }
     report["seconds"] = round(time.monotonic() - start, 1)
@@ -146,6 +160,10 @@ def run_evaluation(settings: Settings, *, dataset: Path | None = None,
             out.write(json.dumps({"id": sample["id"], "instruction": sample["instruction"],
                                   "reference": sample["answer"],
                                   **{label: answers[label][i] for label in models},
+                                  **{f"finished_{label}": {k: v for k, v in
+                                                           finished[label][i].items()
+                                                           if k != "post"}
+                                     for label in models},
                                   **{f"judge_{label}": judged[label][i] for label in judged}})
                       + "\n")
     report["path"] = str(folder)

@@ -104,8 +104,9 @@ def load_causal_lm(name: str, cache_dir: str, device: str = "cpu",
 def generate(prompts: list[str], name: str, cache_dir: str, max_new_tokens: int,
              temperature: float = 0.0, system: str | None = None,
              adapter: str | None = None, top_p: float = 0.9,
-             repetition_penalty: float = 1.1) -> list[str]:
-    """Answers to ``prompts`` with the tokenizer's chat template (one template everywhere)."""
+             repetition_penalty: float = 1.1, candidates: int = 1) -> list[str]:
+    """Answers to ``prompts`` with the tokenizer's chat template (one template everywhere);
+    with ``candidates`` > 1, that many sampled answers per prompt, prompt by prompt."""
     import torch
 
     model, tokenizer = load_causal_lm(name, cache_dir, adapter=adapter)
@@ -119,6 +120,7 @@ def generate(prompts: list[str], name: str, cache_dir: str, max_new_tokens: int,
                                 do_sample=temperature > 0, temperature=temperature or None,
                                 top_p=top_p if temperature > 0 else None,
                                 repetition_penalty=repetition_penalty,
+                                num_return_sequences=candidates,
                                 pad_token_id=tokenizer.pad_token_id)
     new = output[:, inputs["input_ids"].shape[1]:]
     return [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]

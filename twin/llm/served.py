@@ -29,6 +29,10 @@ class ServedModel(BaseModel):
         "None: the tokenizer's own.")
     window: int = Field(gt=0, description="Prompt plus answer tokens the engine accepts.")
     cache_dir: str = Field(description="Where converted base models are cached.")
+    voice_dir: str | None = Field(
+        default=None, description="The authors' kits that finish this model's drafts "
+        "(<author_id>/: channel profile and voice model): the version's, or for the base model "
+        "the newest dataset's; None: generic checks and no voice score.")
 
     def base_path(self) -> str:
         """The base model as a loadable folder or id on this machine."""

@@ -69,6 +69,16 @@ async def until(stream: Any, deadline: float) -> AsyncIterator[Any]:
         stream.cancel()
 
 
+async def until_value(call: Any, deadline: float) -> Any:
+    """A deployment call's result by ``deadline``; past it the call is cancelled and
+    ``TimeoutError`` raised."""
+    try:
+        return await asyncio.wait_for(call, left(deadline))
+    except TimeoutError:
+        call.cancel()
+        raise
+
+
 def current_gateway(request: Request) -> Any:
     """The Gateway replica serving this app (set by the app factory)."""
     return request.app.state.gateway

@@ -60,3 +60,13 @@ class LLMDeployment:
         params = self._params(max_new_tokens, temperature, budget_s)
         result = await self.engine.generate(self.engine.render(messages), params)
         return {**asdict(result), "model_version": self.served.label}
+
+    async def generate_many(self, messages: list[dict[str, str]], max_new_tokens: int,
+                            temperature: float, n: int,
+                            budget_s: float | None = None) -> dict[str, Any]:
+        """``n`` candidate answers in one batch (the engine's), with the version that wrote
+        them."""
+        params = self._params(max_new_tokens, temperature, budget_s)
+        results = await self.engine.generate_many(self.engine.render(messages), params, n)
+        return {"candidates": [asdict(r) for r in results],
+                "model_version": self.served.label}

@@ -5,6 +5,7 @@ registered yet), and only the settings it uses."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from twin.llm.engines import EngineOptions, choose_engine, describe_model
@@ -16,7 +17,7 @@ log = logging.getLogger(__name__)
 # What the RAG deployment reads (retrieval, links fetched with the collectors, the warehouse,
 # the registry's versions); the other groups, and the secrets in them, never reach it.
 RAG_GROUPS = ("milvus", "embed", "ingest", "rag", "warehouse", "collect", "platforms",
-              "registry", "llm")
+              "registry", "llm", "posts")
 # A request's links are anyone's: they are fetched without the owner's GitHub token, so a caller
 # can neither read the private repositories it opens nor spend its rate limit (decisions.md).
 RAG_WITHHELD = (("platforms", "github_token"),)
@@ -45,11 +46,30 @@ def resolve_served_model(settings: Settings) -> ServedModel:
     if version is None:
         log.warning("no model version is marked for serving: serving the base model %s",
                     settings.llm.base_model)
-        return describe_model(engine, settings.llm.base_model, None, label="base",
-                              version=None, **common)
-    return describe_model(engine, version.base_model or settings.llm.base_model,
-                          str(registry.adapter_path(version)), label=f"twin-v{version.version}",
-                          version=version.version, **common)
+        served = describe_model(engine, settings.llm.base_model, None, label="base",
+                                version=None, **common)
+        kits = newest_dataset_kits(settings)
+    else:
+        served = describe_model(engine, version.base_model or settings.llm.base_model,
+                                str(registry.adapter_path(version)),
+                                label=f"twin-v{version.version}", version=version.version,
+                                **common)
+        kits = registry.voice_root(version)
+    return served.model_copy(update={"voice_dir": str(kits) if kits else None})
+
+
+def newest_dataset_kits(settings: Settings) -> Path | None:
+    """The authors' kits of the newest instruction dataset (what the base model is checked
+    and scored with before any version is trained)."""
+    from twin.domain.models import VOICE_DIR
+    from twin.train.common import TrainError
+    from twin.train.runner import latest_dataset
+
+    try:
+        folder = latest_dataset(settings) / VOICE_DIR
+    except TrainError:
+        return None
+    return folder if folder.is_dir() else None
 
 
 def scoped_settings(settings: Settings, groups: tuple[str, ...] = RAG_GROUPS,

@@ -84,6 +84,7 @@ class RAGDeployment(LibraryViews):
         self.retriever = Retriever(settings)
         self.format = prompt_format(served)
         self.llm = llm
+        self.kits: dict[str, Any] = {}
 
     def _ask_llm(self, text: str) -> str:
         """For query expansion by the LLM (called from a worker thread)."""
@@ -115,8 +116,38 @@ class RAGDeployment(LibraryViews):
                                       "platform": chunk.platform, "score": chunk.score,
                                       "origin": chunk.origin}
         return {"messages": messages, "sources": list(sources.values()),
+                # What the draft's names, numbers and links may come from (never sent out).
+                "material": [chunk.text for chunk in used], "urls": list(sources),
                 "link_errors": found.link_errors, "notes": found.notes,
                 "variants": found.variants,
                 "filters": {"author_id": found.filters.author_id,
                             "platform": found.filters.platform},
                 "timings": {**found.timings, "retrieve_s": round(time.monotonic() - start, 3)}}
+
+    def kit(self, author_id: str | None) -> Any:
+        """The author's kit (channel profile, voice model) the served model came with, loaded
+        once; with no author named, the only author that has one."""
+        from twin.posts.kit import AuthorKit, kit_authors, kit_folder
+
+        if author_id is None:
+            authors = kit_authors(self.served.voice_dir)
+            author_id = authors[0] if len(authors) == 1 else ""
+        if author_id not in self.kits:
+            folder = kit_folder(self.served.voice_dir, author_id) if author_id else None
+            self.kits[author_id] = AuthorKit.load(folder if folder and folder.is_dir() else None,
+                                                  author_id, self.settings.posts)
+        return self.kits[author_id]
+
+    async def finish(self, drafts: list[str], prompt: str, author_id: str | None,
+                     material: list[str], urls: list[str],
+                     max_words: int | None) -> dict[str, Any]:
+        """The best of the candidate drafts, shaped for the author's channel and checked, with
+        its voice score and evidence, notes, and the table of every candidate."""
+        def work() -> dict[str, Any]:
+            kit = self.kit(author_id)
+            finished = kit.finish(drafts, self.settings.posts, prompt, material, urls,
+                                  max_words)
+            score = kit.score(finished.post)
+            return {**finished.to_dict(), "voice": score.as_dict() if score else None}
+
+        return await asyncio.to_thread(work)

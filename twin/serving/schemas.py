@@ -3,7 +3,7 @@ the OpenAI-compatible bodies are in :mod:`twin.serving.openai_api`."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -30,6 +30,9 @@ class PostRequest(BaseModel):
     tone: Literal["professional", "casual", "enthusiastic", "reflective", "storytelling"] | None \
         = Field(default=None, description="A tone to ask for (default: the author's usual).")
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    candidates: int | None = Field(default=None, ge=1, le=8,
+                                   description="Drafts to choose from (default: the server's "
+                                   "serve.candidates); 1: no choosing.")
     timeout_s: float | None = Field(default=None, gt=0, le=3600,
                                     description="Give up (504) after this long; the server's "
                                     "own limit applies when it is shorter.")
@@ -60,12 +63,41 @@ class Source(BaseModel):
     origin: Literal["knowledge base", "link"] = "knowledge base"
 
 
+class Evidence(BaseModel):
+    """One reason for a voice score; ``weight`` > 0 pushed it up."""
+
+    text: str
+    weight: float
+
+
+class VoiceScore(BaseModel):
+    """How much the post sounds like the author (0..1: the author's voice model's calibrated
+    probability) and why."""
+
+    score: float
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class CheckResult(BaseModel):
+    """One check of the post against the author's habits on the channel."""
+
+    name: str
+    passed: bool
+    reason: str
+
+
 class PostResponse(BaseModel):
-    """The post, what it drew on, and how long each step took."""
+    """The post, what it drew on, how it scored, and how long each step took."""
 
     post: str
     sources: list[Source]
     model_version: str
+    voice: VoiceScore | None = Field(
+        default=None, description="'Sounds like you': None when the author has no voice model.")
+    checks: list[CheckResult] = Field(default_factory=list)
+    candidates: list[dict[str, Any]] = Field(
+        default_factory=list, description="Every draft considered: checks passed, voice score, "
+        "words, and whether it was chosen.")
     link_errors: dict[str, str] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
     timings: dict[str, float] = Field(default_factory=dict)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from twin.evaluate.gate import GateDecision
 from twin.stages.base import Flag, StageRequest, StageResult, failing_as_stage, with_values
 
 if TYPE_CHECKING:
@@ -32,7 +33,12 @@ class TrainRequest(StageRequest):
     deepspeed: Literal["auto", "off", "zero2", "zero3"] | None = Field(
         default=None, description="DeepSpeed ZeRO: auto (zero2 on GPUs), off, zero2 or zero3.")
     serve: Annotated[bool, Flag(negatable=False)] = Field(
-        default=False, description="Mark the new model version for serving.")
+        default=False, description="Put the new model version through the gate: it is marked "
+        "for serving only when, on the held-out prompts, it beats what is served on the voice "
+        "score (95% CI above zero) and is worse on nothing.")
+    force: Annotated[bool, Flag(negatable=False)] = Field(
+        default=False, description="Mark the new version for serving whatever the gate says "
+        "(the decision records that it was forced).")
 
     def for_job(self) -> TrainRequest:
         """Dataset folders made absolute."""
@@ -84,6 +90,8 @@ class TrainResult(StageResult):
     sft: TrainedVersion
     dpo: TrainedVersion | None = None
     serving: int | None = None
+    gate: GateDecision | None = None
+    """The gate's decision, when the new version was put through it (``--serve``)."""
 
     def runs(self) -> dict[str, TrainedVersion]:
         """The runs by stage name, in order."""
@@ -93,7 +101,11 @@ class TrainResult(StageResult):
         """Each run's steps, loss and version; which version serves."""
         for name, run in self.runs().items():
             console.print(run.line(name), markup=False)
-        console.print(f"serving: version {self.serving}", markup=False)
+        if self.gate is not None:
+            console.print(self.gate.headline(), markup=False)
+        console.print(f"serving: version {self.serving}" if self.serving else
+                      "serving: the base model (no version is marked for serving)",
+                      markup=False)
 
     def headline(self) -> str:
         """The SFT loss and its model version."""
@@ -105,21 +117,57 @@ class TrainResult(StageResult):
         for name, run in self.runs().items():
             lines.append(f"- {name.upper()}: model version **{run.version}**, {run.steps} steps,"
                          f" loss {run.loss_text()}, {run.seconds:.0f}s")
+        if self.gate is not None:
+            lines += ["", self.gate.markdown()]
         return "\n".join(lines)
 
 
 def run_train(request: TrainRequest, settings: Settings) -> TrainResult:
     """Train on the newest (or the given) dataset and register each run."""
+    from twin.evaluate.runner import EvaluationError
     from twin.llm.models import ModelLoadError
+    from twin.registry import Registry
     from twin.train.common import TrainError
     from twin.train.runner import latest_dataset, train_and_register
 
     settings = with_values(settings, "train", deepspeed=request.deepspeed)
     with failing_as_stage(TrainError, ModelLoadError):
+        dataset = (request.dataset or latest_dataset(settings)).resolve()
         summary = train_and_register(
-            settings, (request.dataset or latest_dataset(settings)).resolve(),
+            settings, dataset,
             max_steps=request.max_steps or settings.train.max_steps,
             workers=request.workers or settings.train.workers, run_name=request.run,
             preference_dir=request.dpo.resolve() if request.dpo else None,
-            dpo_steps=request.dpo_steps, serve=request.serve)
+            dpo_steps=request.dpo_steps)
+    if request.serve or request.force:
+        with failing_as_stage(EvaluationError, TrainError, ModelLoadError):
+            decision = gate_version(settings, summary["last_version"], dataset,
+                                    force=request.force)
+        registry = Registry(settings)
+        registry.record_gate(summary["last_version"], {**decision.model_dump(),
+                                                       "headline": decision.headline()})
+        if decision.promote:
+            registry.set_serving(summary["last_version"])
+        summary["gate"] = decision
+        summary["serving"] = registry.serving().version if registry.serving() else None
     return TrainResult.model_validate(summary)
+
+
+def gate_version(settings: Settings, version: int, dataset_dir: Path,
+                 force: bool = False) -> GateDecision:
+    """Evaluate ``version`` against what is served (or the base model) on the dataset's
+    held-out prompts, through the serving machinery (the same candidates, shaping, checks and
+    voice model), and decide whether it goes live (:func:`twin.evaluate.gate.decide`); with
+    ``force`` the decision promotes it and says it was forced."""
+    from twin.evaluate.gate import decide
+    from twin.evaluate.runner import BASE, run_evaluation
+    from twin.registry import Registry
+
+    served = Registry(settings).serving()
+    other = served.version if served and served.version != version else None
+    gating = with_values(settings, "evaluate", single_draft=False)
+    report = run_evaluation(gating, dataset=dataset_dir,
+                            versions=[version] + ([other] if other else []), retrieval=False)
+    return decide(report["per_prompt"], f"twin-v{version}",
+                  f"twin-v{other}" if other else BASE, force=force,
+                  bootstrap=settings.evaluate.bootstrap, seed=settings.evaluate.seed)

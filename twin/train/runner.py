@@ -1,5 +1,5 @@
 """The training stage as one call: SFT (then DPO when pairs are given), each run registered
-as a model version; the first version ever registered is marked for serving."""
+as a model version (the gate, in :mod:`twin.stages.train`, decides what is served)."""
 
 from __future__ import annotations
 
@@ -25,12 +25,12 @@ def latest_dataset(settings: Settings, kind: str = "instruct") -> Path:
 
 def train_and_register(settings: Settings, dataset_dir: Path, *, max_steps: int,
                        workers: int, run_name: str | None = None,
-                       preference_dir: Path | None = None, dpo_steps: int | None = None,
-                       serve: bool = False) -> dict[str, Any]:
+                       preference_dir: Path | None = None,
+                       dpo_steps: int | None = None) -> dict[str, Any]:
     """Run SFT (and DPO), register each run; returns a summary per stage with its version.
 
-    ``run_name`` names the SFT run: re-running an interrupted run's name resumes it.
-    ``serve`` marks the last version for serving (so does registering the very first one).
+    ``run_name`` names the SFT run: re-running an interrupted run's name resumes it. Nothing
+    is marked for serving here: the train stage puts the new version through the gate.
     """
     from twin.rayjobs import git_commit
     from twin.registry import Registry, dataset_card, hyperparameters
@@ -56,10 +56,9 @@ def train_and_register(settings: Settings, dataset_dir: Path, *, max_steps: int,
         version = registry.register(dpo, hyperparameters(settings, dpo, workers), commit,
                                     dataset_card(preference_dir))
         summary["dpo"] = _stage(dpo, version)
-    if serve or registry.serving() is None:
-        registry.set_serving(version.version)
-        log.info("model version %d is now marked for serving", version.version)
-    summary["serving"] = registry.serving().version  # type: ignore[union-attr]
+    served = registry.serving()
+    summary["last_version"] = version.version
+    summary["serving"] = served.version if served else None
     return summary
 
 

@@ -417,6 +417,7 @@ def write_page() -> None:
         errors = ui.column().classes("w-full")
         post = tag(ui.label("").classes("w-full whitespace-pre-wrap"), "post")
         meta = ui.label("").classes("text-sm text-grey-7")
+        voice = tag(ui.column().classes("w-full gap-0"), "voice")
         ui.label("Sources").classes("text-lg")
         sources = tag(ui.column().classes("w-full gap-1"), "sources")
         notes = ui.column().classes("w-full gap-0")
@@ -429,6 +430,7 @@ def write_page() -> None:
             post.text, meta.text = "", "writing…"
             sources.clear()
             notes.clear()
+            voice.clear()
             try:
                 async for event, data in twin.stream_post(body):
                     if event == "sources":
@@ -436,8 +438,11 @@ def write_page() -> None:
                     elif event == "token":
                         post.text += data["text"]
                     elif event == "done":
+                        # The draft shaped for the channel and checked replaces the raw one.
+                        post.text = data.get("post") or post.text
                         meta.text = (f"{data['model_version']} · "
                                      f"{data['timings'].get('generate_s', 0):.1f}s")
+                        _show_voice(voice, data)
             except TwinAPIError as exc:
                 show_error(errors, str(exc))
                 meta.text = ""
@@ -471,6 +476,28 @@ def write_page() -> None:
         write.on_click(start)
         again.on_click(regenerate)
         copy.on_click(lambda: (ui.clipboard.write(post.text), ui.notify("Copied")))
+
+
+def _show_voice(box: Any, data: dict[str, Any]) -> None:
+    """'Sounds like you' with its evidence, then the checks that failed and the notes."""
+    with box:
+        score = data.get("voice")
+        if score:
+            tag(ui.label(f"Sounds like you: {round(100 * score['score'])}%").classes(
+                "text-lg"), "voice-score")
+            for item in score.get("evidence", [])[:5]:
+                ui.label(("+ " if item["weight"] > 0 else "- ") + item["text"]).classes(
+                    "text-sm")
+        else:
+            ui.label("No voice score: no voice model was built for this author yet.").classes(
+                "text-sm text-grey-7")
+        checks = data.get("checks") or []
+        failed = [c for c in checks if not c["passed"]]
+        ui.label(f"Checks passed: {len(checks) - len(failed)}/{len(checks)}").classes("text-sm")
+        for check in failed:
+            ui.label(f"{check['name']}: {check['reason']}").classes("text-sm text-orange-9")
+        for note in data.get("notes") or []:
+            ui.label(f"note: {note}").classes("text-sm text-grey-7")
 
 
 def _show_sources(sources: ui.column, notes: ui.column, data: dict[str, Any]) -> None:
