@@ -72,5 +72,12 @@ class StreamingEngine(ABC):
                           ttft_s=round((first or time.monotonic()) - start, 3),
                           generate_s=round(time.monotonic() - start, 3))
 
+    async def generate_many(self, prompt: str, params: GenParams, n: int) -> list[Generation]:
+        """``n`` answers to one prompt (sampled when ``params.temperature`` > 0). This default
+        runs them side by side; engines that batch (transformers, vLLM) do it in one batch."""
+        import asyncio
+
+        return list(await asyncio.gather(*(self.generate(prompt, params) for _ in range(n))))
+
     def close(self) -> None:  # noqa: B027 - a default: most engines hold nothing to release
         """Release what the engine holds (nothing by default)."""

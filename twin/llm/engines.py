@@ -67,6 +67,9 @@ class Engine(PromptFormat, Protocol):
     async def generate(self, prompt: str, params: GenParams) -> Generation:
         """The whole answer."""
 
+    async def generate_many(self, prompt: str, params: GenParams, n: int) -> list[Generation]:
+        """``n`` whole answers to one prompt, in one batch where the engine can."""
+
     def close(self) -> None:
         """Release the model (and any server process)."""
 

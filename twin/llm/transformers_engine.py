@@ -9,7 +9,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from twin.llm.chat import GenParams, StreamingEngine, TokenizerFormat, past
+from twin.llm.chat import Generation, GenParams, StreamingEngine, TokenizerFormat, past
 from twin.llm.engines import EngineOptions, hf_describe
 from twin.llm.served import ServedModel
 
@@ -110,6 +110,46 @@ class TransformersEngine(StreamingEngine, TokenizerFormat):
                 yield item
         finally:
             stop.set()
+
+    async def generate_many(self, prompt: str, params: GenParams, n: int) -> list[Generation]:
+        """``n`` sampled answers in one ``generate`` call (``num_return_sequences``): one
+        prefill, one batch of ``n`` rows."""
+        if n <= 1:
+            return [await self.generate(prompt, params)]
+        return await asyncio.to_thread(self._generate_many, prompt, params, n)
+
+    def _generate_many(self, prompt: str, params: GenParams, n: int) -> list[Generation]:
+        import time
+
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        class _Late(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+                return past(params.deadline)
+
+        inputs = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        length = int(inputs["input_ids"].shape[-1])
+        self.check_fits(length, params.max_new_tokens)
+        sampling = params.temperature > 0
+        start = time.monotonic()
+        with self._lock, torch.no_grad():
+            out = self.model.generate(
+                **inputs, max_new_tokens=params.max_new_tokens, do_sample=sampling,
+                num_return_sequences=n, temperature=params.temperature or None,
+                top_p=params.top_p if sampling else None,
+                repetition_penalty=params.repetition_penalty,
+                pad_token_id=self.tokenizer.pad_token_id,
+                stopping_criteria=StoppingCriteriaList([_Late()]))
+        seconds = round(time.monotonic() - start, 3)
+        answers = []
+        for row in out[:, length:]:
+            ids = [int(t) for t in row if int(t) != self.tokenizer.pad_token_id]
+            text = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+            answers.append(Generation(text=text, prompt_tokens=length,
+                                      completion_tokens=len(ids), ttft_s=seconds,
+                                      generate_s=seconds))
+        return answers
 
     def _generate(self, kwargs: dict[str, Any], streamer: Any,
                   failed: list[BaseException]) -> None:

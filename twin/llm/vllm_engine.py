@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from twin.llm.chat import GenParams, StreamingEngine, TokenizerFormat, past
+from twin.llm.chat import Generation, GenParams, StreamingEngine, TokenizerFormat, past
 from twin.llm.engines import EngineOptions, hf_describe
 from twin.llm.served import ServedModel
 
@@ -87,6 +87,29 @@ class VLLMEngine(_VLLMBase):
             if len(text) > sent:
                 yield text[sent:]
                 sent = len(text)
+
+
+    async def generate_many(self, prompt: str, params: GenParams, n: int) -> list[Generation]:
+        """``n`` answers as one vLLM request (``SamplingParams.n``: one prefill, shared KV)."""
+        from vllm import SamplingParams
+
+        self.check_fits(self.count_tokens(prompt), params.max_new_tokens)
+        sampling = SamplingParams(
+            n=n, max_tokens=params.max_new_tokens, temperature=params.temperature,
+            top_p=params.top_p if params.temperature > 0 else 1.0,
+            repetition_penalty=params.repetition_penalty)
+        start = time.monotonic()
+        final = None
+        async for output in self.engine.generate(prompt, sampling, request_id=uuid.uuid4().hex,
+                                                 lora_request=self.lora):
+            final = output
+            if past(params.deadline):
+                break
+        seconds = round(time.monotonic() - start, 3)
+        prompt_tokens = len(final.prompt_token_ids or []) if final else 0
+        return [Generation(text=o.text.strip(), prompt_tokens=prompt_tokens,
+                           completion_tokens=len(o.token_ids), ttft_s=seconds,
+                           generate_s=seconds) for o in (final.outputs if final else [])]
 
 
 class VLLMServerEngine(_VLLMBase):
@@ -177,6 +200,29 @@ class VLLMServerEngine(_VLLMBase):
                 text = json.loads(line[6:])["choices"][0].get("text") or ""
                 if text:
                     yield text
+
+    async def generate_many(self, prompt: str, params: GenParams, n: int) -> list[Generation]:
+        """``n`` answers as one ``/v1/completions`` request (``n``: vLLM batches them)."""
+        import httpx
+
+        self.check_fits(self.count_tokens(prompt), params.max_new_tokens)
+        body = {"model": self.model_name, "prompt": prompt, "n": n,
+                "max_tokens": params.max_new_tokens, "temperature": params.temperature,
+                "top_p": params.top_p if params.temperature > 0 else 1.0,
+                "repetition_penalty": params.repetition_penalty}
+        timeout = max(1.0, params.deadline - time.monotonic()) if params.deadline else 600
+        start = time.monotonic()
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            response = await client.post(f"http://127.0.0.1:{self.port}/v1/completions",
+                                         json=body)
+        if response.status_code != 200:
+            raise RuntimeError(f"vLLM answered {response.status_code}: {response.text[:500]}")
+        data = response.json()
+        seconds = round(time.monotonic() - start, 3)
+        prompt_tokens = int((data.get("usage") or {}).get("prompt_tokens") or 0)
+        return [Generation(text=(c.get("text") or "").strip(), prompt_tokens=prompt_tokens,
+                           completion_tokens=self.count_tokens(c.get("text") or ""),
+                           ttft_s=seconds, generate_s=seconds) for c in data["choices"]]
 
     def close(self) -> None:
         """Stop the server."""
