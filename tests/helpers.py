@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from twin.collect.pipeline import collect_source, parse_sources
 from twin.demo.site import _text_of
@@ -61,3 +62,25 @@ def fresh_adapter(settings: Settings, folder: Path) -> None:
                                       task_type="CAUSAL_LM"))
     model.save_pretrained(folder)
     AutoTokenizer.from_pretrained(base).save_pretrained(folder)
+
+
+def demo_kit(folder: Path, settings: Any, author: str = "maya-okafor") -> Path:
+    """The demo author's kit as a dataset version holds it (``<folder>/voice/<author>/``:
+    channel profile and voice model, from the documents outside a seeded fifth held out, as
+    the dataset's split is); returns the ``voice`` root."""
+    import hashlib
+
+    from twin.features.clean import clean_for_style
+    from twin.posts.kit import write_profiles
+    from twin.voice.build import build_voice_models
+    from twin.voice.corpus import cut_pieces
+
+    docs = [d for d in demo_documents(author) if d.kind != "repository"]
+    ranked = sorted(docs, key=lambda d: hashlib.sha256(f"42:{d.id}".encode()).hexdigest())
+    held = {d.id for d in ranked[:round(len(ranked) * 0.2)]}
+    samples = [{"author_id": author, "document_id": d.id, "style": "post",
+                "split": "test" if d.id in held else "train", "answer": piece}
+               for d in docs for piece in cut_pieces(clean_for_style(d.text), 320, 40)]
+    build_voice_models(settings, samples, folder)
+    write_profiles(settings, samples, folder / "voice", docs)
+    return folder / "voice"

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import demo_documents
+from tests.helpers import demo_documents, demo_kit
 from twin.posts.grounding import Grounding, urls_in
-from twin.posts.kit import AuthorKit, kit_authors, write_profiles
+from twin.posts.kit import AuthorKit, kit_authors
 from twin.settings import Settings
-from twin.voice.build import build_voice_models
 
 AUTHOR = "maya-okafor"
 DRAFTS = Path(__file__).parent / "fixtures" / "drafts" / "smollm2_135m.json"
@@ -27,19 +26,7 @@ SETTINGS = Settings(voice={"calibration_folds": 3, "bootstrap_samples": 200})
 @pytest.fixture(scope="module")
 def kit_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Her kit as a dataset version holds it: profile and voice model from the train split."""
-    from twin.features.clean import clean_for_style
-    from twin.voice.corpus import cut_pieces
-
-    docs = [d for d in demo_documents(AUTHOR) if d.kind != "repository"]
-    ranked = sorted(docs, key=lambda d: hashlib.sha256(f"42:{d.id}".encode()).hexdigest())
-    held = {d.id for d in ranked[:round(len(ranked) * 0.2)]}
-    samples = [{"author_id": AUTHOR, "document_id": d.id, "style": "post",
-                "split": "test" if d.id in held else "train", "answer": piece}
-               for d in docs for piece in cut_pieces(clean_for_style(d.text), 320, 40)]
-    folder = tmp_path_factory.mktemp("kit")
-    build_voice_models(SETTINGS, samples, folder)
-    write_profiles(SETTINGS, samples, folder / "voice", docs)
-    return folder / "voice"
+    return demo_kit(tmp_path_factory.mktemp("kit"), SETTINGS)
 
 
 def test_a_dataset_kit_holds_her_profile_and_voice_model(kit_root: Path) -> None:

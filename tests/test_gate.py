@@ -49,3 +49,46 @@ def test_models_must_answer_the_same_prompts() -> None:
     with pytest.raises(ValueError, match="same prompts"):
         decide({"base": _scores(0.2, 0.9, 1, n=10), "twin-v1": _scores(0.5, 0.9, 1, n=12)},
                "twin-v1", "base")
+
+
+@pytest.mark.slow
+def test_the_gate_keeps_the_served_version_when_a_worse_one_is_trained(
+        tmp_path, local_ray) -> None:
+    """Real training and evaluation on the demo author: a twin is put live (``--force``, its
+    numbers recorded), then a deliberately worse version (a learning rate that leaves it the
+    base model) goes through the gate, which keeps the served one and records why."""
+    from tests.helpers import demo_documents
+    from twin.datasets.build import build_instruction_dataset
+    from twin.registry import Registry
+    from twin.settings import Settings
+    from twin.stages import TrainRequest
+    from twin.stages.train import run_train
+    from twin.warehouse import Warehouse
+
+    settings = Settings(
+        home=tmp_path / "home", dataset={"context_source": "warehouse"},
+        train={"max_length": 256, "batch_size": 4, "learning_rate": 2e-3},
+        evaluate={"max_samples": 8, "max_new_tokens": 64, "candidates": 2, "bootstrap": 500},
+        serve={"vllm_max_model_len": 1024}, rag={"context_tokens": 256})
+    Warehouse.from_settings(settings).merge(demo_documents())
+    dataset = build_instruction_dataset(settings, show_progress=False).path
+    good = run_train(TrainRequest(dataset=dataset, max_steps=24, run="good", force=True),
+                     settings)
+    assert good.gate is not None and good.gate.promote and good.serving == good.sft.version
+    assert good.gate.served == "base" and any(c.metric == "voice_score"
+                                              for c in good.gate.comparisons)
+
+    worse_settings = settings.model_copy(update={"train": settings.train.model_copy(
+        update={"learning_rate": 1e-9})})
+    worse = run_train(TrainRequest(dataset=dataset, max_steps=2, run="worse", serve=True),
+                      worse_settings)
+    assert worse.gate is not None and not worse.gate.promote and not worse.gate.forced
+    assert worse.gate.served == f"twin-v{good.sft.version}"
+    assert worse.serving == good.sft.version  # the alias did not move
+    registry = Registry(settings)
+    assert registry.serving().version == good.sft.version
+    recorded = registry.get(worse.sft.version)
+    assert recorded.gate.startswith("gate: ") and "kept" in recorded.gate
+    assert recorded.metrics["gate_promoted"] == 0.0
+    assert "--force" in registry.get(good.sft.version).gate or \
+        "promoted" in registry.get(good.sft.version).gate

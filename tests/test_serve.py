@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import demo_documents, fresh_adapter
+from tests.helpers import demo_documents, demo_kit, fresh_adapter
 from twin.demo.site import DemoSite
 from twin.settings import Settings
 
@@ -81,8 +81,12 @@ def api(tmp_path_factory: pytest.TempPathFactory, milvus: dict, demo_site: DemoS
     adapter = root / "adapter"
     fresh_adapter(settings, adapter)
     registry = Registry(settings)
+    # The version carries the author's kit (voice model, channel profile) of its dataset.
+    demo_kit(root / "dataset", Settings(voice={"calibration_folds": 3,
+                                               "bootstrap_samples": 200}))
     result = TrainResult(adapter_dir=adapter, run="fresh-lora", steps=0,
-                         info={"stage": "sft", "base_model": settings.llm.base_model})
+                         info={"stage": "sft", "base_model": settings.llm.base_model,
+                               "dataset": str(root / "dataset")})
     registry.set_serving(registry.register(result, hyperparameters(settings, result, 1),
                                            "test").version)
     serve.start(http_options={"host": "127.0.0.1", "port": settings.serve.port})
@@ -124,6 +128,31 @@ def test_a_post_comes_back_with_the_authors_sources(api: dict) -> None:
     assert any("Parquet" in s["title"] or "drift" in s["title"].lower()
                for s in data["sources"])
     assert data["timings"]["generate_s"] > 0 and data["timings"]["retrieve_s"] > 0
+    # Greedy: one draft, finished for her channel and scored with her voice model.
+    assert data["timings"]["candidates"] == 1 and len(data["candidates"]) == 1
+    assert 0 <= data["voice"]["score"] <= 1 and data["voice"]["evidence"]
+    assert {c["name"] for c in data["checks"]} >= {"complete ending", "length", "grounding"}
+
+
+def test_a_post_is_the_best_of_several_drafts_and_ends_well(api: dict) -> None:
+    """Real sampled drafts of the served model: three in one batch, the best returned, ending
+    in a full sentence and linking only to its sources."""
+    from twin.posts.grounding import Grounding, urls_in
+
+    answer = _post(api, {"prompt": PROMPT, "max_words": 60, "temperature": 0.8,
+                         "candidates": 3})
+    assert answer.status_code == 200, answer.text
+    data = answer.json()
+    assert data["timings"]["candidates"] == 3 and len(data["candidates"]) == 3
+    assert sum(c["chosen"] for c in data["candidates"]) == 1
+    chosen = next(c for c in data["candidates"] if c["chosen"])
+    assert chosen["passed"] == max(c["passed"] for c in data["candidates"])
+    assert chosen["voice"] == pytest.approx(data["voice"]["score"], abs=1e-3)
+    ending = next(c for c in data["checks"] if c["name"] == "complete ending")
+    assert ending["passed"], (ending["reason"], data["post"][-120:])
+    sources = Grounding.of(PROMPT, [], [s["url"] for s in data["sources"]])
+    assert all(sources.has_url(u) for u in urls_in(data["post"])), data["post"]
+    assert "###" not in data["post"]
 
 
 def test_streaming_yields_incremental_chunks(api: dict) -> None:
@@ -144,6 +173,8 @@ def test_streaming_yields_incremental_chunks(api: dict) -> None:
     tokens = [d["text"] for e, d in events if e == "token"]
     assert len(tokens) >= 3 and "".join(tokens).strip()
     assert events[0][1]["sources"] and events[-1][1]["model_version"] == "twin-v1"
+    done = events[-1][1]
+    assert done["post"].strip() and 0 <= done["voice"]["score"] <= 1 and done["checks"]
 
 
 def test_the_openai_client_works_against_v1(api: dict) -> None:

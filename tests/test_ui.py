@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import fresh_adapter
+from tests.helpers import demo_kit, fresh_adapter
 from twin.demo.content import AUTHOR_NAME
 from twin.demo.site import DemoSite
 from twin.settings import Settings, reset_settings_cache
@@ -71,8 +71,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory, demo_site: DemoSite) -> Iter
         up(settings)
         fresh_adapter(settings, home / "adapter")
         registry = Registry(settings)
+        # The version carries the demo author's kit: the Write page shows her voice score.
+        demo_kit(home / "dataset", Settings(voice={"calibration_folds": 3,
+                                                   "bootstrap_samples": 200}))
         result = TrainResult(adapter_dir=home / "adapter", run="ui-lora", steps=0,
-                             info={"stage": "sft", "base_model": settings.llm.base_model})
+                             info={"stage": "sft", "base_model": settings.llm.base_model,
+                                   "dataset": str(home / "dataset")})
         registry.set_serving(registry.register(result, hyperparameters(settings, result, 1),
                                                "test").version)
         # As a person would: `twin serve` deploys the app on the head and returns when healthy.
@@ -190,6 +194,7 @@ async def test_model_page_shows_versions_and_the_served_one(stack: dict, user,
     await user.should_see("Served now: twin-v1 (transformers)", retries=600)
     rows = user.find(ui.table).elements.pop().rows
     assert [(r["version"], r["stage"], r["marked"]) for r in rows] == [(1, "sft", "serving")]
+    assert rows[0]["gate"] == "not gated"  # marked by hand, never through the gate
 
 
 @pytest.fixture
@@ -355,6 +360,8 @@ async def test_write_page_streams_a_post_with_sources(stack: dict, user,
     await user.should_see("twin-v1 ·", retries=3000)  # the done event: version and time
     post = user.find(marker="post").elements.pop().text
     assert len(post.split()) >= 5
+    await user.should_see("Sounds like you: ")  # her voice score, with its evidence
+    await user.should_see("Checks passed: ")
     links = [e for e in user.find(ui.link).elements]
     assert links and all(e.props.get("href", "").startswith("http") for e in links)
     user.find(marker="prompt").clear()  # bad input: the page says so, nothing is sent

@@ -36,9 +36,10 @@ INDENT = "    "
 
 
 def before_after(settings: Settings, dataset_dir: str, adapter: str,
-                 max_new_tokens: int = 120) -> dict[str, str]:
+                 max_new_tokens: int = 120) -> dict[str, Any]:
     """The base model's and the twin's answers to the first held-out instruction, asked with
-    the prompt the Serve app and the evaluation build for it (its word limit and material)."""
+    the prompt the Serve app and the evaluation build for it (its word limit and material),
+    each finished as a served post is, with its voice score (``scores``)."""
     from transformers import AutoTokenizer
 
     from twin.datasets.build import load_split
@@ -55,8 +56,15 @@ def before_after(settings: Settings, dataset_dir: str, adapter: str,
     base = generate(prompt, settings.llm.base_model, cache, max_new_tokens, **decoding)[0]
     twin = generate(prompt, settings.llm.base_model, cache, max_new_tokens, adapter=adapter,
                     **decoding)[0]
-    return {"instruction": sample["instruction"], "base model": base, "twin": twin,
-            "the author wrote": sample["answer"]}
+    from twin.evaluate.drafts import finish_answers
+
+    finished = finish_answers(settings, Path(dataset_dir), [sample] * 3,
+                              [[base], [twin], [sample["answer"]]])
+    scores = {label: f["measures"]["voice_score"] for label, f in
+              zip(("base model", "twin", "the author wrote"), finished, strict=True)}
+    return {"instruction": sample["instruction"], "base model": finished[0]["post"],
+            "twin": finished[1]["post"], "the author wrote": sample["answer"],
+            "scores": scores}
 
 
 def _say(console: Console, text: str, markup: bool = True) -> None:
@@ -232,7 +240,9 @@ def run_demo(settings: Settings, keep_running: bool = False, console: Console | 
         # The workers take the CPUs the demo's head has free (train.cpus_per_worker: auto).
         tuning = {"train": {
             "learning_rate": settings.demo_train_learning_rate,
-            "max_length": settings.demo_train_max_length}}
+            "max_length": settings.demo_train_max_length},
+            # The gate's evaluation, sized for the demo's time on a laptop.
+            "evaluate": {"max_samples": settings.demo_gate_samples, "max_new_tokens": 120}}
         trained_run = _run_deployment(api, "train", {
             "author": AUTHOR_NAME, "max_steps": steps, "serve": True,
             "settings_overrides": tuning}, settings, console, "dataset + train", verbose)
@@ -258,7 +268,10 @@ def run_demo(settings: Settings, keep_running: bool = False, console: Console | 
         marks["sample"] = time.monotonic()
         _say(console, f"{INDENT}{sample['instruction']}", markup=False)
         for label in ("base model", "twin", "the author wrote"):
-            _paragraph(console, label, sample[label])
+            score = sample["scores"].get(label)
+            shown = label if score is None or score != score else \
+                f"{label} (sounds like her: {score:.2f})"
+            _paragraph(console, shown, sample[label])
 
         _say(console, "[bold]6/8[/] serving the twin on Ray Serve (RAG + the registered model) "
                       "and asking it for a post")

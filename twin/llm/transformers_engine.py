@@ -113,8 +113,8 @@ class TransformersEngine(StreamingEngine, TokenizerFormat):
 
     async def generate_many(self, prompt: str, params: GenParams, n: int) -> list[Generation]:
         """``n`` sampled answers in one ``generate`` call (``num_return_sequences``): one
-        prefill, one batch of ``n`` rows."""
-        if n <= 1:
+        prefill, one batch of ``n`` rows. Greedy decoding has one answer: it is given once."""
+        if n <= 1 or params.temperature <= 0:
             return [await self.generate(prompt, params)]
         return await asyncio.to_thread(self._generate_many, prompt, params, n)
 

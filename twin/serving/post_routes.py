@@ -28,7 +28,8 @@ async def posts(body: PostRequest, gw: GatewayDep) -> Any:
 async def _post(gw: Any, body: PostRequest, calls: list[Any], deadline: float) -> Any:
     start = time.monotonic()
     prepared, max_new = await gw.prepare(body, calls)
-    n = body.candidates or gw.serve.candidates
+    # Greedy decoding writes one draft however often it is asked: nothing to choose from.
+    n = 1 if body.temperature <= 0 else body.candidates or gw.serve.candidates
     call = gw.llm.generate_many.remote(prepared["messages"], max_new, body.temperature, n,
                                        left(deadline))
     calls.append(call)

@@ -547,6 +547,9 @@ def model_page() -> None:
                         "steps": int(m.get("steps", 0)),
                         "loss": (f"{m['first_loss']:.3f} → {m['final_loss']:.3f}"
                                  if "final_loss" in m else ""),
+                        "sounds like you": _metric(m, "eval_voice_score"),
+                        "checks passed": _metric(m, "eval_checks_passed"),
+                        "gate": v.get("gate") or "not gated",
                         "style distance": _metric(m, "eval_style_distance"),
                         "similarity to the author": _metric(m, "eval_author_similarity"),
                         "gain over base": _metric(m, "eval_gain_reference_similarity"),
