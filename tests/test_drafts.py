@@ -91,3 +91,16 @@ def test_the_transformers_engine_writes_several_candidates_in_one_batch() -> Non
     assert len({d.text for d in drafts}) >= 2  # sampled, not one answer three times
     greedy = asyncio.run(engine.generate_many(prompt, GenParams(max_new_tokens=12), 1))
     assert len(greedy) == 1 and greedy[0].text
+
+
+def test_a_draft_with_nothing_left_after_shaping_says_so(kit_root: Path) -> None:
+    """A real 12-step twin's answer to a prose request was a Python block: she posts no code,
+    so nothing is left; the answer says so instead of looking like a post."""
+    kit = AuthorKit.load(kit_root / AUTHOR, AUTHOR, SETTINGS.posts)
+    code = ('```python\n# [Decision]\ndef _create_decision(name):\n    """Create a decision."""'
+            '\n    if name == "planning":\n        return None()\n```')
+    finished = kit.finish([code], SETTINGS.posts, "Draft a LinkedIn post on how we banned one "
+                          "word from our postmortems: 'just'.")
+    assert finished.post == ""
+    assert finished.notes[0].startswith("no draft had anything left after shaping")
+    assert not next(c for c in finished.checks if c.name == "complete ending").passed

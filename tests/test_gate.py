@@ -68,11 +68,11 @@ def test_the_gate_keeps_the_served_version_when_a_worse_one_is_trained(
     settings = Settings(
         home=tmp_path / "home", dataset={"context_source": "warehouse"},
         train={"max_length": 256, "batch_size": 4, "learning_rate": 2e-3},
-        evaluate={"max_samples": 8, "max_new_tokens": 64, "candidates": 2, "bootstrap": 500},
+        evaluate={"max_samples": 6, "max_new_tokens": 48, "candidates": 2, "bootstrap": 500},
         serve={"vllm_max_model_len": 1024}, rag={"context_tokens": 256})
     Warehouse.from_settings(settings).merge(demo_documents())
     dataset = build_instruction_dataset(settings, show_progress=False).path
-    good = run_train(TrainRequest(dataset=dataset, max_steps=24, run="good", force=True),
+    good = run_train(TrainRequest(dataset=dataset, max_steps=12, run="good", force=True),
                      settings)
     assert good.gate is not None and good.gate.promote and good.serving == good.sft.version
     assert good.gate.served == "base" and any(c.metric == "voice_score"

@@ -750,7 +750,7 @@ class Settings(BaseSettings):
     demo_train_max_length: int = Field(
         default=256, description="The demo's short run trains on the first 256 tokens.")
     demo_gate_samples: int = Field(
-        default=12, description="Held-out prompts the demo's gate compares the twin and the "
+        default=8, description="Held-out prompts the demo's gate compares the twin and the "
         "base model on (each with serve.candidates drafts).")
     ray: RaySettings = Field(default_factory=RaySettings)
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)

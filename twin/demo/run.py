@@ -62,9 +62,9 @@ def before_after(settings: Settings, dataset_dir: str, adapter: str,
                               [[base], [twin], [sample["answer"]]])
     scores = {label: f["measures"]["voice_score"] for label, f in
               zip(("base model", "twin", "the author wrote"), finished, strict=True)}
-    return {"instruction": sample["instruction"], "base model": finished[0]["post"],
-            "twin": finished[1]["post"], "the author wrote": sample["answer"],
-            "scores": scores}
+    posts = [f["post"] or f"({f['notes'][0]})" for f in finished[:2]]
+    return {"instruction": sample["instruction"], "base model": posts[0], "twin": posts[1],
+            "the author wrote": sample["answer"], "scores": scores}
 
 
 def _say(console: Console, text: str, markup: bool = True) -> None:

@@ -54,7 +54,13 @@ class AuthorKit:
         the best by checks passed, then voice score."""
         grounding = Grounding.of(request, list(material), list(urls))
         scorer = (lambda text: self.voice.probabilities([text])[0]) if self.voice else None
-        return finish(drafts, self.profile, settings, grounding, scorer, max_words)
+        finished = finish(drafts, self.profile, settings, grounding, scorer, max_words)
+        if not finished.post.strip():
+            # Said, never an empty answer that looks like a success.
+            finished.notes.insert(0, "no draft had anything left after shaping for your "
+                                  "channel (" + ("; ".join(finished.changes) or "it was empty")
+                                  + "): ask again, or ask for more drafts")
+        return finished
 
 
 def kit_folder(root: Path | str | None, author_id: str) -> Path | None:
