@@ -23,7 +23,7 @@ from twin.stages.dataset import DatasetCard
 from twin.voice import style
 from twin.voice.build import build_voice_models, load_voice_model, voice_model_dir
 from twin.voice.corpus import corpus_dir, corpus_documents, corpus_pieces, cut_pieces, split_tail
-from twin.voice.model import MODEL_FILE, WEIGHTS_FILE, VoiceModel, held_out_check
+from twin.voice.model import FORMAT, MODEL_FILE, WEIGHTS_FILE, VoiceModel, held_out_check
 from twin.warehouse import Warehouse
 
 AUTHOR = "maya-okafor"
@@ -148,7 +148,7 @@ def test_evidence_is_readable(model: VoiceModel, split: dict[str, list[str]]) ->
 def test_round_trip_through_save_and_load(model: VoiceModel, split: dict[str, list[str]],
                                           tmp_path: Path) -> None:
     folder = model.save(tmp_path / "voice")
-    assert json.loads((folder / MODEL_FILE).read_text())["format"] == 1
+    assert json.loads((folder / MODEL_FILE).read_text())["format"] == FORMAT
     # Plain arrays only: nothing in the weights file needs pickle to open.
     with zipfile.ZipFile(folder / WEIGHTS_FILE) as archive:
         assert all(name.endswith(".npy") for name in archive.namelist())

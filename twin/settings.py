@@ -551,6 +551,10 @@ class VoiceSettings(BaseModel):
     min_author_pieces: int = Field(
         default=8, description="Fewer of the author's training texts than this: no voice "
         "model is built (the dataset card says why).")
+    mask_topic_words: bool = Field(
+        default=True, description="Mask every word that is not a common function word before "
+        "the word and character views (text distortion), so the score measures how the author "
+        "writes, not what about.")
     char_ngrams: tuple[int, int] = Field(
         default=(2, 4), description="Character n-gram lengths (spelling, punctuation, emoji).")
     max_char_features: int = Field(

@@ -2,7 +2,11 @@
 
 One linear model over three views of a text: words (TF-IDF), character n-grams (TF-IDF:
 spelling, punctuation, emoji, line breaks) and the stylometric habits of ``twin.voice.style``
-(standardised). Logistic regression with balanced classes separates the author's texts from
+(standardised). With ``voice.mask_topic_words`` (the default) the word and character views see
+the text distorted (Stamatatos, "Authorship attribution using text distortion", 2017): every
+word that is not a common function word has its letters masked (``*``) and its digits (``#``),
+so the views measure how the author writes (function words, punctuation, word lengths, line
+rhythm), not what about: a draft on her topics in someone else's voice does not pass for hers. Logistic regression with balanced classes separates the author's texts from
 other people's; Platt scaling fitted on cross-validated scores turns its log-odds into a
 calibrated probability (0.5: as likely the author's as anyone else's, whatever the class
 sizes). Because the model is linear, each feature's share of the log-odds is exact, and the
@@ -15,13 +19,14 @@ without pickle: a model folder from anywhere can be opened safely, in millisecon
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
@@ -29,11 +34,32 @@ from sklearn.model_selection import StratifiedKFold
 from twin.settings import Settings, VoiceSettings
 from twin.voice import style
 
-FORMAT = 1
+FORMAT = 2
 MODEL_FILE = "voice.json"
 WEIGHTS_FILE = "voice_weights.npz"
 _WORD_PATTERN = r"(?u)\b[^\W\d_][^\W\d_'\u2019]*(?:['\u2019][^\W\d_]+)?\b"
 _Z_CLIP = 5.0
+_TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W\d_]+)?")
+_CONTRACTIONS = frozenset(
+    "i'm i've i'd i'll you're you've you'd you'll we're we've we'd we'll they're they've "
+    "they'd they'll he's she's it's that's there's here's what's who's let's don't doesn't "
+    "didn't isn't aren't wasn't weren't haven't hasn't hadn't won't wouldn't can't couldn't "
+    "shouldn't mustn't".split())
+FUNCTION_WORDS = frozenset(ENGLISH_STOP_WORDS) | _CONTRACTIONS
+"""Words kept as they are when topic words are masked: scikit-learn's English stop words (318
+function words) and their common contractions."""
+
+
+def mask_topic_words(text: str) -> str:
+    """``text`` with every word outside :data:`FUNCTION_WORDS` masked letter by letter
+    (``*``; digits ``#``): punctuation, spacing, line breaks and word lengths stay."""
+    def mask(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if word.lower().replace("\u2019", "'") in FUNCTION_WORDS:
+            return word
+        return "".join("#" if ch.isdigit() else "*" if ch.isalnum() else ch for ch in word)
+
+    return _TOKEN.sub(mask, text)
 
 
 @dataclass(frozen=True)
@@ -96,12 +122,15 @@ class _Linear:
     style_weight: float
     coef: np.ndarray  # words, then chars, then style
     intercept: float
+    masked: bool = True
 
     def blocks(self, texts: list[str]) -> tuple[sparse.csr_matrix, sparse.csr_matrix,
                                                  np.ndarray]:
-        """Word and character TF-IDF rows and the scaled habits of each text."""
+        """Word and character TF-IDF rows (of the masked texts) and the scaled habits of each
+        text (of the texts as written)."""
         z = (style.matrix(texts) - self.style_mean) / self.style_std
-        return (self.words.transform(texts), self.chars.transform(texts),
+        seen = [mask_topic_words(t) for t in texts] if self.masked else texts
+        return (self.words.transform(seen), self.chars.transform(seen),
                 np.clip(z, -_Z_CLIP, _Z_CLIP) * self.style_weight)
 
     def features(self, texts: list[str]) -> sparse.csr_matrix:
@@ -117,8 +146,9 @@ class _Linear:
 def _fit(texts: list[str], y: np.ndarray, v: VoiceSettings) -> _Linear:
     words = _word_vectorizer(None, v.max_word_features)
     chars = _char_vectorizer(tuple(v.char_ngrams), None, v.max_char_features)
-    w = words.fit_transform(texts)
-    c = chars.fit_transform(texts)
+    seen = [mask_topic_words(t) for t in texts] if v.mask_topic_words else texts
+    w = words.fit_transform(seen)
+    c = chars.fit_transform(seen)
     raw = style.matrix(texts)
     mean = raw.mean(axis=0)
     # A floor on the spread: a habit nobody varies (no emoji anywhere) must not blow up.
@@ -129,7 +159,7 @@ def _fit(texts: list[str], y: np.ndarray, v: VoiceSettings) -> _Linear:
                              solver="liblinear")
     clf.fit(x, y)
     return _Linear(words, chars, mean, std, v.style_weight, clf.coef_.ravel().copy(),
-                   float(clf.intercept_[0]))
+                   float(clf.intercept_[0]), v.mask_topic_words)
 
 
 def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -137,6 +167,12 @@ def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     platt = LogisticRegression(C=1e4, solver="lbfgs", max_iter=1000)
     platt.fit(scores.reshape(-1, 1), y, sample_weight=_balanced_weights(y))
     return float(platt.coef_[0, 0]), float(platt.intercept_[0])
+
+
+def _readable(ngram: str) -> bool:
+    """An n-gram worth showing: 3+ visible characters, not only masked letters."""
+    visible = ngram.replace(" ", "")
+    return len(visible) >= 3 and bool(visible.strip("*#"))
 
 
 def _show(ngram: str) -> str:
@@ -202,7 +238,7 @@ class VoiceModel:
         x = linear.features(texts)
         center = 0.5 * (np.asarray(x[y == 1].mean(axis=0)).ravel()
                         + np.asarray(x[y == 0].mean(axis=0)).ravel())
-        author_df = np.asarray((linear.words.transform(author_texts) > 0).sum(axis=0)).ravel()
+        author_df = np.asarray((linear.blocks(author_texts)[0] > 0).sum(axis=0)).ravel()
         model = cls(linear, _platt(scores, y), center, raw[y == 1].mean(axis=0),
                     raw[y == 0].mean(axis=0), author_df.astype(np.int64), v)
         model.card = {"train": {"author_texts": len(author_texts),
@@ -273,7 +309,7 @@ class VoiceModel:
         total = float(chars.sum())
         if abs(total) > 1e-9:
             shown = [k for k in np.argsort(-chars if total > 0 else chars)
-                     if present[nw + k] and len(self._char_names[k].replace(" ", "")) >= 3][:3]
+                     if present[nw + k] and _readable(self._char_names[k])][:3]
             example = ", ".join(_show(self._char_names[k]) for k in shown)
             groups.append(Evidence(f"{'like' if total > 0 else 'unlike'} you: spelling and "
                                    f"punctuation patterns{f' (e.g. {example})' if example else ''}",
@@ -338,7 +374,8 @@ class VoiceModel:
         chars = _char_vectorizer(tuple(v.char_ngrams), meta["char_vocabulary"], None)
         chars.idf_ = a["char_idf"]
         linear = _Linear(words, chars, a["style_mean"], a["style_std"],
-                         float(meta["style_weight"]), a["coef"], float(meta["intercept"]))
+                         float(meta["style_weight"]), a["coef"], float(meta["intercept"]),
+                         v.mask_topic_words)
         cal = meta["calibration"]
         return cls(linear, (float(cal["slope"]), float(cal["offset"])), a["center"],
                    a["author_style"],
