@@ -107,3 +107,57 @@ def test_sft_continues_the_pretrained_adapter(settings: Settings, dataset: Path,
     sft.train()
     after = _lora(sft.model)
     assert any(not torch.equal(after[n], start[n]) for n in start)
+
+
+def test_the_version_records_its_recipe_and_the_report_shows_it(settings: Settings,
+                                                                 tmp_path: Path) -> None:
+    """A version trained after continued pretraining says so (param and tag
+    ``pretrain_steps``, the run's losses); the train stage prints the run; the evaluation
+    report's recipes (and its table) show which version had which recipe."""
+    from rich.console import Console
+
+    from twin.domain import TrainResult
+    from twin.evaluate.recipes import recipes
+    from twin.registry import Registry, hyperparameters
+    from twin.report import evaluation_tables
+    from twin.stages.train import TrainResult as StageResult
+    from twin.train.runner import _stage
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    card = {"version": "v1-test", "content_hash": "test",
+            "settings": {"dataset": {"context_share": 0.25}}}
+    pretrain = {"run": "r-cpt", "adapter": str(adapter), "steps": 2, "losses": [3.1, 2.9],
+                "seconds": 5.0, "blocks": 8, "learning_rate": 1e-4}
+    plain = TrainResult(adapter_dir=adapter, run="p", losses=[2.0], steps=3,
+                        info={"stage": "sft"})
+    cpt = TrainResult(adapter_dir=adapter, run="r", losses=[2.0], steps=3,
+                      info={"stage": "sft", "pretrain": pretrain})
+    registry = Registry(settings)
+    v1 = registry.register(plain, hyperparameters(settings, plain, 1, card), "test", card)
+    v2 = registry.register(cpt, hyperparameters(settings, cpt, 1, card), "test", card)
+    assert (v1.params["pretrain_steps"], v2.params["pretrain_steps"]) == ("0", "2")
+    tags = registry.client.get_model_version(registry.name, str(v2.version)).tags
+    assert tags["pretrain_steps"] == "2" and v2.metrics["pretrain_final_loss"] == 2.9
+
+    stage = StageResult.model_validate({"sft": _stage(cpt, v2), "serving": None})
+    console = Console(record=True, width=120)
+    stage.render(console)
+    assert "CPT run r-cpt: 2 steps on 8 blocks of the author's text, loss 3.100 -> 2.900" \
+        in console.export_text()
+
+    found = recipes([v2, v1])
+    assert list(found) == [f"twin-v{v1.version}", f"twin-v{v2.version}"]
+    assert found[f"twin-v{v2.version}"] == {
+        "stage": "sft", "pretrain_steps": 2, "pretrain_learning_rate": 1e-4, "max_steps": 3,
+        "learning_rate": settings.train.learning_rate, "max_length": MAX_LENGTH,
+        "context_share": 0.25, "context_tokens": settings.dataset.context_tokens}
+    assert found[f"twin-v{v1.version}"]["pretrain_steps"] == 0
+    assert found[f"twin-v{v1.version}"]["pretrain_learning_rate"] is None
+    report = {"models": ["base"], "samples": 1, "summary": {"base": {}}, "recipes": found}
+    console = Console(record=True, width=120)
+    for table in evaluation_tables(report):
+        console.print(table)
+    text = console.export_text()
+    assert "CPT steps" in text and f"twin-v{v2.version}" in text

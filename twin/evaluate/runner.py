@@ -19,6 +19,7 @@ from twin.datasets.build import load_split
 from twin.evaluate.drafts import finish_answers, measures
 from twin.evaluate.generation import generate_answers
 from twin.evaluate.judge import judge, judge_available
+from twin.evaluate.recipes import recipes
 from twin.evaluate.retrieval import evaluate_retrieval
 from twin.evaluate.style import StyleProfile, bootstrap_ci, centroid_similarity, cosine_rows
 from twin.settings import Settings
@@ -150,6 +151,7 @@ def run_evaluation(settings: Settings, *, dataset: Path | None = None,
         # Per held-out prompt, the same prompts in the same order for every model (the gate's).
         "per_prompt": per_model,
         "retrieval": evaluate_retrieval(settings, samples) if retrieval else [],
+        "recipes": recipes(chosen),  # how each version was trained: which recipe won
     }
     report["seconds"] = round(time.monotonic() - start, 1)
     folder = settings.home_dir / "evals" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
