@@ -18,6 +18,7 @@ from twin.datasets.samples import candidates_of, drop_near_duplicates
 from twin.domain import LINK_ORIGIN, Document
 from twin.features.clean import clean_for_style
 from twin.settings import Settings
+from twin.warehouse import Warehouse
 
 AUTHOR = "maya-okafor"
 WHEN = datetime(2025, 1, 1, tzinfo=UTC)
@@ -47,8 +48,8 @@ def _samples(docs: list[Document], settings: Settings) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def demo() -> dict:
-    settings = Settings()
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    settings = Settings(home=tmp_path_factory.mktemp("corpus"))
     docs = demo_documents(AUTHOR)
     docs += [
         Document.build(author_id=AUTHOR, platform="web", kind="article",
@@ -60,6 +61,10 @@ def demo() -> dict:
                        text=f"{OWN}\n\n{QUOTED}\n\n{OWN.replace('three', 'four')}",
                        published_at=WHEN),
     ]
+    # Through the warehouse, as the dataset stage reads them.
+    warehouse = Warehouse.from_settings(settings)
+    warehouse.merge(docs)
+    docs = warehouse.documents(version=warehouse.version())
     samples = _samples(docs, settings)
     corpus = build_corpus(docs, samples, settings.dataset.context_max_overlap)
     return {"settings": settings, "docs": docs, "samples": samples, "corpus": corpus}
