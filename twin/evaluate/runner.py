@@ -19,7 +19,6 @@ from twin.datasets.build import load_split
 from twin.evaluate.drafts import finish_answers, measures
 from twin.evaluate.generation import generate_answers
 from twin.evaluate.judge import judge, judge_available
-from twin.evaluate.recipes import recipes
 from twin.evaluate.retrieval import evaluate_retrieval
 from twin.evaluate.style import StyleProfile, bootstrap_ci, centroid_similarity, cosine_rows
 from twin.settings import Settings
@@ -77,6 +76,7 @@ def _scores(outputs: list[str], refs: list[str], ref_vectors: np.ndarray,
 def run_evaluation(settings: Settings, *, dataset: Path | None = None,
                    versions: list[int] | None = None, retrieval: bool = True) -> dict[str, Any]:
     """Evaluate, write the report under ``<home>/evals/``, log metrics to the registry."""
+    from twin.evaluate.recipes import recipes
     from twin.features.embed import encode
     from twin.registry import Registry, RegistryError
     from twin.train.runner import latest_dataset
