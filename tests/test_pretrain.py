@@ -109,8 +109,8 @@ def test_sft_continues_the_pretrained_adapter(settings: Settings, dataset: Path,
     assert any(not torch.equal(after[n], start[n]) for n in start)
 
 
-def test_the_version_records_its_recipe_and_the_report_shows_it(settings: Settings,
-                                                                 tmp_path: Path) -> None:
+def test_the_version_records_its_recipe_and_the_report_shows_it(
+        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A version trained after continued pretraining says so (param and tag
     ``pretrain_steps``, the run's losses); the train stage prints the run; the evaluation
     report's recipes (and its table) show which version had which recipe."""
@@ -155,6 +155,24 @@ def test_the_version_records_its_recipe_and_the_report_shows_it(settings: Settin
         "context_share": 0.25, "context_tokens": settings.dataset.context_tokens}
     assert found[f"twin-v{v1.version}"]["pretrain_steps"] == 0
     assert found[f"twin-v{v1.version}"]["pretrain_learning_rate"] is None
+    # `twin models` shows each version's continued-pretraining steps.
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+    from twin.settings import reset_settings_cache
+
+    monkeypatch.setenv("TWIN_HOME", str(settings.home_dir))
+    monkeypatch.setenv("COLUMNS", "200")
+    reset_settings_cache()
+    try:
+        listing = CliRunner().invoke(app, ["models"])
+    finally:
+        reset_settings_cache()
+    assert listing.exit_code == 0 and "CPT steps" in listing.output, listing.output
+    cells = [[c.strip() for c in line.strip().strip("│").split("│")]
+             for line in listing.output.splitlines() if line.startswith("│")]
+    cpt = {row[1]: row[6] for row in cells if len(row) > 6}
+    assert cpt == {str(v2.version): "2", str(v1.version): "0"}, listing.output
     report = {"models": ["base"], "samples": 1, "summary": {"base": {}}, "recipes": found}
     console = Console(record=True, width=120)
     for table in evaluation_tables(report):
