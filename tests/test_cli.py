@@ -202,3 +202,8 @@ def test_run_rejects_a_malformed_param_and_reports_an_absent_prefect() -> None:
 def test_migrate_milvus_refuses_the_source_as_target() -> None:
     result = runner.invoke(app, ["migrate-milvus", "--to", "http://127.0.0.1:19530"])
     assert result.exit_code == 1 and "the target is the source" in result.output
+
+
+def test_train_refuses_negative_pretraining_steps() -> None:
+    result = runner.invoke(app, ["train", "--pretrain-steps", "-1"])
+    assert result.exit_code == 2 and "pretrain" in result.output.lower()

@@ -175,6 +175,21 @@ def test_samples_carry_material_from_the_authors_other_documents(built: dict) ->
                    for c in sample["context"])
 
 
+def test_the_version_holds_the_train_splits_prose_for_pretraining(built: dict) -> None:
+    """``corpus.jsonl``: one row per train document (no held-out, code or link document),
+    counted on the card (the rules themselves: tests/test_corpus.py)."""
+    from twin.datasets.corpus import load_corpus
+
+    samples, card = built["samples"], built["result"].card
+    corpus = load_corpus(built["result"].path)
+    train = {s["document_id"] for s in samples if s["split"] == "train"}
+    assert corpus and {row["id"] for row in corpus} <= train
+    assert set(corpus[0]) == {"id", "author_id", "text"}
+    assert card["counts"]["corpus"]["documents"] == len(corpus)
+    held_out = "\n".join(s["answer"] for s in samples if s["split"] == "test")
+    assert not any(row["text"] in held_out or held_out[:200] in row["text"] for row in corpus)
+
+
 def test_grounding_check_refuses_rewritten_answers(built: dict) -> None:
     sample = dict(built["samples"][0])
     sample["answer"] = sample["answer"].replace("the", "teh", 1) + " (edited by a model)"

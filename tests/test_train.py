@@ -75,6 +75,29 @@ def test_lora_sft_learns_and_saves_adapter_with_chat_template(tmp_home: Path) ->
         train_sft(settings, tmp_home / "dataset", max_steps=10, run_name="tiny")
 
 
+def test_continued_pretraining_then_sft_on_the_same_adapter(tmp_home: Path) -> None:
+    """train.pretrain_steps: a CPT run on the dataset's corpus, then SFT from its adapter; the
+    version records it (the in-process details: tests/test_pretrain.py)."""
+    from twin.datasets.corpus import write_corpus
+    from twin.registry import Registry
+    from twin.train.runner import train_and_register
+
+    write_corpus(tmp_home / "dataset", [{"id": str(i), "author_id": "maya", "text": answer}
+                                        for i, (_, answer) in enumerate(SAMPLES)])
+    settings = Settings(home=tmp_home / "home-cpt", train={**TINY, "pretrain_steps": 2})
+    summary = train_and_register(settings, tmp_home / "dataset", max_steps=2, workers=1,
+                                 run_name="with-cpt")
+    cpt = summary["sft"]["pretrain"]
+    assert cpt["run"] == "with-cpt-cpt" and cpt["steps"] == 2 and len(cpt["losses"]) == 2
+    assert cpt["adapter"] == str(settings.home_dir / "adapters" / "with-cpt-cpt")
+    info = json.loads((settings.home_dir / "adapters" / "with-cpt" / "training.json")
+                      .read_text())
+    assert info["init_adapter"] == cpt["adapter"] and info["steps"] == 2
+    version = Registry(settings).get(summary["sft"]["version"])
+    assert version.params["pretrain_steps"] == "2"
+    assert version.params["pretrain_learning_rate"] == str(settings.train.pretrain_learning_rate)
+
+
 def test_registry_round_trip_and_the_twin_generates(tmp_home: Path) -> None:
     from twin.llm.models import generate
     from twin.registry import Registry, hyperparameters

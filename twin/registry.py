@@ -26,10 +26,20 @@ class RegistryError(RuntimeError):
     """A registry lookup failed; the message names the version or alias."""
 
 
-def hyperparameters(settings: Settings, result: TrainResult, workers: int) -> dict[str, Any]:
-    """What to record about how a run was trained."""
+def hyperparameters(settings: Settings, result: TrainResult, workers: int,
+                    card: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What to record about how a run was trained, its recipe included: continued-pretraining
+    steps (0: none; from ``result.info["pretrain"]``), ``max_length``, and the share of training
+    samples with retrieved material (from the dataset ``card`` when given)."""
     t = settings.train
+    pretrain = result.info.get("pretrain") or {}
+    dataset = ((card or {}).get("settings") or {}).get("dataset") or {}
     return {
+        "pretrain_steps": int(pretrain.get("steps", 0)),
+        **({"pretrain_learning_rate": pretrain.get("learning_rate", t.pretrain_learning_rate)}
+           if pretrain else {}),
+        "context_share": dataset.get("context_share", settings.dataset.context_share),
+        "context_tokens": settings.dataset.context_tokens,
         "stage": result.info.get("stage", "sft"), "base_model": settings.llm.base_model,
         "lora_r": t.lora_r, "lora_alpha": t.lora_alpha, "lora_dropout": t.lora_dropout,
         "target_modules": ",".join(t.lora_target_modules),
@@ -83,7 +93,8 @@ class Registry:
         tags = {"stage": info.get("stage", "sft"), "base_model": info.get("base_model", ""),
                 "dataset": dataset, "dataset_hash": card.get("content_hash", ""),
                 "git_commit": git_commit, "adapter_dir": str(result.adapter_dir),
-                "twin_run": result.run}
+                "twin_run": result.run,
+                "pretrain_steps": str((info.get("pretrain") or {}).get("steps", 0))}
         run = self.client.create_run(self._experiment_id(), run_name=result.run, tags=tags)
         run_id = run.info.run_id
         now = int(time.time() * 1000)
@@ -142,6 +153,11 @@ class Registry:
                 out[key] = float(info[key])
         if info.get("reward_margins"):
             out["final_reward_margin"] = info["reward_margins"][-1]
+        pretrain = info.get("pretrain") or {}
+        if pretrain.get("losses"):
+            out["pretrain_first_loss"] = pretrain["losses"][0]
+            out["pretrain_final_loss"] = pretrain["losses"][-1]
+            out["pretrain_seconds"] = float(pretrain.get("seconds") or 0.0)
         return out
 
     def _aliases(self) -> dict[str, list[str]]:

@@ -212,6 +212,8 @@ def evaluation_tables(report: dict[str, Any]) -> list[Table]:
                                     if metric in report["versus_base"][label] else ""
                                     for label in report["versus_base"]])
         tables.append(gains)
+    if report.get("recipes"):
+        tables.append(_recipe_table(report["recipes"]))
     if report.get("retrieval"):
         rows = report["retrieval"]
         retrieval = Table(title=f"Retrieval ({rows[0]['queries']} held-out instructions; "
@@ -225,6 +227,21 @@ def evaluation_tables(report: dict[str, Any]) -> list[Table]:
                                                       "mrr")])
         tables.append(retrieval)
     return tables
+
+
+def _recipe_table(recipes: dict[str, dict[str, Any]]) -> Table:
+    """How each twin was trained (continued-pretraining steps, SFT steps, training window,
+    share of samples with retrieved material): which recipe won."""
+    table = Table(title="Recipes (how each twin was trained)")
+    columns = {"pretrain_steps": "CPT steps", "max_steps": "SFT steps",
+               "max_length": "max_length", "context_share": "context share"}
+    table.add_column("model")
+    for title in columns.values():
+        table.add_column(title, justify="right")
+    for label, recipe in recipes.items():
+        table.add_row(label, *["" if recipe.get(key) is None else str(recipe[key])
+                               for key in columns])
+    return table
 
 
 def print_evaluation(report: dict[str, Any], console: Any = None) -> None:

@@ -440,6 +440,14 @@ class TrainSettings(BaseModel):
     max_length: int = Field(
         default=512, description="Longest training sample in tokens; longer ones are truncated.")
     max_steps: int = Field(default=30, description="SFT steps when `--max-steps` is not given.")
+    pretrain_steps: int = Field(
+        default=0, ge=0, description="Continued-pretraining steps before SFT: a causal-LM "
+        "LoRA pass over the dataset's corpus (the train split's prose, cut into max_length "
+        "blocks, loss on every token); SFT then trains the same adapter on. 0: off. Off by "
+        "default: adopted per author when a version trained with it passes the gate "
+        "against one without (docs/train.md).")
+    pretrain_learning_rate: float = Field(
+        default=1e-4, description="Learning rate of the continued-pretraining pass.")
     seed: int = Field(
         default=42, description="Seed of the trainer (data order, adapter initialisation).")
     workers: int = Field(

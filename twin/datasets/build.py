@@ -3,7 +3,8 @@
 Ray Data cuts candidate answers from every document (style-preserving cleaning) and writes the
 instructions; the driver drops near-duplicates across documents, splits by document with a
 fixed seed, checks that every answer is in the warehouse verbatim, and writes a versioned
-folder (JSONL + Parquet + a JSON card, and each author's voice model under ``voice/``).
+folder (JSONL + Parquet + a JSON card, each author's voice model under ``voice/``, and the
+train split's prose for continued pretraining, ``corpus.jsonl``: :mod:`twin.datasets.corpus`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import pandas as pd
 
 from twin.datasets.context import retrieve_context
+from twin.datasets.corpus import build_corpus, corpus_counts, corpus_hash, write_corpus
 from twin.datasets.instructions import add_instructions
 from twin.datasets.samples import Candidate, candidates_of, drop_near_duplicates
 from twin.domain import LINK_ORIGIN, DatasetResult, slugify
@@ -85,10 +87,13 @@ def check_grounding(samples: list[dict[str, Any]], warehouse: Warehouse,
     return len(samples)
 
 
-def content_hash(samples: list[dict[str, Any]]) -> str:
-    """Hash of the samples' ids, splits, instructions, word limits and material (what
-    training would see)."""
+def content_hash(samples: list[dict[str, Any]],
+                 corpus: list[dict[str, str]] | None = None) -> str:
+    """Hash of the samples' ids, splits, instructions, word limits and material, and of the
+    pretraining corpus (what training would see)."""
     digest = hashlib.sha256()
+    if corpus:
+        digest.update(f"corpus\x1f{corpus_hash(corpus)}\n".encode())
     for s in sorted(samples, key=lambda s: s["id"]):
         material = json.dumps(s.get("context") or [], sort_keys=True, ensure_ascii=False)
         digest.update(f"{s['id']}\x1f{s['split']}\x1f{s['instruction']}\x1f"
@@ -150,9 +155,12 @@ def build_instruction_dataset(settings: Settings, *, author: str | None = None,
         sample["split"] = "test" if sample["document_id"] in test_docs else "train"
     samples.sort(key=lambda s: (s["split"], s["document_id"], s["unit_index"]))
     grounded = check_grounding(samples, warehouse, version)
+    documents = warehouse.documents(version=version)
     # Material from the author's other documents, in the serving prompt's shape.
-    context = retrieve_context(samples, warehouse.documents(version=version), settings)
-    digest = content_hash(samples)
+    context = retrieve_context(samples, documents, settings)
+    # The train split's prose, for continued pretraining (train.pretrain_steps).
+    corpus = build_corpus(documents, samples, d.context_max_overlap)
+    digest = content_hash(samples, corpus)
     card = {
         "name": "instruct",
         "created_at": datetime.now(UTC).isoformat(),
@@ -169,6 +177,7 @@ def build_instruction_dataset(settings: Settings, *, author: str | None = None,
             "by_style": dict(Counter(s["style"] for s in samples)),
             "by_instruction_source": dict(Counter(s["instruction_source"] for s in samples)),
             "filtered": dict(dropped),
+            "corpus": corpus_counts(corpus),
         },
         "grounding": {"checked": grounded, "passed": grounded},
         "context": context,
@@ -178,7 +187,8 @@ def build_instruction_dataset(settings: Settings, *, author: str | None = None,
             "model": settings.teacher.model}},
     }
     result = _write_version(settings.home_dir / "datasets" / "instruct", samples, card,
-                            voice=_voice_builder(settings, samples, warehouse, version))
+                            voice=_voice_builder(settings, samples, warehouse, version),
+                            corpus=corpus)
     log.info("instruction dataset %s: %d samples (%d train / %d test) in %.1fs%s",
              result.path.name, len(samples), card["counts"]["train"], card["counts"]["test"],
              time.monotonic() - start, " (unchanged: reused)" if result.reused else "")
@@ -209,11 +219,13 @@ def _voice_builder(settings: Settings, samples: list[dict[str, Any]], warehouse:
 
 
 def _write_version(root: Path, samples: list[dict[str, Any]], card: dict[str, Any],
-                   voice: Callable[[Path], dict[str, Any]] | None = None) -> DatasetResult:
+                   voice: Callable[[Path], dict[str, Any]] | None = None,
+                   corpus: list[dict[str, str]] | None = None) -> DatasetResult:
     """Write ``v<N>-<hash8>`` unless the newest version has the same content hash.
 
     ``voice`` writes the voice models into the new folder and returns their cards (kept in
-    the dataset card under ``voice``); a reused version keeps the models it has.
+    the dataset card under ``voice``); a reused version keeps the models it has. ``corpus``
+    is written as ``corpus.jsonl`` (the pretraining text; the content hash covers it).
     """
     root.mkdir(parents=True, exist_ok=True)
     versions = sorted((p for p in root.iterdir() if p.is_dir() and p.name.startswith("v")),
@@ -235,6 +247,7 @@ def _write_version(root: Path, samples: list[dict[str, Any]], card: dict[str, An
             for sample in part:
                 handle.write(json.dumps(sample, ensure_ascii=False) + "\n")
         pd.DataFrame(part).to_parquet(tmp / f"{split}.parquet", index=False)
+    write_corpus(tmp, corpus or [])
     (tmp / "card.json").write_text(json.dumps(card, indent=2, ensure_ascii=False))
     tmp.rename(folder)  # a version appears whole or not at all
     return DatasetResult(path=folder, card=card)

@@ -76,6 +76,7 @@ def _scores(outputs: list[str], refs: list[str], ref_vectors: np.ndarray,
 def run_evaluation(settings: Settings, *, dataset: Path | None = None,
                    versions: list[int] | None = None, retrieval: bool = True) -> dict[str, Any]:
     """Evaluate, write the report under ``<home>/evals/``, log metrics to the registry."""
+    from twin.evaluate.recipes import recipes
     from twin.features.embed import encode
     from twin.registry import Registry, RegistryError
     from twin.train.runner import latest_dataset
@@ -150,6 +151,7 @@ def run_evaluation(settings: Settings, *, dataset: Path | None = None,
         # Per held-out prompt, the same prompts in the same order for every model (the gate's).
         "per_prompt": per_model,
         "retrieval": evaluate_retrieval(settings, samples) if retrieval else [],
+        "recipes": recipes(chosen),  # how each version was trained: which recipe won
     }
     report["seconds"] = round(time.monotonic() - start, 1)
     folder = settings.home_dir / "evals" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")

@@ -28,7 +28,8 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
           "(TWIN_TEACHER__BASE_URL), else from the offline generator."),
     # A second submission is a second run: never retried.
     Stage("train", TrainRequest, TrainResult, run_train,
-          "LoRA SFT (then DPO) on Ray Train; each run is registered as a model version.",
+          "LoRA SFT (then DPO) on Ray Train, after continued pretraining on the author's text "
+          "when asked; each SFT/DPO run is registered as a model version.",
           idempotent=False),
     Stage("evaluate", EvaluateRequest, EvaluateResult, run_evaluate,
           "Does the twin sound like the author? Base model vs each twin version on held-out "

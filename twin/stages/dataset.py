@@ -67,6 +67,9 @@ class DatasetResult(StageResult, DatasetCard):
                       f"{c.get('filtered', {})}; instructions {c.get('by_instruction_source', {})};"
                       f" grounding {self.grounding.get('passed', 0)}/"
                       f"{self.grounding.get('checked', 0)}\n{self.path}", markup=False)
+        if c.get("corpus"):
+            console.print(f"pretraining corpus: {c['corpus'].get('documents', 0)} train "
+                          f"documents, {c['corpus'].get('words', 0)} words", markup=False)
         for line in self.voice_lines():
             console.print(line, markup=False)
         if self.preference is not None:
@@ -89,6 +92,9 @@ class DatasetResult(StageResult, DatasetCard):
                 f"- grounding: {self.grounding.get('passed', 0)}/"
                 f"{self.grounding.get('checked', 0)} answers verbatim in the warehouse\n"
                 f"- filtered: {c.get('filtered', {})}")
+        if c.get("corpus"):
+            text += (f"\n- pretraining corpus: {c['corpus'].get('documents', 0)} train "
+                     f"documents, {c['corpus'].get('words', 0)} words")
         text += "".join(f"\n- {line}" for line in self.voice_lines())
         if self.preference is not None:
             text += f"\n- preference pairs: {self.preference.counts}"

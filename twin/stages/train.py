@@ -1,4 +1,5 @@
-"""The train stage: LoRA SFT (then DPO) on Ray Train; each run becomes a model version."""
+"""The train stage: continued pretraining when asked, LoRA SFT (then DPO) on Ray Train; each
+SFT/DPO run becomes a model version."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ class TrainRequest(StageRequest):
     dataset: Path | None = Field(
         default=None, description="An instruction dataset version folder (default: the newest).")
     max_steps: int | None = Field(default=None, description="SFT steps (default: settings).")
+    pretrain_steps: int | None = Field(
+        default=None, ge=0, description="Continued-pretraining steps on the author's raw text "
+        "before SFT (the same adapter); 0: none (default: settings, train.pretrain_steps).")
     workers: int | None = Field(default=None, description="Ray Train workers.")
     # `--preference DIR` was the job's spelling, `--dpo` the CLI's: one field, both flags.
     dpo: Annotated[Path | None, Flag("--dpo", aliases=("--preference",))] = Field(
@@ -47,6 +51,27 @@ class TrainRequest(StageRequest):
             "dpo": self.dpo.resolve() if self.dpo else None})
 
 
+class PretrainRun(BaseModel):
+    """The continued-pretraining run a version's adapter started from."""
+
+    run: str
+    adapter: str = ""
+    steps: int
+    losses: list[float] = Field(default_factory=list)
+    seconds: float = 0.0
+    blocks: int = 0
+    """Token blocks (train.max_length) cut from the dataset's corpus."""
+    tokens_seen: int | None = None
+    tokens_per_s: float | None = None
+    learning_rate: float | None = None
+
+    def line(self) -> str:
+        """What the CLI prints for it."""
+        loss = f"{self.losses[0]:.3f} -> {self.losses[-1]:.3f}" if self.losses else "?"
+        return (f"CPT run {self.run}: {self.steps} steps on {self.blocks} blocks of the "
+                f"author's text, loss {loss}, {self.seconds:.0f}s")
+
+
 class TrainedVersion(BaseModel):
     """One training run (SFT or DPO) and the model version it registered."""
 
@@ -63,6 +88,8 @@ class TrainedVersion(BaseModel):
     """What the machine's measured matrix-multiply rate allows for this model (LoRA)."""
     utilisation: float | None = None
     deepspeed: str = "off"
+    pretrain: PretrainRun | None = None
+    """The continued-pretraining run it trained on from, if any."""
 
     def line(self, stage: str) -> str:
         """What the CLI prints for it."""
@@ -99,6 +126,8 @@ class TrainResult(StageResult):
 
     def render(self, console: Console) -> None:
         """Each run's steps, loss and version; which version serves."""
+        if self.sft.pretrain is not None:
+            console.print(self.sft.pretrain.line(), markup=False)
         for name, run in self.runs().items():
             console.print(run.line(name), markup=False)
         if self.gate is not None:
@@ -114,6 +143,8 @@ class TrainResult(StageResult):
     def markdown(self) -> str:
         """Per run: the loss and the registered version."""
         lines = [f"### Training\nRay job `{self.job_id or '?'}`"]
+        if self.sft.pretrain is not None:
+            lines.append(f"- {self.sft.pretrain.line()}")
         for name, run in self.runs().items():
             lines.append(f"- {name.upper()}: model version **{run.version}**, {run.steps} steps,"
                          f" loss {run.loss_text()}, {run.seconds:.0f}s")
@@ -130,7 +161,8 @@ def run_train(request: TrainRequest, settings: Settings) -> TrainResult:
     from twin.train.common import TrainError
     from twin.train.runner import latest_dataset, train_and_register
 
-    settings = with_values(settings, "train", deepspeed=request.deepspeed)
+    settings = with_values(settings, "train", deepspeed=request.deepspeed,
+                           pretrain_steps=request.pretrain_steps)
     with failing_as_stage(TrainError, ModelLoadError):
         dataset = (request.dataset or latest_dataset(settings)).resolve()
         summary = train_and_register(

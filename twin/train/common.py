@@ -1,5 +1,6 @@
-"""What the SFT and DPO Ray Train runs share: model loading, trainer arguments, DeepSpeed,
-checkpoints (resume) and the final adapter, which is reported as the run's last checkpoint."""
+"""What the Ray Train runs (continued pretraining, SFT, DPO) share: model loading, the LoRA
+adapter, trainer arguments, DeepSpeed, checkpoints (resume) and the final adapter, which is
+reported as the run's last checkpoint."""
 
 from __future__ import annotations
 
@@ -154,6 +155,22 @@ def _load_4bit(model_path: str) -> Any:
     model = AutoModelForCausalLM.from_pretrained(model_path, quantization_config=quant,
                                                  dtype=compute)
     return prepare_model_for_kbit_training(model)
+
+
+def lora_config(config: dict[str, Any]) -> Any:
+    """The LoRA adapter of a run (continued pretraining and SFT train the same one)."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=config["lora_r"], lora_alpha=config["lora_alpha"],
+                      lora_dropout=config["lora_dropout"],
+                      target_modules=config["target_modules"], task_type="CAUSAL_LM")
+
+
+def lora_fields(settings: Settings) -> dict[str, Any]:
+    """The loop config's LoRA fields, from ``train``."""
+    t = settings.train
+    return {"lora_r": t.lora_r, "lora_alpha": t.lora_alpha, "lora_dropout": t.lora_dropout,
+            "target_modules": list(t.lora_target_modules)}
 
 
 def precision_args() -> dict[str, Any]:

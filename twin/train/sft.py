@@ -23,6 +23,8 @@ from twin.train.common import (
     TrainResult,
     fit_on_ray,
     load_for_training,
+    lora_config,
+    lora_fields,
     run_config,
     train_and_report,
     trainer_args,
@@ -44,10 +46,12 @@ def training_messages(sample: dict[str, Any], fmt: Any,
 def build_sft_trainer(config: dict[str, Any], callbacks: list[Any]) -> tuple[Any, Any, int]:
     """(trl SFTTrainer with a LoRA adapter, tokenizer, sample count) for ``config``.
 
-    Used by the Ray Train loop and, with no callbacks, by the plain single-process benchmark.
+    With ``config["init_adapter"]`` (the continued-pretraining run's adapter) SFT trains that
+    adapter on, loaded trainable; else a fresh one. Used by the Ray Train loop and, with no
+    callbacks, by the plain single-process benchmark.
     """
     from datasets import Dataset
-    from peft import LoraConfig
+    from peft import PeftModel
     from trl import SFTConfig, SFTTrainer
 
     model, tokenizer = load_for_training(config["model_path"], config["model_path"],
@@ -58,9 +62,12 @@ def build_sft_trainer(config: dict[str, Any], callbacks: list[Any]) -> tuple[Any
         rows = [training_messages(json.loads(line), fmt, config.get("context_tokens"))
                 for line in handle]
     args = SFTConfig(gradient_checkpointing=False, **trainer_args(config))
-    peft_config = LoraConfig(r=config["lora_r"], lora_alpha=config["lora_alpha"],
-                             lora_dropout=config["lora_dropout"],
-                             target_modules=config["target_modules"], task_type="CAUSAL_LM")
+    peft_config = None
+    if config.get("init_adapter"):
+        # trl takes a PeftModel as it is (and refuses one together with a new peft_config).
+        model = PeftModel.from_pretrained(model, config["init_adapter"], is_trainable=True)
+    else:
+        peft_config = lora_config(config)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
                          processing_class=tokenizer, peft_config=peft_config,
                          callbacks=callbacks)
@@ -75,28 +82,28 @@ def sft_loop(config: dict[str, Any]) -> None:
     trainer = prepare_trainer(trainer)
     train_and_report(trainer, tokenizer, config, {
         "train_samples": samples, "base_model": config["base_model"], "stage": "sft",
-        "dataset": config["dataset"]})
+        "dataset": config["dataset"], "init_adapter": config.get("init_adapter")})
 
 
 def sft_config(settings: Settings, dataset_dir: Path, max_steps: int, run: str,
-               workers: int = 1) -> dict[str, Any]:
-    """The loop config of an SFT run on ``workers`` workers."""
-    t = settings.train
+               workers: int = 1, init_adapter: Path | None = None) -> dict[str, Any]:
+    """The loop config of an SFT run on ``workers`` workers (from ``init_adapter`` if given)."""
     return {
         **run_config(settings, run, "sft", workers),
         "dataset": str(Path(dataset_dir).resolve()),
         "train_path": str(Path(dataset_dir).resolve() / "train.jsonl"),
-        "max_steps": max_steps, "learning_rate": t.learning_rate, "lora_r": t.lora_r,
-        "lora_alpha": t.lora_alpha, "lora_dropout": t.lora_dropout,
-        "target_modules": list(t.lora_target_modules),
+        "max_steps": max_steps, "learning_rate": settings.train.learning_rate,
+        **lora_fields(settings),
         "context_tokens": settings.dataset.context_tokens,
+        "init_adapter": str(init_adapter) if init_adapter else None,
     }
 
 
 def train_sft(settings: Settings, dataset_dir: Path, *, max_steps: int, workers: int = 1,
-              run_name: str | None = None) -> TrainResult:
+              run_name: str | None = None, init_adapter: Path | None = None) -> TrainResult:
     """Run LoRA SFT on Ray Train; re-running an interrupted ``run_name`` resumes it from its
-    last checkpoint. The adapter lands under ``<home>/adapters/<run>``."""
+    last checkpoint. ``init_adapter`` (a continued-pretraining adapter) is trained on instead
+    of a fresh adapter. The adapter lands under ``<home>/adapters/<run>``."""
     run = run_name or time.strftime("sft-%Y%m%d-%H%M%S")
-    return fit_on_ray(sft_loop, sft_config(settings, dataset_dir, max_steps, run, workers),
-                      settings, workers)
+    config = sft_config(settings, dataset_dir, max_steps, run, workers, init_adapter)
+    return fit_on_ray(sft_loop, config, settings, workers)
