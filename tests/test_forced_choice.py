@@ -47,7 +47,7 @@ def _train() -> list[dict]:
 
 def _texts(prompt: str) -> tuple[str, str]:
     """Text A and text B of a forced-choice prompt."""
-    match = re.search(r"\nText A:\n(.*)\n\nText B:\n(.*)\n\nOne of them", prompt, re.S)
+    match = re.search(r"\nText A:\n(.*)\n\nText B:\n(.*)\n\nWhich of these", prompt, re.S)
     assert match, prompt[-300:]
     return match.group(1), match.group(2)
 
@@ -114,7 +114,7 @@ def test_the_order_is_drawn_per_item_seeded_and_about_half_each_way() -> None:
 
 
 def test_the_prompt_is_blind() -> None:
-    """No label, no model name: the two texts, the request, the author's other writing and the
+    """No label, no model name, no request: the two texts, the author's other writing and the
     question; the author's text stands where the order says."""
     row = _rows()[0]
     item = {"instruction": row["instruction"], "reference": row["reference"],
@@ -125,7 +125,9 @@ def test_the_prompt_is_blind() -> None:
         a, b = _texts(prompt)
         assert (a, b) == ((row["reference"], row["twin-v1"]) if author_as_a
                           else (row["twin-v1"], row["reference"]))
-        assert prompt.rstrip().endswith(QUESTION) and row["instruction"] in prompt
+        assert prompt.rstrip().endswith(QUESTION)
+        # Not the request: it is worded from her text ("making the point that I gave...").
+        assert row["instruction"] not in prompt and "request" not in prompt.lower()
         assert all(e in prompt for e in examples)
         words = set(re.findall(r"[\w-]+", FORCED_CHOICE.lower()))
         assert not words & {"model", "twin", "base", "generated", "ai", "llm", "human"}
@@ -149,6 +151,10 @@ def test_the_authors_other_writing_is_short_prose_from_other_documents() -> None
     assert all(len(e.split()) <= 60 or len(e.split()) == len(cut_to_words(e, 1).split())
                for e in examples)
     assert author_examples(Settings(evaluate={"judge_examples": 0}), train, AUTHOR) == []
+    # Cut before a heading, the heading goes too ("...fancier approaches we've tried.").
+    for limit in (40, 60, 120):
+        shown = author_examples(Settings(evaluate={"judge_example_words": limit}), train, AUTHOR)
+        assert shown and not any(e.rstrip().splitlines()[-1].startswith("#") for e in shown)
     assert author_examples(settings, train, "someone-else") == []
 
 

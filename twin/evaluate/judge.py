@@ -3,11 +3,12 @@ when no endpoint is configured.
 
 Two judges: the rubric (accuracy and style on a 1-3 scale, JSON out) and the blind forced
 choice: the author's real text and a model's finished post for the same held-out prompt, shown
-as "A" and "B" in an order drawn per prompt, no labels, no model names; "Which of these two did
-the author write?". The measure, ``judge_fooled``, is 1 when the judge took the model's post
-for the author's, 0 when it found the author's text: a model that reads like the author scores
-0.5 (the judge cannot tell them apart); with ``evaluate.judge_swap`` each pair is asked in both
-orders and a pair judged differently in the two (the judge went by position) counts 0.5.
+as "A" and "B" in an order drawn per prompt, no labels, no model names, no request; "Which of
+these two did the author write?". The measure, ``judge_fooled``, is 1 when the judge took the
+model's post for the author's, 0 when it found the author's text: a model that reads like the
+author scores 0.5 (the judge cannot tell them apart); with ``evaluate.judge_swap`` each pair
+is asked in both orders and a pair judged differently in the two (the judge went by position)
+counts 0.5.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ Score two things from 1 (poor) to 3 (excellent):
 - style: does it sound like the author (tone, sentence length, formatting habits)?
 Answer with JSON only: {{"accuracy": <1-3>, "style": <1-3>}}"""
 
-FORCED_CHOICE = """{examples}Two texts answer the same request: {instruction}
+FORCED_CHOICE = """{examples}Two texts follow. One of them is the author's own writing; the other \
+is not.
 
 Text A:
 {a}
@@ -51,8 +53,9 @@ Text A:
 Text B:
 {b}
 
-One of them is the author's own writing; the other is not.
 Which of these two did the author write? Answer with A or B."""
+"""The blind question. The request both texts answer is not shown: it is worded from the
+author's text (its title, opening and point), so it would point at hers."""
 
 EXAMPLES = """Some of the author's other writing, for reference:
 
@@ -162,15 +165,18 @@ def author_first(seed: int, item_id: str) -> bool:
 
 def cut_to_words(text: str, words: int) -> str:
     """The opening whole sentences of ``text`` within ``words`` words (at least the first
-    sentence), verbatim."""
+    sentence), verbatim; a heading left last (its section cut away) goes too."""
     spans = sentence_spans(text)
-    end, count = 0, 0
+    kept: list[tuple[int, int]] = []
+    count = 0
     for start, stop in spans:
         count += len(text[start:stop].split())
-        if count > words and end:
+        if count > words and kept:
             break
-        end = stop
-    return text[:end] if spans else text.strip()
+        kept.append((start, stop))
+    while len(kept) > 1 and text[kept[-1][0]] == "#":
+        kept.pop()
+    return text[:kept[-1][1]] if kept else text.strip()
 
 
 def combine(votes: list[float | None]) -> float | None:
@@ -187,13 +193,12 @@ def choice_prompt(item: dict[str, Any], author_as_a: bool, examples: list[str]) 
     author, post = item["reference"], item["output"].strip() or "(no text)"
     shown = "\n\n---\n\n".join(examples)
     return FORCED_CHOICE.format(examples=EXAMPLES.format(texts=shown) if examples else "",
-                                instruction=item["instruction"],
                                 a=author if author_as_a else post,
                                 b=post if author_as_a else author)
 
 
 def forced_choice(settings: Settings, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The blind forced choice for ``{id, instruction, reference, output[, examples]}`` items
+    """The blind forced choice for ``{id, reference, output[, examples]}`` items
     (``reference``: the author's real text; ``output``: the model's finished post;
     ``examples``: the author's other writing). Per item: what was asked (``asked``: where the
     author's text stood, the judge's answer and its pick) and ``fooled`` (see
@@ -270,8 +275,8 @@ def forced_choice_by_model(settings: Settings, dataset_dir: Path, samples: list[
     result = ForcedChoices()
     for label, posts in answers.items():
         result.details[label] = forced_choice(settings, [
-            {"id": s["id"], "instruction": s["instruction"], "reference": s["answer"],
-             "output": post, "examples": examples[s["author_id"]]}
+            {"id": s["id"], "reference": s["answer"], "output": post,
+             "examples": examples[s["author_id"]]}
             for s, post in zip(samples, posts, strict=True)])
     counted = [i for i in range(len(samples))
                if all(d[i]["fooled"] is not None for d in result.details.values())]
