@@ -168,11 +168,12 @@ def test_the_authors_text_is_cut_at_whole_sentences() -> None:
 
 
 @pytest.mark.parametrize(("answer", "pick"), [
-    ("A", "A"), ("B", "B"), (" b ", None), ("**B**", "B"), ("(A).", "A"), ("'B'", "B"),
+    ("A", "A"), ("B", "B"), (" b ", "B"), ("a.", "A"), ("**B**", "B"), ("(A).", "A"), ("'B'", "B"),
     ('{"answer": "A"}', "A"), ('```json\n{"answer": "b"}\n```', "B"),
     ('{"choice": "Text B"}', "B"), ('{"answer": "C"}', None), ('{"answer": "A", "pick": "B"}',
                                                                 None),
-    ("A. The rhythm of short lines is hers.", "A"), ("B)\nIt opens with a number.", "B"),
+    ("A. The rhythm of short lines is hers.", "A"), ("B, because it opens with a number.", "B"),
+    ("a lot of both", None), ("B)\nIt opens with a number.", "B"),
     ("Answer: A", "A"), ("**Answer:** B", "B"), ("I think the author wrote B.", "B"),
     ("Text A", "A"), ("Text A is stiffer than text B, so B", None),
     ("A post like this needs more detail.", None), ("Both read like her.", None),

@@ -116,9 +116,9 @@ def parse_scores(text: str) -> dict[str, Any]:
 
 # --- the blind forced choice ---
 
-_ONLY_LETTER = re.compile(r"^\W*([AB])\W*$")
-"""The whole answer is the letter: "A", "**B**", "(A).", "'B'"."""
-_LEADING_LETTER = re.compile(r"^\W*([AB])(?:[.):\]]|\s*\n)")
+_ONLY_LETTER = re.compile(r"^\W*([AB])\W*$", re.I)
+"""The whole answer is the letter: "A", "**B**", "(A).", "'b'"."""
+_LEADING_LETTER = re.compile(r"^\W*([AB])(?:[.),:\]]|\s*\n)")
 """The answer opens with the letter and then explains: "A. The rhythm...", "B)\\n..."."""
 _NAMED_LETTER = re.compile(r"(?i:\b(?:answer|text|option|choice|wrote))\s*(?:is|:|=)?"
                            r"[\s\"'*(]*([AB])\b")
@@ -150,7 +150,7 @@ def _letter(text: str) -> str | None:
     for pattern in (_ONLY_LETTER, _LEADING_LETTER):
         match = pattern.match(text)
         if match:
-            return match.group(1)
+            return match.group(1).upper()
     named = {m.group(1) for m in _NAMED_LETTER.finditer(text)}
     return named.pop() if len(named) == 1 else None
 
