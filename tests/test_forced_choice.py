@@ -27,6 +27,7 @@ from twin.evaluate.judge import (
     cut_to_words,
     forced_choice,
     forced_choice_by_model,
+    match_form,
     parse_choice,
 )
 from twin.evaluate.style import bootstrap_ci
@@ -158,6 +159,27 @@ def test_the_authors_other_writing_is_short_prose_from_other_documents() -> None
     assert author_examples(settings, train, "someone-else") == []
 
 
+def test_the_authors_text_is_shown_in_the_form_of_the_post() -> None:
+    """Her held-out section "## What I'd do differently" beside a post without headings loses
+    its heading (the section's title came from the request); each is cut to about the post's
+    length at whole sentences, verbatim otherwise."""
+    headed = 0
+    for row in _rows():
+        for label in ("base", "twin-v1"):
+            post = row[label]
+            shown = match_form(row["reference"], post)
+            plain = "\n".join(line for line in row["reference"].splitlines()
+                              if not line.startswith("#")).strip()
+            assert not any(line.startswith("#") for line in shown.splitlines())
+            assert plain.startswith(shown) and shown
+            first = len(cut_to_words(plain, 1).split())
+            assert len(shown.split()) <= max(len(post.split()), first)
+            headed += row["reference"].startswith("## ")
+    assert headed == 4  # two of her sections, each beside two posts
+    with_heading = "## Notes\n\n" + _rows()[0]["twin-v1"]
+    assert match_form(_rows()[1]["reference"], with_heading).startswith("## What I'd do")
+
+
 def test_the_authors_text_is_cut_at_whole_sentences() -> None:
     text = _rows()[0]["reference"]
     cut = cut_to_words(text, 40)
@@ -217,24 +239,21 @@ def test_a_judge_that_knows_the_author_is_never_fooled(tmp_path: Path,
                                                        judge_server: Judge) -> None:
     """The judge picks the text that is the opening of one of her real texts: judge_fooled is 0
     for every pair; a judge that always picks the other text is fooled every time."""
-    refs = [r["reference"] for r in _rows()]
+    items = _items("base")
+    posts = {i["output"].strip() for i in items}
 
     def hers(prompt: str) -> str:
         a, _ = _texts(prompt)
-        return "A" if any(r.startswith(a) for r in refs) else "B"
+        return "B" if a in posts else "A"
 
     judge_server.rule = hers
     settings = _settings(tmp_path, judge_server)
-    items = _items("base")
     knows = forced_choice(settings, items)
     assert [r["fooled"] for r in knows] == [0.0] * len(items)
-    # The author's text was cut to about the post's length, at whole sentences.
+    # The author's text is shown in the post's form (see the next test).
     for item, request in zip(items, judge_server.requests[::2], strict=True):
         a, b = _texts(request["body"]["messages"][-1]["content"])
-        shown = a if a != item["output"].strip() else b
-        assert item["reference"].startswith(shown)
-        assert len(shown.split()) <= max(len(item["output"].split()),
-                                         len(cut_to_words(item["reference"], 1).split()))
+        assert {a, b} == {item["output"].strip(), match_form(item["reference"], item["output"])}
 
     judge_server.rule = lambda prompt: {"A": "B", "B": "A"}[hers(prompt)]
     assert [r["fooled"] for r in forced_choice(settings, items)] == [1.0] * len(items)
@@ -252,14 +271,14 @@ def test_judge_fooled_per_model_counts_the_same_prompts_for_every_model(
     samples = [{"id": r["id"], "instruction": r["instruction"], "answer": r["reference"],
                 "author_id": AUTHOR} for r in rows]
     answers = {"base": [r["base"] for r in rows], "twin-v1": [r["twin-v1"] for r in rows]}
-    refs = [r["reference"] for r in rows]
+    posts = {p.strip() for label in answers.values() for p in label}
     garbled = rows[3]["twin-v1"].strip()
 
     def rule(prompt: str) -> str:
         a, b = _texts(prompt)
         if garbled in (a, b):
             return "Both are fine."  # neither A nor B: not counted
-        model = "B" if any(r.startswith(a) for r in refs) else "A"
+        model = "A" if a in posts else "B"
         # Fooled by the twin's posts, never by the base model's.
         return model if any(t.strip() in (a, b) for t in answers["twin-v1"]) else (
             "A" if model == "B" else "B")

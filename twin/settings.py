@@ -398,9 +398,9 @@ class EvaluateSettings(BaseModel):
         default=120, ge=20, description="Blind forced choice: each example is cut to at most "
         "this many words (whole sentences).")
     judge_match_length: bool = Field(
-        default=True, description="Blind forced choice: cut the author's text to about the "
-        "length of the post it is shown beside (whole sentences), so length gives neither "
-        "away.")
+        default=True, description="Blind forced choice: show the author's text in the form of "
+        "the post beside it: cut to about its length (whole sentences), without headings when "
+        "the post has none, so neither gives it away.")
 
 
 class PrefectSettings(BaseModel):

@@ -26,6 +26,7 @@ import numpy as np
 
 from twin.datasets.build import load_split
 from twin.datasets.sentences import sentence_spans
+from twin.posts.text import HEADING
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -179,6 +180,17 @@ def cut_to_words(text: str, words: int) -> str:
     return text[:kept[-1][1]] if kept else text.strip()
 
 
+def match_form(reference: str, post: str) -> str:
+    """The author's text shown beside ``post``: its heading lines dropped when the post has
+    none (a section's title comes from the request, and shaping removes the model's), then cut
+    to about the post's length at whole sentences."""
+    lines = reference.splitlines()
+    if not any(HEADING.match(line) for line in post.splitlines()):
+        kept = [line for line in lines if not HEADING.match(line)]
+        reference = "\n".join(kept).strip() if any(line.strip() for line in kept) else reference
+    return cut_to_words(reference, max(len(post.split()), 1))
+
+
 def combine(votes: list[float | None]) -> float | None:
     """One pair's ``judge_fooled`` from its votes (one per order asked, 1 = the model's post
     picked): the vote when all agree, 0.5 when the orders disagree (the judge went by
@@ -207,10 +219,8 @@ def forced_choice(settings: Settings, items: list[dict[str, Any]]) -> list[dict[
     out: list[dict[str, Any]] = []
     with _client(settings) as client:
         for item in items:
-            reference = item["reference"]
-            if e.judge_match_length:
-                reference = cut_to_words(reference, max(len(item["output"].split()), 1))
-            shown = {**item, "reference": reference}
+            shown = {**item, "reference": match_form(item["reference"], item["output"])
+                     if e.judge_match_length else item["reference"]}
             first = author_first(e.seed, str(item["id"]))
             asked, votes = [], []
             for author_as_a in ([first, not first] if e.judge_swap else [first]):
