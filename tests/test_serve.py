@@ -343,6 +343,51 @@ def test_the_evaluation_judge_talks_to_this_endpoint(api: dict, caplog) -> None:
     assert "401" in caplog.text
 
 
+def test_the_blind_forced_choice_judge_talks_to_this_endpoint(api: dict, tmp_path: Path,
+                                                              caplog) -> None:
+    """The blind forced choice through an OpenAI-compatible endpoint (ours), on the demo run's
+    real held-out texts and finished posts: every pair asked in both orders, each answer read
+    as A, B or None (logged), the pair's judge_fooled by the swap rule, and the prompts counted
+    the same for both models."""
+    from twin.evaluate.judge import choice_prompt, combine, forced_choice_by_model, parse_choice
+
+    settings = api["settings"].model_copy(deep=True)
+    e = settings.evaluate
+    e.judge_base_url, e.judge_api_key = api["url"] + "/v1", KEY
+    # One short example, so each question fits the served app's prompt limit.
+    e.judge_examples, e.judge_example_words = 1, 40
+    fixtures = Path(__file__).parent / "fixtures" / "forced_choice"
+    rows = [json.loads(line) for line in (fixtures / "outputs.jsonl").open()][:3]
+    dataset = tmp_path / "dataset"
+    dataset.mkdir()
+    (dataset / "train.jsonl").write_text((fixtures / "train.jsonl").read_text())
+    samples = [{"id": r["id"], "instruction": r["instruction"], "answer": r["reference"],
+                "author_id": "maya-okafor"} for r in rows]
+    answers = {"base": [r["base"] for r in rows], "twin-v1": [r["twin-v1"] for r in rows]}
+    longest = max(len(choice_prompt({"instruction": s["instruction"], "reference": s["answer"],
+                                     "output": post}, True, ["x" * 400]))
+                  for s, post in zip(samples * 2, answers["base"] + answers["twin-v1"],
+                                     strict=True))
+    assert longest < settings.serve.max_prompt_chars, longest
+    result = forced_choice_by_model(settings, dataset, samples, answers)
+    for label, details in result.details.items():
+        assert len(details) == len(rows)
+        for detail in details:
+            assert len(detail["asked"]) == 2  # evaluate.judge_swap
+            assert sorted(a["author"] for a in detail["asked"]) == ["A", "B"]
+            for asked in detail["asked"]:
+                assert isinstance(asked["answer"], str), (label, detail)  # the endpoint answered
+                assert asked["pick"] == parse_choice(asked["answer"])
+            votes = [None if a["pick"] is None else float(a["pick"] != a["author"])
+                     for a in detail["asked"]]
+            assert detail["fooled"] == combine(votes)
+    counted = [len(v) for v in result.fooled.values()]
+    assert len(set(counted)) <= 1 and all(0 <= x <= 1 for v in result.fooled.values()
+                                          for x in v)
+    if any(d["fooled"] is None for details in result.details.values() for d in details):
+        assert result.notes and "neither A nor B" in caplog.text
+
+
 def test_sixteen_concurrent_clients_get_answers_or_503_never_500(api: dict) -> None:
     """A bounded load test on loopback: 16 clients, 2 short chats each, 150 s at most.
     Records the error rate and latency percentiles (tests/artifacts/serve-load.json)."""

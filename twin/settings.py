@@ -388,6 +388,19 @@ class EvaluateSettings(BaseModel):
     judge_model: str = Field(default="twin", description="Model name sent to the judge endpoint.")
     judge_api_key: str | None = Field(default=None, description="Bearer key (secret).")
     judge_timeout_s: float = Field(default=120.0, description="Timeout of one judge request.")
+    judge_swap: bool = Field(
+        default=True, description="Blind forced choice: also ask each pair with A and B "
+        "swapped; a pair judged differently in the two orders counts 0.5 (positional bias).")
+    judge_examples: int = Field(
+        default=2, ge=0, le=5, description="Blind forced choice: the author's training "
+        "answers shown to the judge as their other writing (0: none).")
+    judge_example_words: int = Field(
+        default=120, ge=20, description="Blind forced choice: each example is cut to at most "
+        "this many words (whole sentences).")
+    judge_match_length: bool = Field(
+        default=True, description="Blind forced choice: show the author's text in the form of "
+        "the post beside it: cut to about its length (whole sentences), without headings when "
+        "the post has none, so neither gives it away.")
 
 
 class PrefectSettings(BaseModel):

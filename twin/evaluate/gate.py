@@ -20,7 +20,7 @@ PRIMARY = "voice_score"
 
 HIGHER_IS_BETTER = {"voice_score": True, "checks_passed": True, "reference_similarity": True,
                     "author_similarity": True, "author_vs_others": True, "judge_style": True,
-                    "judge_accuracy": True, "style_distance": False}
+                    "judge_accuracy": True, "judge_fooled": True, "style_distance": False}
 """The measures the gate compares, and which way is better (others are reported only)."""
 
 

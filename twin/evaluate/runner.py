@@ -18,7 +18,7 @@ import numpy as np
 from twin.datasets.build import load_split
 from twin.evaluate.drafts import finish_answers, measures
 from twin.evaluate.generation import generate_answers
-from twin.evaluate.judge import judge, judge_available
+from twin.evaluate.judge import ForcedChoices, forced_choice_by_model, judge, judge_available
 from twin.evaluate.retrieval import evaluate_retrieval
 from twin.evaluate.style import StyleProfile, bootstrap_ci, centroid_similarity, cosine_rows
 from twin.settings import Settings
@@ -115,7 +115,12 @@ def run_evaluation(settings: Settings, *, dataset: Path | None = None,
         "no other authors in the warehouse: author_vs_others (similarity to this author "
         "minus to others) is not measured"]
     judged: dict[str, list[dict[str, Any]]] = {}
+    forced = ForcedChoices()
     if judge_available(settings):
+        forced = forced_choice_by_model(settings, dataset_dir, samples, answers)
+        for label, values in forced.fooled.items():
+            per_model[label]["judge_fooled"] = values
+        notes += forced.notes
         for label, outputs in answers.items():
             judged[label] = judge(settings, [{"instruction": s["instruction"], "reference": r,
                                               "output": o}
@@ -166,7 +171,9 @@ def run_evaluation(settings: Settings, *, dataset: Path | None = None,
                                                            finished[label][i].items()
                                                            if k != "post"}
                                      for label in models},
-                                  **{f"judge_{label}": judged[label][i] for label in judged}})
+                                  **{f"judge_{label}": judged[label][i] for label in judged},
+                                  **{f"forced_choice_{label}": forced.details[label][i]
+                                     for label in forced.details}})
                       + "\n")
     report["path"] = str(folder)
     for v in chosen:
