@@ -301,7 +301,9 @@ def post(
     author: Annotated[str | None, typer.Option(help="Whose voice (default: the only one).")
                       ] = None,
     max_words: Annotated[int, typer.Option(help="Length limit.")] = 300,
-    temperature: Annotated[float, typer.Option(help="0 = deterministic.")] = 0.7,
+    temperature: Annotated[float | None, typer.Option(
+        help="0 = deterministic (default: the evaluation's choice for the served model, "
+        "else llm.temperature).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Ask the served twin for a LinkedIn post; prints it with its sources."""

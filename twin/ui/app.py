@@ -464,7 +464,8 @@ def write_page() -> None:
                 return
             last.clear()
             last.update({"prompt": text, "links": extra, "max_words": int(words.value or 200),
-                         "temperature": 0.7,
+                         # None: the served model's chosen temperature (or the settings').
+                         "temperature": None,
                          "author_id": slugify(profile.author) if profile.author else None,
                          "tone": None if tone.value == "as usual" else tone.value})
             await generate(dict(last))
