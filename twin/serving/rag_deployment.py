@@ -84,7 +84,7 @@ class RAGDeployment(LibraryViews):
         self.settings = chosen_settings(settings, served.choices)
         setup_logging(settings.log_level)
         self.served = served
-        self.retriever = Retriever(settings)
+        self.retriever = Retriever(self.settings)
         self.format = prompt_format(served)
         self.llm = llm
         self.kits: dict[str, Any] = {}
