@@ -215,6 +215,14 @@ def test_choices_are_recorded_with_the_version_and_beside_the_report(registry_ho
                                               str(registry_home["root"]))
     assert Choices.model_validate_json(Path(text).read_text()) == back
 
+    # The stage's result (CLI, Prefect artifact) says what was chosen.
+    from twin.stages.evaluate import EvaluateResult
+
+    result = EvaluateResult.model_validate({**report, "choices": recorded})
+    assert "chosen for twin-v1: retrieval: text/keywords/rrf (hit@1 0.96 against the " \
+        "default's 0.83)" in result.markdown()
+    assert "chosen for base: candidates: 3 at temperature 0.7" in result.markdown()
+
     base_file = Path(report["path"]) / CHOICES_FILE
     base = Choices.model_validate_json(base_file.read_text())
     assert base.version is None and base.model == "base"

@@ -64,7 +64,9 @@ class EvaluateResult(StageResult):
         return f"evaluation written to {self.path}"
 
     def markdown(self) -> str:
-        """Each model's style numbers, the best retrieval settings."""
+        """Each model's style numbers, the best retrieval settings, the choices made."""
+        from twin.report import choice_lines
+
         lines = [f"### Evaluation\nRay job `{self.job_id or '?'}` on {self.samples} held-out "
                  "samples.", "", "| metric | " + " | ".join(self.models) + " |",
                  "|---|" + "---|" * len(self.models)]
@@ -76,6 +78,7 @@ class EvaluateResult(StageResult):
         for row in self.retrieval[:3]:
             lines.append(f"\n- retrieval {row['search_mode']}/{row['expansion']}/"
                          f"{row['reranker']}: hit@5 {row['hit@5']}, MRR {row['mrr']}")
+        lines += [f"\n- {line}" for line in choice_lines(self.report())]
         lines += [f"\n_{note}_" for note in self.notes]
         return "\n".join(lines)
 
