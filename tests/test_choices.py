@@ -205,6 +205,7 @@ def test_choices_are_recorded_with_the_version_and_beside_the_report(registry_ho
     assert (back.version, back.model, back.author_id) == (version, "twin-v1", "maya-lindqvist")
     assert back.retrieval is not None and back.retrieval.search_mode == "text"
     assert (back.candidates, back.temperature, back.context_tokens) == (3, 0.7, 256)
+    assert back.summary() == "text/keywords/rrf (hit@1 0.96); 3 drafts at 0.7; context 256"
     # Every listing carries them, and the JSON form (the UI, `twin models --json`) too.
     assert registry.versions()[0].choices == back
     assert json.loads(json.dumps(registry.get(version).to_dict()))["choices"]["retrieval"][

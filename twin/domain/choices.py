@@ -84,6 +84,15 @@ class Choices(BaseModel):
             values.update(self.retrieval.rag_values())
         return values
 
+    def summary(self) -> str:
+        """The choices in one short line (the UI's model page)."""
+        r = self.retrieval
+        return "; ".join([f"{r.search_mode}/{r.expansion}/{r.reranker} (hit@1 {r.hit_at_1:.2f})"
+                          if r else "retrieval as set",
+                          f"{self.candidates} draft{'s' if self.candidates > 1 else ''} at "
+                          f"{self.temperature:g}",
+                          f"context {self.context_tokens or 'as the window allows'}"])
+
     def lines(self) -> list[str]:
         """The choices in words, one line each."""
         r = self.retrieval

@@ -536,6 +536,8 @@ def model_page() -> None:
             body.clear()
             with body:
                 tag(ui.label(f"Served now: {data['served']} ({data['engine']})"), "served")
+                ui.label("Settings in use: " + _choices_text(
+                    (data.get("model") or {}).get("choices")))
                 if not data["versions"]:
                     ui.label("No trained versions yet: the base model is served.")
                     return
@@ -551,6 +553,7 @@ def model_page() -> None:
                         "sounds like you": _metric(m, "eval_voice_score"),
                         "checks passed": _metric(m, "eval_checks_passed"),
                         "gate": v.get("gate") or "not gated",
+                        "chosen settings": _choices_text(v.get("choices")),
                         "style distance": _metric(m, "eval_style_distance"),
                         "similarity to the author": _metric(m, "eval_author_similarity"),
                         "gain over base": _metric(m, "eval_gain_reference_similarity"),
@@ -560,6 +563,14 @@ def model_page() -> None:
                                              for k in rows[0]]).classes("w-full")
 
         ui.timer(0.1, load, once=True)
+
+
+def _choices_text(choices: dict[str, Any] | None) -> str:
+    """The evaluation's choices in one line, or that the settings' defaults apply."""
+    from twin.domain.choices import Choices
+
+    return Choices.model_validate(choices).summary() if choices else \
+        "the settings' defaults (not chosen by an evaluation yet)"
 
 
 def _metric(metrics: dict[str, float], key: str) -> str:
