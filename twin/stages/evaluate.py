@@ -45,6 +45,9 @@ class EvaluateResult(StageResult):
     models: list[str] = Field(default_factory=list)
     summary: dict[str, dict[str, Any]] = Field(default_factory=dict)
     retrieval: list[dict[str, Any]] = Field(default_factory=list)
+    choices: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="The settings chosen per model, as recorded "
+        "(twin.domain.choices.Choices).")
     notes: list[str] = Field(default_factory=list)
     seconds: float = 0.0
 
