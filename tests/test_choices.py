@@ -300,6 +300,15 @@ def test_the_rag_deployment_retrieves_with_the_chosen_settings(report: dict) -> 
     assert (applied.search_mode, applied.context_tokens, applied.reranker) == \
         ("dense", 128, "rrf")
     assert chosen_settings(chosen_settings(explicit, choices), choices).rag == applied
+    # The serve config's overrides copy the settings through a full dump (every field "set"):
+    # only values other than the defaults count as the operator's.
+    from twin.settings import with_overrides
+
+    dumped = with_overrides(Settings(), {"serve": {"port": 8001}})
+    assert "search_mode" in dumped.rag.model_fields_set
+    assert chosen_settings(dumped, choices).rag.search_mode == "text"
+    pinned = with_overrides(Settings(rag={"reranker": "none"}), {"serve": {"port": 8001}})
+    assert chosen_settings(pinned, choices).rag.reranker == "none"
 
 
 def _fake_served(settings: Settings, choices: Choices | None):

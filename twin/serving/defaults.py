@@ -1,8 +1,9 @@
 """A request's defaults in the Serve app: the settings the evaluation chose for the served model
 (:class:`twin.domain.choices.Choices`), where recorded, else the settings' own.
 
-Precedence, highest first: the request's own values; ``rag`` values the operator set
-explicitly (environment, config file); the recorded choices; the settings' defaults."""
+Precedence, highest first: the request's own values; ``rag`` values the operator set to
+something other than their default (environment, config file); the recorded choices; the
+settings' defaults."""
 
 from __future__ import annotations
 
@@ -10,18 +11,28 @@ from twin.domain.choices import Choices
 from twin.settings import Settings
 
 
+def explicit_rag(settings: Settings) -> set[str]:
+    """The ``rag`` fields the operator set to something other than their default.
+
+    Set *and* different: a settings copy made through a full dump (``with_overrides``, the
+    serve config's ``args.settings``) marks every field as set, defaults included."""
+    rag = settings.rag
+    fields = type(rag).model_fields
+    return {name for name in rag.model_fields_set
+            if getattr(rag, name) != fields[name].get_default(call_default_factory=True)}
+
+
 def chosen_settings(settings: Settings, choices: Choices | None) -> Settings:
     """``settings`` with the retrieval and context budget of ``choices`` in ``rag``, except
-    the ``rag`` fields set explicitly; ``settings`` itself when there are no choices."""
+    the ``rag`` fields the operator set (:func:`explicit_rag`); ``settings`` itself when
+    there are no choices."""
     if choices is None:
         return settings
-    explicit = settings.rag.model_fields_set
+    explicit = explicit_rag(settings)
     values = {k: v for k, v in choices.rag_values().items() if k not in explicit}
     if not values:
         return settings
-    rag = settings.rag.model_copy(update=values)
-    # model_copy keeps the explicit fields' record, so a second application changes nothing.
-    return settings.model_copy(update={"rag": rag})
+    return settings.model_copy(update={"rag": settings.rag.model_copy(update=values)})
 
 
 def request_decoding(temperature: float | None, candidates: int | None,
