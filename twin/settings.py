@@ -324,8 +324,8 @@ class ServeSettings(BaseModel):
         default=True, description="Use the settings the evaluation chose for the served model "
         "(recorded with the version; for the base model, beside the newest dataset's "
         "evaluation) as the defaults: retrieval (rag.search_mode, expansion, reranker), "
-        "rag.context_tokens, candidates and temperature. rag values set explicitly and a "
-        "request's own values still win; False: the settings' defaults.")
+        "rag.context_tokens, candidates and temperature. rag values set to other than their "
+        "defaults and a request's own values still win; False: the settings' defaults.")
     max_body_bytes: int = Field(
         default=1_000_000, description="Larger request bodies are refused with 413.")
     max_prompt_chars: int = Field(default=4_000, description="Longer prompts are refused with 413.")
