@@ -216,6 +216,12 @@ def test_choices_are_recorded_with_the_version_and_beside_the_report(registry_ho
                                               str(registry_home["root"]))
     assert Choices.model_validate_json(Path(text).read_text()) == back
 
+    # `twin models` lists them.
+    listing = _cli(settings, ["models"])
+    assert listing.exit_code == 0 and "text/keywords/rrf (hit@1 0.96)" in listing.output
+    shown = json.loads(_cli(settings, ["models", "show", str(version)]).output)
+    assert shown["choices"]["decoding"]["gain"]["n"] == 10
+
     # The stage's result (CLI, Prefect artifact) says what was chosen.
     from twin.stages.evaluate import EvaluateResult
 
@@ -232,6 +238,20 @@ def test_choices_are_recorded_with_the_version_and_beside_the_report(registry_ho
     assert "not measured" in base.decoding.reason and base.retrieval == back.retrieval
     assert base_choices(settings, registry_home["dataset"]) == base
     assert base_choices(settings, registry_home["dataset"].with_name("v2-other")) is None
+
+
+def _cli(settings: Settings, args: list[str]):
+    from typer.testing import CliRunner
+
+    from twin.cli import app
+    from twin.settings import reset_settings_cache
+
+    reset_settings_cache()
+    try:
+        return CliRunner().invoke(app, args, env={"TWIN_HOME": str(settings.home_dir),
+                                                  "COLUMNS": "300"})
+    finally:
+        reset_settings_cache()
 
 
 def test_several_authors_held_out_prompts_name_no_author(registry_home: dict) -> None:

@@ -226,12 +226,13 @@ def models(ctx: typer.Context,
         console.print("no model versions yet: run `twin train`")
         return
     table = Table("", "version", "stage", "run", "base model", "dataset", "steps", "loss",
-                  "commit", "created")
+                  "chosen settings", "commit", "created")
     for v in versions:
         m = v.metrics
         loss = f"{m['first_loss']:.3f} -> {m['final_loss']:.3f}" if "final_loss" in m else ""
         table.add_row("*" if v.aliases else "", str(v.version), v.stage, v.run_name,
                       v.base_model, v.dataset, f"{m.get('steps', 0):.0f}", loss,
+                      v.choices.summary() if v.choices else "not evaluated",
                       v.git_commit[:12], v.created)
     console.print(table)
 
