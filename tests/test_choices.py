@@ -240,6 +240,35 @@ def test_choices_are_recorded_with_the_version_and_beside_the_report(registry_ho
     assert base_choices(settings, registry_home["dataset"].with_name("v2-other")) is None
 
 
+def test_a_later_report_keeps_what_it_did_not_measure(registry_home: dict) -> None:
+    """`twin eval` after a new version: the older version gets no single draft (only the
+    newest does), so its candidates chosen before are kept; its retrieval is the new one."""
+    settings, registry = registry_home["settings"], registry_home["registry"]
+    version = registry_home["version"]
+    first = _full_report(settings, registry_home["root"])
+    record_choices(settings, first, registry, [version], {"maya-lindqvist"}, SINGLE)
+    before = registry.get(version).choices
+    assert before is not None and before.decoding.gain is not None
+
+    later = copy.deepcopy(first)
+    del later["per_prompt"]["twin-v1" + SINGLE]
+    later["retrieval"] = _rows(settings, {("dense", "off", "none"): 1.0})
+    folder = Path(first["path"]).with_name("20261202T090000")
+    folder.mkdir()
+    later["path"] = str(folder)
+    record_choices(settings, later, registry, [version], {"maya-lindqvist"}, SINGLE)
+    after = registry.get(version).choices
+    assert after is not None and after.source == str(folder)
+    assert after.retrieval is not None and after.retrieval.search_mode == "dense"
+    assert after.decoding.gain == before.decoding.gain
+    assert after.decoding.reason == f"{before.decoding.reason} (in {first['path']})"
+    # A report that measured nothing leaves everything as it was.
+    gate = copy.deepcopy(later)
+    gate["retrieval"] = []
+    assert record_choices(settings, gate, registry, [version], {"maya-lindqvist"}, SINGLE) == {}
+    assert registry.get(version).choices == after
+
+
 def _cli(settings: Settings, args: list[str]):
     from typer.testing import CliRunner
 

@@ -5,7 +5,8 @@ one), the temperature that goes with them and the context budget the prompts use
 Each evaluated version's choices go to the registry with the version; the base model's to
 ``<home>/evals/<run>/choices.json``. Only measured choices are recorded: a report that compared
 nothing for a model (the gate's, which sweeps no retrieval and draws no single draft) leaves
-the model's earlier choices, or the settings, in place."""
+the model's earlier choices, or the settings, in place; one that compared only part keeps the
+rest of the earlier choices on the same dataset."""
 
 from __future__ import annotations
 
@@ -119,6 +120,9 @@ def record_choices(settings: Settings, report: dict[str, Any], registry: Any,
                                         version=version, author_id=author)
         if not measured:
             continue
+        earlier = registry.get(version).choices if version is not None else \
+            base_choices(settings, Path(report.get("dataset", "")))
+        choices = kept_measured(choices, earlier)
         if version is None:
             (Path(report["path"]) / CHOICES_FILE).write_text(choices.model_dump_json(indent=2))
         else:
@@ -126,6 +130,24 @@ def record_choices(settings: Settings, report: dict[str, Any], registry: Any,
         recorded[label] = choices.model_dump(mode="json")
         log.info("%s chose: %s", label, "; ".join(choices.lines()))
     return recorded
+
+
+def kept_measured(choices: Choices, earlier: Choices | None) -> Choices:
+    """``choices`` with what it did not measure taken from ``earlier`` (the same model's,
+    on the same dataset) where that was measured: a later report comparing only retrieval
+    keeps the candidates chosen before, and the other way round."""
+    if earlier is None or earlier.dataset != choices.dataset:
+        return choices
+    update: dict[str, Any] = {}
+    if choices.retrieval is None and earlier.retrieval is not None:
+        update["retrieval"] = earlier.retrieval
+    if choices.decoding.gain is None and earlier.decoding.gain is not None:  # compared then
+        decoding = earlier.decoding
+        if "(in " not in decoding.reason:  # say which report measured it, once
+            decoding = decoding.model_copy(
+                update={"reason": f"{decoding.reason} (in {earlier.source})"})
+        update["decoding"] = decoding
+    return choices.model_copy(update=update) if update else choices
 
 
 def base_choices(settings: Settings, dataset_dir: Path) -> Choices | None:
