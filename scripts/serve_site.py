@@ -13,6 +13,7 @@ reaches no website::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import mimetypes
 import re
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -82,10 +83,8 @@ def main() -> int:
     server = ThreadingHTTPServer(("127.0.0.1", args.port),
                                  make_handler(args.folder, args.origin, local))
     print(f"serving {args.folder} as {args.origin} at {local}/", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

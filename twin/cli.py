@@ -226,13 +226,14 @@ def models(ctx: typer.Context,
         console.print("no model versions yet: run `twin train`")
         return
     table = Table("", "version", "stage", "run", "base model", "dataset", "CPT steps", "steps",
-                  "loss", "commit", "created")
+                  "loss", "chosen settings", "commit", "created")
     for v in versions:
         m = v.metrics
         loss = f"{m['first_loss']:.3f} -> {m['final_loss']:.3f}" if "final_loss" in m else ""
         table.add_row("*" if v.aliases else "", str(v.version), v.stage, v.run_name,
                       v.base_model, v.dataset, v.params.get("pretrain_steps", "0"),
                       f"{m.get('steps', 0):.0f}", loss,
+                      v.choices.summary() if v.choices else "not evaluated",
                       v.git_commit[:12], v.created)
     console.print(table)
 
@@ -302,7 +303,9 @@ def post(
     author: Annotated[str | None, typer.Option(help="Whose voice (default: the only one).")
                       ] = None,
     max_words: Annotated[int, typer.Option(help="Length limit.")] = 300,
-    temperature: Annotated[float, typer.Option(help="0 = deterministic.")] = 0.7,
+    temperature: Annotated[float | None, typer.Option(
+        help="0 = deterministic (default: the evaluation's choice for the served model, "
+        "else llm.temperature).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Ask the served twin for a LinkedIn post; prints it with its sources."""

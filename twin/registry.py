@@ -16,10 +16,13 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from twin.domain import ModelVersion, TrainResult
+from twin.domain.choices import Choices
 from twin.domain.models import VOICE_DIR
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
+CHOICES_TAG = "choices"
+CHOICES_TAG_LIMIT = 8000  # MLflow's longest tag value
 
 
 class RegistryError(RuntimeError):
@@ -181,7 +184,18 @@ class Registry:
             created=time.strftime("%Y-%m-%d %H:%M:%S",
                                   time.localtime(mv.creation_timestamp / 1000)),
             aliases=sorted(aliases.get(str(mv.version), [])),
-            params=dict(run.data.params), metrics=metrics, gate=tags.get("gate", ""))
+            params=dict(run.data.params), metrics=metrics, gate=tags.get("gate", ""),
+            choices=self._choices(int(mv.version), tags))
+
+    @staticmethod
+    def _choices(version: int, tags: dict[str, str]) -> Choices | None:
+        if not tags.get(CHOICES_TAG):
+            return None
+        try:
+            return Choices.model_validate_json(tags[CHOICES_TAG])
+        except ValueError as exc:  # written by an older or newer twin: the settings apply
+            log.warning("version %s: unreadable choices (%s)", version, exc)
+            return None
 
     def versions(self) -> list[ModelVersion]:
         """All versions, newest first (empty when nothing was registered yet)."""
@@ -231,6 +245,17 @@ class Registry:
                                           str(decision.get("headline", ""))[:4000])
         self.client.log_metric(mv.run_id, "gate_promoted", float(bool(decision.get("promote"))))
         self.client.log_text(mv.run_id, json.dumps(decision, indent=2), "gate.json")
+
+    def record_choices(self, version: int, choices: Choices) -> None:
+        """Keep the settings the evaluation chose with the version: as its ``choices`` tag
+        (read back on :class:`ModelVersion`) and as ``choices.json`` in its run."""
+        mv = self.get(version)
+        text = choices.model_dump_json()
+        if len(text) > CHOICES_TAG_LIMIT:
+            raise RegistryError(f"version {version}: choices of {len(text)} characters do not "
+                                f"fit a tag ({CHOICES_TAG_LIMIT})")
+        self.client.set_model_version_tag(self.name, str(version), CHOICES_TAG, text)
+        self.client.log_text(mv.run_id, choices.model_dump_json(indent=2), "choices.json")
 
     def adapter_path(self, version: ModelVersion) -> Path:
         """A local folder with the version's adapter (downloaded once if the store is remote)."""

@@ -251,5 +251,16 @@ def print_evaluation(report: dict[str, Any], console: Any = None) -> None:
     console = console or Console(width=140)
     for table in evaluation_tables(report):
         console.print(table)
+    for line in choice_lines(report):
+        console.print(line, markup=False)
     for note in report.get("notes", []):
         console.print(f"note: {note}", markup=False)
+
+
+def choice_lines(report: dict[str, Any]) -> list[str]:
+    """The settings the evaluation chose per model (recorded with each version), in words."""
+    from twin.domain.choices import Choices
+
+    return [f"chosen for {label}: {line}" for label, chosen in
+            (report.get("choices") or {}).items()
+            for line in Choices.model_validate(chosen).lines()]

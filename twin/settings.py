@@ -251,8 +251,9 @@ class LLMSettings(BaseModel):
         default=None, description="Converted base models; default <home>/models. Several "
         "homes (tests, benchmarks) can share one.")
     temperature: float = Field(
-        default=0.7, description="Default sampling temperature. Not read yet: API requests, the "
-        "CLI and the UI send their own (0.7).")
+        default=0.7, description="Sampling temperature of a post when neither the request nor "
+        "the evaluation's choices for the served model give one (and of several candidates "
+        "when the choices say one greedy draft but a request asks for more).")
     top_p: float = Field(
         default=0.9, description="Nucleus sampling when the temperature is above 0.")
     repetition_penalty: float = Field(
@@ -319,6 +320,12 @@ class ServeSettings(BaseModel):
     model_version: int | None = Field(
         default=None, description="Registry version to serve; None: the serving alias, or "
         "the base model when nothing is registered.")
+    apply_choices: bool = Field(
+        default=True, description="Use the settings the evaluation chose for the served model "
+        "(recorded with the version; for the base model, beside the newest dataset's "
+        "evaluation) as the defaults: retrieval (rag.search_mode, expansion, reranker), "
+        "rag.context_tokens, candidates and temperature. rag values set to other than their "
+        "defaults and a request's own values still win; False: the settings' defaults.")
     max_body_bytes: int = Field(
         default=1_000_000, description="Larger request bodies are refused with 413.")
     max_prompt_chars: int = Field(default=4_000, description="Longer prompts are refused with 413.")

@@ -99,7 +99,7 @@ def serve_and_ask(settings: Settings, console: Console) -> dict[str, Any]:
     _say(console, f"{INDENT}POST /v1/posts {DEMO_PROMPT!r}", markup=False)
     with Waiting(console, "the twin is writing…", bar=False):
         data = asyncio.run(TwinAPI(url, settings.serve.api_key, timeout_s=600).post(
-            {"prompt": DEMO_PROMPT, "max_words": 120, "temperature": 0.7}))
+            {"prompt": DEMO_PROMPT, "max_words": 120}))  # the served model's chosen decoding
     width = max(40, console.width - 6)
     for paragraph in data["post"].strip().split("\n"):
         if paragraph.strip():

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twin.domain.choices import Choices
+
 # The folder of a dataset version (and of a model version's artifacts) that holds each
 # author's voice model, one subfolder per author id (twin.voice.build writes it).
 VOICE_DIR = "voice"
@@ -52,7 +54,10 @@ class ModelVersion:
     metrics: dict[str, float] = field(default_factory=dict)
     gate: str = ""
     """The gate's decision when this version was trained (empty: it did not run)."""
+    choices: Choices | None = None
+    """The settings its evaluation chose (None: not evaluated yet; the settings apply)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return asdict(self)
+        return {**asdict(self),
+                "choices": self.choices.model_dump(mode="json") if self.choices else None}

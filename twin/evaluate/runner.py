@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from twin.datasets.build import load_split
+from twin.evaluate.choices import record_choices
 from twin.evaluate.drafts import finish_answers, measures
 from twin.evaluate.generation import generate_answers
 from twin.evaluate.judge import ForcedChoices, forced_choice_by_model, judge, judge_available
@@ -151,6 +152,7 @@ def run_evaluation(settings: Settings, *, dataset: Path | None = None,
                      "max_new_tokens": e.max_new_tokens,
                      "top_p": settings.llm.top_p,
                      "repetition_penalty": settings.llm.repetition_penalty,
+                     "context_tokens": settings.rag.context_tokens,
                      "chat_template": "the adapter's tokenizer (the one training used)"},
         "summary": summary, "versus_base": versus_base, "notes": notes,
         # Per held-out prompt, the same prompts in the same order for every model (the gate's).
@@ -176,6 +178,8 @@ def run_evaluation(settings: Settings, *, dataset: Path | None = None,
                                      for label in forced.details}})
                       + "\n")
     report["path"] = str(folder)
+    report["choices"] = record_choices(settings, report, registry, [v.version for v in chosen],
+                                       {s["author_id"] for s in samples}, SINGLE)
     for v in chosen:
         label = f"twin-v{v.version}"
         metrics = {f"eval_{m}": c["mean"] for m, c in summary[label].items()}

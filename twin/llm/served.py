@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from twin.domain.choices import Choices
+
 
 class ServedModel(BaseModel):
     """What the app serves: the registry version, its weights, template and the engine's own
@@ -33,6 +35,10 @@ class ServedModel(BaseModel):
         default=None, description="The authors' kits that finish this model's drafts "
         "(<author_id>/: channel profile and voice model): the version's, or for the base model "
         "the newest dataset's; None: generic checks and no voice score.")
+    choices: Choices | None = Field(
+        default=None, description="The settings the evaluation chose for this model (the "
+        "version's, or for the base model the newest dataset's): a request's defaults; None: "
+        "the settings' defaults.")
 
     def base_path(self) -> str:
         """The base model as a loadable folder or id on this machine."""
@@ -47,4 +53,5 @@ class ServedModel(BaseModel):
     def info(self) -> dict[str, Any]:
         """What the routes say is served."""
         return {"model_version": self.label, "engine": self.engine,
-                "base_model": self.base_model, "adapter": self.adapter, "window": self.window}
+                "base_model": self.base_model, "adapter": self.adapter, "window": self.window,
+                "choices": self.choices.model_dump(mode="json") if self.choices else None}

@@ -33,6 +33,7 @@ class Gateway:
         self.served = served
         self.serve = serve_settings
         self.max_new_tokens = llm_settings.max_new_tokens
+        self.temperature = llm_settings.temperature
         self.format = prompt_format(served)  # counts chat prompts as the engine does
         self._info: dict[str, Any] | None = None
 
@@ -92,6 +93,14 @@ class Gateway:
 
         problem = window_problem(tokens, max_new, self.served.window)
         return error(413, problem) if problem else None
+
+    def decoding(self, body: PostRequest) -> tuple[float, int]:
+        """The post's temperature and number of drafts: the request's, else the evaluation's
+        choices for the served model, else the settings'."""
+        from twin.serving.defaults import request_decoding
+
+        return request_decoding(body.temperature, body.candidates, self.served.choices,
+                                self.serve.candidates, self.temperature)
 
     async def prepare(self, body: PostRequest,
                       calls: list[Any] | None = None) -> tuple[dict[str, Any], int]:

@@ -41,8 +41,9 @@ async def search(gw: GatewayDep, q: str = Query(min_length=1, max_length=1000),
 @router.get("/v1/model-versions")
 async def model_versions(gw: GatewayDep) -> dict[str, Any]:
     """Registered model versions with their metrics; which is marked and which is served
-    (its base model, adapter folder and window under ``model``)."""
+    (its base model, adapter folder, window and the evaluation's choices in use under
+    ``model``)."""
     info = await gw.model_info()
     return {"served": info["model_version"], "engine": info["engine"],
-            "model": {k: info[k] for k in ("base_model", "adapter", "window")},
+            "model": {k: info.get(k) for k in ("base_model", "adapter", "window", "choices")},
             "versions": await gw.rag.versions.remote()}

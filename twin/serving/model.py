@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from twin.domain.choices import Choices
 from twin.llm.engines import EngineOptions, choose_engine, describe_model
 from twin.llm.served import ServedModel
 from twin.settings import Settings
@@ -49,13 +50,18 @@ def resolve_served_model(settings: Settings) -> ServedModel:
         served = describe_model(engine, settings.llm.base_model, None, label="base",
                                 version=None, **common)
         kits = newest_dataset_kits(settings)
+        choices = newest_dataset_choices(settings)
     else:
         served = describe_model(engine, version.base_model or settings.llm.base_model,
                                 str(registry.adapter_path(version)),
                                 label=f"twin-v{version.version}", version=version.version,
                                 **common)
         kits = registry.voice_root(version)
-    return served.model_copy(update={"voice_dir": str(kits) if kits else None})
+        choices = version.choices
+    if not s.apply_choices:
+        choices = None
+    return served.model_copy(update={"voice_dir": str(kits) if kits else None,
+                                     "choices": choices})
 
 
 def newest_dataset_kits(settings: Settings) -> Path | None:
@@ -70,6 +76,19 @@ def newest_dataset_kits(settings: Settings) -> Path | None:
     except TrainError:
         return None
     return folder if folder.is_dir() else None
+
+
+def newest_dataset_choices(settings: Settings) -> Choices | None:
+    """The settings the evaluation chose for the base model on the newest instruction
+    dataset's held-out prompts, if it was evaluated."""
+    from twin.evaluate.choices import base_choices
+    from twin.train.common import TrainError
+    from twin.train.runner import latest_dataset
+
+    try:
+        return base_choices(settings, latest_dataset(settings))
+    except TrainError:
+        return None
 
 
 def scoped_settings(settings: Settings, groups: tuple[str, ...] = RAG_GROUPS,

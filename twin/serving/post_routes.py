@@ -28,9 +28,8 @@ async def posts(body: PostRequest, gw: GatewayDep) -> Any:
 async def _post(gw: Any, body: PostRequest, calls: list[Any], deadline: float) -> Any:
     start = time.monotonic()
     prepared, max_new = await gw.prepare(body, calls)
-    # Greedy decoding writes one draft however often it is asked: nothing to choose from.
-    n = 1 if body.temperature <= 0 else body.candidates or gw.serve.candidates
-    call = gw.llm.generate_many.remote(prepared["messages"], max_new, body.temperature, n,
+    temperature, n = gw.decoding(body)
+    call = gw.llm.generate_many.remote(prepared["messages"], max_new, temperature, n,
                                        left(deadline))
     calls.append(call)
     result = await call
@@ -73,7 +72,7 @@ async def posts_stream(body: PostRequest, gw: GatewayDep) -> Any:
                               "link_errors": prepared["link_errors"],
                               "notes": prepared["notes"], "model_version": version})
         stream = gw.llm.options(stream=True).stream.remote(
-            prepared["messages"], max_new, body.temperature, left(deadline))
+            prepared["messages"], max_new, gw.decoding(body)[0], left(deadline))
         pieces: list[str] = []
         try:
             async for piece in until(stream, deadline):

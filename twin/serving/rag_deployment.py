@@ -70,18 +70,21 @@ class RAGDeployment(LibraryViews):
     """Fits context to ``served.window``, the engine's own, counted with the served template.
 
     ``settings`` holds only the groups this deployment reads (see
-    :func:`twin.serving.model.scoped_settings`)."""
+    :func:`twin.serving.model.scoped_settings`); ``served.choices`` set its retrieval and
+    context defaults (:func:`twin.serving.defaults.chosen_settings`)."""
 
     def __init__(self, served: ServedModel, settings: Settings,
                  llm: DeploymentHandle | None = None) -> None:
         from twin.llm.engines import prompt_format
         from twin.logs import setup_logging
         from twin.rag.retriever import Retriever
+        from twin.serving.defaults import chosen_settings
 
-        self.settings = settings
+        # The evaluation's retrieval and context choices for this model are the defaults.
+        self.settings = chosen_settings(settings, served.choices)
         setup_logging(settings.log_level)
         self.served = served
-        self.retriever = Retriever(settings)
+        self.retriever = Retriever(self.settings)
         self.format = prompt_format(served)
         self.llm = llm
         self.kits: dict[str, Any] = {}

@@ -29,10 +29,13 @@ class PostRequest(BaseModel):
     max_words: int = Field(default=300, ge=20, le=1000)
     tone: Literal["professional", "casual", "enthusiastic", "reflective", "storytelling"] | None \
         = Field(default=None, description="A tone to ask for (default: the author's usual).")
-    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    temperature: float | None = Field(
+        default=None, ge=0.0, le=2.0, description="Sampling temperature; 0: one greedy draft "
+        "(default: the evaluation's choice for the served model, else llm.temperature).")
     candidates: int | None = Field(default=None, ge=1, le=8,
-                                   description="Drafts to choose from (default: the server's "
-                                   "serve.candidates); 1: no choosing.")
+                                   description="Drafts to choose from (default: the "
+                                   "evaluation's choice for the served model, else the "
+                                   "server's serve.candidates); 1: no choosing.")
     timeout_s: float | None = Field(default=None, gt=0, le=3600,
                                     description="Give up (504) after this long; the server's "
                                     "own limit applies when it is shorter.")

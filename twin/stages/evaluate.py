@@ -45,6 +45,9 @@ class EvaluateResult(StageResult):
     models: list[str] = Field(default_factory=list)
     summary: dict[str, dict[str, Any]] = Field(default_factory=dict)
     retrieval: list[dict[str, Any]] = Field(default_factory=list)
+    choices: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="The settings chosen per model, as recorded "
+        "(twin.domain.choices.Choices).")
     notes: list[str] = Field(default_factory=list)
     seconds: float = 0.0
 
@@ -64,7 +67,9 @@ class EvaluateResult(StageResult):
         return f"evaluation written to {self.path}"
 
     def markdown(self) -> str:
-        """Each model's style numbers, the best retrieval settings."""
+        """Each model's style numbers, the best retrieval settings, the choices made."""
+        from twin.report import choice_lines
+
         lines = [f"### Evaluation\nRay job `{self.job_id or '?'}` on {self.samples} held-out "
                  "samples.", "", "| metric | " + " | ".join(self.models) + " |",
                  "|---|" + "---|" * len(self.models)]
@@ -76,6 +81,7 @@ class EvaluateResult(StageResult):
         for row in self.retrieval[:3]:
             lines.append(f"\n- retrieval {row['search_mode']}/{row['expansion']}/"
                          f"{row['reranker']}: hit@5 {row['hit@5']}, MRR {row['mrr']}")
+        lines += [f"\n- {line}" for line in choice_lines(self.report())]
         lines += [f"\n_{note}_" for note in self.notes]
         return "\n".join(lines)
 

@@ -464,7 +464,8 @@ def write_page() -> None:
                 return
             last.clear()
             last.update({"prompt": text, "links": extra, "max_words": int(words.value or 200),
-                         "temperature": 0.7,
+                         # None: the served model's chosen temperature (or the settings').
+                         "temperature": None,
                          "author_id": slugify(profile.author) if profile.author else None,
                          "tone": None if tone.value == "as usual" else tone.value})
             await generate(dict(last))
@@ -535,6 +536,8 @@ def model_page() -> None:
             body.clear()
             with body:
                 tag(ui.label(f"Served now: {data['served']} ({data['engine']})"), "served")
+                ui.label("Settings in use: " + _choices_text(
+                    (data.get("model") or {}).get("choices")))
                 if not data["versions"]:
                     ui.label("No trained versions yet: the base model is served.")
                     return
@@ -550,6 +553,7 @@ def model_page() -> None:
                         "sounds like you": _metric(m, "eval_voice_score"),
                         "checks passed": _metric(m, "eval_checks_passed"),
                         "gate": v.get("gate") or "not gated",
+                        "chosen settings": _choices_text(v.get("choices")),
                         "style distance": _metric(m, "eval_style_distance"),
                         "similarity to the author": _metric(m, "eval_author_similarity"),
                         "gain over base": _metric(m, "eval_gain_reference_similarity"),
@@ -559,6 +563,14 @@ def model_page() -> None:
                                              for k in rows[0]]).classes("w-full")
 
         ui.timer(0.1, load, once=True)
+
+
+def _choices_text(choices: dict[str, Any] | None) -> str:
+    """The evaluation's choices in one line, or that the settings' defaults apply."""
+    from twin.domain.choices import Choices
+
+    return Choices.model_validate(choices).summary() if choices else \
+        "the settings' defaults (not chosen by an evaluation yet)"
 
 
 def _metric(metrics: dict[str, float], key: str) -> str:

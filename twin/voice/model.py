@@ -6,7 +6,9 @@ spelling, punctuation, emoji, line breaks) and the stylometric habits of ``twin.
 the text distorted (Stamatatos, "Authorship attribution using text distortion", 2017): every
 word that is not a common function word has its letters masked (``*``) and its digits (``#``),
 so the views measure how the author writes (function words, punctuation, word lengths, line
-rhythm), not what about: a draft on her topics in someone else's voice does not pass for hers. Logistic regression with balanced classes separates the author's texts from
+rhythm), not what about: a draft on her topics in someone else's voice does not pass for hers.
+
+Logistic regression with balanced classes separates the author's texts from
 other people's; Platt scaling fitted on cross-validated scores turns its log-odds into a
 calibrated probability (0.5: as likely the author's as anyone else's, whatever the class
 sizes). Because the model is linear, each feature's share of the log-odds is exact, and the
@@ -40,11 +42,12 @@ WEIGHTS_FILE = "voice_weights.npz"
 _WORD_PATTERN = r"(?u)\b[^\W\d_][^\W\d_'\u2019]*(?:['\u2019][^\W\d_]+)?\b"
 _Z_CLIP = 5.0
 _TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W\d_]+)?")
-_CONTRACTIONS = frozenset(
-    "i'm i've i'd i'll you're you've you'd you'll we're we've we'd we'll they're they've "
-    "they'd they'll he's she's it's that's there's here's what's who's let's don't doesn't "
-    "didn't isn't aren't wasn't weren't haven't hasn't hadn't won't wouldn't can't couldn't "
-    "shouldn't mustn't".split())
+_CONTRACTIONS = frozenset((
+    "i'm", "i've", "i'd", "i'll", "you're", "you've", "you'd", "you'll", "we're", "we've",
+    "we'd", "we'll", "they're", "they've", "they'd", "they'll", "he's", "she's", "it's",
+    "that's", "there's", "here's", "what's", "who's", "let's", "don't", "doesn't", "didn't",
+    "isn't", "aren't", "wasn't", "weren't", "haven't", "hasn't", "hadn't", "won't", "wouldn't",
+    "can't", "couldn't", "shouldn't", "mustn't"))
 FUNCTION_WORDS = frozenset(ENGLISH_STOP_WORDS) | _CONTRACTIONS
 """Words kept as they are when topic words are masked: scikit-learn's English stop words (318
 function words) and their common contractions."""
