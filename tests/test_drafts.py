@@ -91,6 +91,9 @@ def test_the_transformers_engine_writes_several_candidates_in_one_batch() -> Non
     assert len({d.text for d in drafts}) >= 2  # sampled, not one answer three times
     greedy = asyncio.run(engine.generate_many(prompt, GenParams(max_new_tokens=12), 1))
     assert len(greedy) == 1 and greedy[0].text
+    # Greedy first: choosing among them can never do worse than the one greedy draft.
+    mixed = asyncio.run(engine.candidates(prompt, params, 3, greedy_first=True))
+    assert len(mixed) == 3 and mixed[0].text == greedy[0].text
 
 
 def test_a_draft_with_nothing_left_after_shaping_says_so(kit_root: Path) -> None:

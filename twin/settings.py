@@ -256,6 +256,10 @@ class LLMSettings(BaseModel):
         "when the choices say one greedy draft but a request asks for more).")
     top_p: float = Field(
         default=0.9, description="Nucleus sampling when the temperature is above 0.")
+    greedy_first: bool = Field(
+        default=True, description="Of several candidate drafts, the first is the greedy one "
+        "(temperature 0) and the others are sampled, so choosing the best never does worse than "
+        "one greedy draft (serving and evaluation alike).")
     repetition_penalty: float = Field(
         default=1.1, description="Small models loop without it; the same value everywhere "
         "(serving, evaluation, the demo's before/after, DPO's rejected answers).")

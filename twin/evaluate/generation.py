@@ -21,7 +21,7 @@ class AnswerWriter:
 
     def __init__(self, model: str, cache_dir: str, adapter: str | None, max_new_tokens: int,
                  top_p: float, repetition_penalty: float, candidates: int = 1,
-                 temperature: float = 0.0) -> None:
+                 temperature: float = 0.0, greedy_first: bool = False) -> None:
         import torch
 
         from twin.llm.models import load_causal_lm
@@ -31,7 +31,7 @@ class AnswerWriter:
         self.args = {"name": model, "cache_dir": cache_dir, "adapter": adapter,
                      "max_new_tokens": max_new_tokens, "top_p": top_p,
                      "repetition_penalty": repetition_penalty, "candidates": candidates,
-                     "temperature": temperature}
+                     "temperature": temperature, "greedy_first": greedy_first}
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import json
@@ -60,8 +60,9 @@ def generate_answers(settings: Settings, samples: list[dict[str, Any]],
     """``{label: candidates per sample}`` for each model (``label -> (adapter folder or None
     for the base, candidates)``), ``evaluate.max_new_tokens`` long, in the samples' order.
 
-    One candidate is greedy; several are sampled at ``evaluate.temperature`` in one batch per
-    prompt, as the Serve app samples them."""
+    One candidate is greedy; of several, the first is greedy (``llm.greedy_first``) and the
+    others are sampled at ``evaluate.temperature`` in one batch per prompt, as the Serve app
+    writes them."""
     import json
 
     import ray
@@ -84,7 +85,8 @@ def generate_answers(settings: Settings, samples: list[dict[str, Any]],
                 "top_p": settings.llm.top_p,
                 "repetition_penalty": settings.llm.repetition_penalty,
                 "candidates": candidates,
-                "temperature": settings.evaluate.temperature if candidates > 1 else 0.0},
+                "temperature": settings.evaluate.temperature if candidates > 1 else 0.0,
+                "greedy_first": settings.llm.greedy_first},
             compute=ray.data.ActorPoolStrategy(size=1), batch_size=settings.evaluate.batch_size,
             batch_format="numpy", num_cpus=settings.evaluate.actor_num_cpus).take_all()
         rows.sort(key=lambda r: int(r["index"]))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from twin.prompting import PromptFormatBase, TokenizerFormat, WordFormat, window_problem
@@ -78,6 +78,15 @@ class StreamingEngine(ABC):
         import asyncio
 
         return list(await asyncio.gather(*(self.generate(prompt, params) for _ in range(n))))
+
+    async def candidates(self, prompt: str, params: GenParams, n: int,
+                         greedy_first: bool) -> list[Generation]:
+        """``n`` candidate drafts of one prompt: with ``greedy_first`` (and sampling), the
+        greedy answer and ``n - 1`` sampled ones; else ``n`` sampled (:meth:`generate_many`)."""
+        if not greedy_first or n <= 1 or params.temperature <= 0:
+            return await self.generate_many(prompt, params, n)
+        greedy = await self.generate(prompt, replace(params, temperature=0.0))
+        return [greedy, *await self.generate_many(prompt, params, n - 1)]
 
     def close(self) -> None:  # noqa: B027 - a default: most engines hold nothing to release
         """Release what the engine holds (nothing by default)."""

@@ -70,6 +70,10 @@ class Engine(PromptFormat, Protocol):
     async def generate_many(self, prompt: str, params: GenParams, n: int) -> list[Generation]:
         """``n`` whole answers to one prompt, in one batch where the engine can."""
 
+    async def candidates(self, prompt: str, params: GenParams, n: int,
+                         greedy_first: bool) -> list[Generation]:
+        """``n`` candidate drafts: the greedy one first when ``greedy_first``, then sampled."""
+
     def close(self) -> None:
         """Release the model (and any server process)."""
 

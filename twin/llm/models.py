@@ -104,10 +104,22 @@ def load_causal_lm(name: str, cache_dir: str, device: str = "cpu",
 def generate(prompts: list[str], name: str, cache_dir: str, max_new_tokens: int,
              temperature: float = 0.0, system: str | None = None,
              adapter: str | None = None, top_p: float = 0.9,
-             repetition_penalty: float = 1.1, candidates: int = 1) -> list[str]:
+             repetition_penalty: float = 1.1, candidates: int = 1,
+             greedy_first: bool = False) -> list[str]:
     """Answers to ``prompts`` with the tokenizer's chat template (one template everywhere);
-    with ``candidates`` > 1, that many sampled answers per prompt, prompt by prompt."""
+    with ``candidates`` > 1, that many sampled answers per prompt, prompt by prompt (with
+    ``greedy_first``, each prompt's first is its greedy answer, as the Serve app does)."""
     import torch
+
+    if greedy_first and candidates > 1 and temperature > 0:
+        args = {"name": name, "cache_dir": cache_dir, "max_new_tokens": max_new_tokens,
+                "system": system, "adapter": adapter, "top_p": top_p,
+                "repetition_penalty": repetition_penalty}
+        greedy = generate(prompts, **args)
+        sampled = generate(prompts, temperature=temperature, candidates=candidates - 1, **args)
+        k = candidates - 1
+        return [text for i, first in enumerate(greedy)
+                for text in (first, *sampled[i * k:(i + 1) * k])]
 
     model, tokenizer = load_causal_lm(name, cache_dir, adapter=adapter)
     texts = [tokenizer.apply_chat_template(

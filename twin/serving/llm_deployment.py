@@ -64,9 +64,10 @@ class LLMDeployment:
     async def generate_many(self, messages: list[dict[str, str]], max_new_tokens: int,
                             temperature: float, n: int,
                             budget_s: float | None = None) -> dict[str, Any]:
-        """``n`` candidate answers in one batch (the engine's), with the version that wrote
-        them."""
+        """``n`` candidate answers (the greedy one first with ``llm.greedy_first``, the others
+        in one batch of the engine's), with the version that wrote them."""
         params = self._params(max_new_tokens, temperature, budget_s)
-        results = await self.engine.generate_many(self.engine.render(messages), params, n)
+        results = await self.engine.candidates(self.engine.render(messages), params, n,
+                                               self.llm.greedy_first)
         return {"candidates": [asdict(r) for r in results],
                 "model_version": self.served.label}
