@@ -21,7 +21,8 @@ NOT_MODULES = (PACKAGE / "demo" / "data",)
 # reaches; then the stages in pipeline order; serving; the entry points that drive them.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("core", ("twin", "twin.settings", "twin.domain", "twin.net", "twin.logs",
-              "twin.progress", "twin.terminal", "twin.processes", "twin.prompting")),
+              "twin.progress", "twin.terminal", "twin.processes", "twin.prompting",
+              "twin.markup")),
     ("infrastructure", ("twin.raycluster", "twin.rayjobs", "twin.warehouse", "twin.deltasource",
                         "twin.vectorstore", "twin.registry", "twin.prefect_client",
                         "twin.llm.models")),

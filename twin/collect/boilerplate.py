@@ -27,6 +27,7 @@ import soupsieve
 from bs4 import BeautifulSoup, NavigableString, Tag
 
 from twin.domain import Document, Kind, content_hash
+from twin.markup import FENCE, link_text
 
 
 @dataclass(frozen=True)
@@ -407,18 +408,16 @@ WIDGET_LABELS: tuple[str, ...] = (
     r"click to tweet",
 )
 _LABEL = re.compile(r"(?:" + "|".join(WIDGET_LABELS) + r")[\s.!:…]*", re.I)
-_LINK_TEXT = re.compile(r"!?\[([^\[\]\n]*)\]\([^()\n]*(?:\([^()\n]*\)[^()\n]*)*\)")
 # A line that is only a short link to a platform's share, subscribe or comment endpoint (the
 # label varies: "Share Techstructive Weekly"); Substack's e-mail templates leave %%...%%.
 _WIDGET_LINK = re.compile(
     r"\[\s*\**([^\[\]\n]{1,60}?)\**\s*\]\(\s*<?[^()\s<>]*(?:action=share|utm_content=share|"
     r"share_pub_url|magic_comments_url|[/.]subscribe(?:[/?#)]|$)|gift=true|/comments(?:[?#)]|$))"
     r"[^()\s<>]*>?\s*\)", re.I)
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
 
 
 def _label_text(line: str) -> str:
-    text = _LINK_TEXT.sub(r"\1", line.strip())
+    text = link_text(line.strip(), alt=True)
     text = text.lstrip("#").strip()
     return text.strip("*_~ \t").strip()
 
@@ -440,7 +439,7 @@ def drop_widget_lines(markdown: str) -> str:
     in_fence = False
     dropped = False
     for line in markdown.split("\n"):
-        if _FENCE.match(line):
+        if FENCE.match(line):
             in_fence = not in_fence
         elif not in_fence and line.strip() and (_LABEL.fullmatch(_label_text(line))
                                                 or _is_widget_link(line)):
@@ -455,7 +454,7 @@ def _squeeze_blank_lines(lines: Iterable[str]) -> str:
     out: list[str] = []
     in_fence = False
     for line in lines:
-        if _FENCE.match(line):
+        if FENCE.match(line):
             in_fence = not in_fence
         if not in_fence and not line.strip() and out and not out[-1].strip():
             continue
@@ -504,7 +503,7 @@ def _keys(text: str, title: str, min_words: int,
     in_fence = False
     title_key = " ".join(title.split()).casefold()
     for index, line in enumerate(text.split("\n")):
-        if _FENCE.match(line):
+        if FENCE.match(line):
             in_fence = not in_fence
             out.append((index, None))
             continue

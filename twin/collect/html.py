@@ -15,6 +15,7 @@ from parsel import Selector
 
 from twin.collect.boilerplate import drop_widget_lines, strip_widgets
 from twin.domain import url_scheme
+from twin.markup import AUTOLINK, MARKDOWN_LINK, REFERENCE_DEFINITION, link_target
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
 DEFAULT_MAX_DEPTH = 100  # collect.max_html_depth; markdownify recurses ~2.5 frames a level
@@ -89,16 +90,8 @@ def flatten_deep(soup: BeautifulSoup, max_depth: int) -> int:
     return flattened
 
 
-# [text](target "title") with up to two levels of parentheses in the target (alert(x(1))) or
-# an <angle-bracketed target>, ![alt](target), <scheme:autolink>, [label]: target definitions.
-_PAREN = r"\((?:[^()\s]|\([^()\s]*\))*\)"
-_MD_LINK = re.compile(
-    r"(!?)\[((?:[^\[\]\n]|\[[^\[\]\n]*\])*+)\]\(\s*+(?:<([^<>\n]*)>|((?:[^()\s]|" + _PAREN
-    + r")*+))(?:\s++(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?\s*+\)")
-_MD_AUTOLINK = re.compile(r"<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^\s<>]*)>")
-_MD_REFERENCE = re.compile(r"^ {0,3}\[[^\]\n]+\]:[ \t]*<?(\S+?)>?(?:[ \t].*)?$", re.M)
-# Possessive quantifiers (*+, ++) keep them linear on hostile text.
-# Whatever the patterns above did not parse: "](" before an active target loses its meaning.
+# Whatever the link patterns (twin.markup) did not parse: "](" before an active target loses
+# its meaning.
 _MD_OPENING = re.compile(r"\]\(\s*+<?\s*+([A-Za-z][A-Za-z0-9+.-]*+:|&)")
 
 
@@ -108,10 +101,9 @@ def drop_active_links(markdown: str) -> str:
     A link keeps its text, an image disappears, a reference definition is dropped.
     """
     def link(match: re.Match[str]) -> str:
-        target = match.group(3) if match.group(3) is not None else match.group(4)
-        if safe_link(target):
+        if safe_link(link_target(match)):
             return match.group(0)
-        return "" if match.group(1) else match.group(2)
+        return "" if match.group("image") else match.group("text")
 
     def opening(match: re.Match[str]) -> str:
         rest = match.string[match.start(1):match.end(1) + 40]
@@ -126,9 +118,9 @@ def drop_active_links(markdown: str) -> str:
     def reference(match: re.Match[str]) -> str:
         return match.group(0) if safe_link(match.group(1)) else ""
 
-    markdown = _MD_LINK.sub(link, markdown)
-    markdown = _MD_AUTOLINK.sub(autolink, markdown)
-    markdown = _MD_REFERENCE.sub(reference, markdown)
+    markdown = MARKDOWN_LINK.sub(link, markdown)
+    markdown = AUTOLINK.sub(autolink, markdown)
+    markdown = REFERENCE_DEFINITION.sub(reference, markdown)
     return _MD_OPENING.sub(opening, markdown)
 
 

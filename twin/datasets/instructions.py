@@ -19,6 +19,7 @@ import httpx
 
 from twin.datasets.samples import words
 from twin.datasets.topics import Topic, plain, topic_of
+from twin.markup import HEADING
 from twin.settings import TeacherSettings
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,6 @@ still even much many every thing things way ve ll re don didn isn wasn s t d m
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 _DEFINES = re.compile(r"^(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)", re.M)
-_MD_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
 
 TEACHER_PROMPT = (
     "Here is a piece of writing by one author. Write the single request the author would type "
@@ -128,7 +128,7 @@ def _code_instruction(sample: dict[str, Any]) -> str:
     if path.rsplit("/", 1)[-1].lower().startswith("readme"):
         if first:
             return f"Write the README of my repository {repo}{about}."
-        heading = _MD_HEADING.search(answer)
+        heading = HEADING.search(answer)
         part = f' on "{plain(heading.group(1))}"' if heading else ""
         return f"Write the next part of the README of my repository {repo}{part}."
     names = list(dict.fromkeys(_DEFINES.findall(answer)))[:4]

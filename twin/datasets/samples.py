@@ -16,6 +16,7 @@ from typing import Any
 
 from twin.datasets.sentences import sentence_spans
 from twin.features.clean import clean_for_style
+from twin.markup import FENCE, HEADING
 
 _PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\n\s*\n|\Z)", re.S)
 _FILE_SECTION = re.compile(r"^## File: (\S[^\n]*)\n", re.M)
@@ -25,8 +26,6 @@ _BOILERPLATE = re.compile(
     r"leave a comment|copyright|all rights reserved)\b", re.I | re.M)
 _REPOST = re.compile(r"^\s*(repost(ed)?( this)?|rt @|shared a post)\b", re.I)
 _QUOTE_LINE = re.compile(r" {0,3}>")
-_FENCE = re.compile(r" {0,3}(```|~~~)")
-_HEADING = re.compile(r"^ {0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
 
 
 @dataclass
@@ -76,7 +75,7 @@ def _group_paragraphs(text: str, max_words: int,
     for match in _PARAGRAPH.finditer(text):
         n = len(words(match.group()))
         if n <= max_words:
-            heading = _HEADING.match(match.group()) is not None  # not a line of #hashtags
+            heading = HEADING.match(match.group()) is not None  # not a line of #hashtags
             units.append((match.start(), match.end(), n, heading))
             continue
         if code:
@@ -122,7 +121,7 @@ def prose_spans(text: str) -> tuple[list[tuple[int, int]], float, int]:
     offset = quoted = total = blocks = 0
     in_fence = False
     for line in text.splitlines(keepends=True):
-        fence = _FENCE.match(line) is not None
+        fence = FENCE.match(line) is not None
         is_quote = not in_fence and not fence and _QUOTE_LINE.match(line) is not None
         cut = is_quote or fence or in_fence
         if fence:
@@ -151,7 +150,7 @@ def prose_spans(text: str) -> tuple[list[tuple[int, int]], float, int]:
 
 def _section_at(text: str, offset: int) -> str:
     """The markdown heading the text at ``offset`` falls under ("" before the first one)."""
-    headings = [m for m in _HEADING.finditer(text) if m.start() <= offset]
+    headings = [m for m in HEADING.finditer(text) if m.start() <= offset]
     return headings[-1].group(1).strip() if headings else ""
 
 

@@ -17,14 +17,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from twin.datasets.sentences import sentences
+from twin.markup import HASHTAG, URL, WEB_AUTOLINK, link_text
 
 _WORD = re.compile(r"[\w'’-]+", re.U)
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|`)")
 _LEAD = re.compile(r"^\s*(?:#{1,6}\s+|[-*+•→]\s+|\d+[.)]\s+|>\s*)+")
 _TLDR = re.compile(r"^\s*(?:tl;?dr|update|edit|note|ps|p\.s\.)\s*[:.\-–—]\s*", re.I)
-_HASHTAG = re.compile(r"(?<!\w)#\w+")
-_URL = re.compile(r"https?://\S+")
 _DOUBLE_QUOTES = re.compile(r"[\"“”„«»]")
 _CONNECTIVE = re.compile(r"^(?:so|but|and|then|also|still|now|yes|no|ok|okay|well|plus|though|"
                          r"however|yet|instead|meanwhile|in fact|in truth|of course|actually|"
@@ -95,12 +93,12 @@ class Topic:
 
 def plain(text: str) -> str:
     """Text as a request would quote it: no markdown, emoji, hashtags or URLs, single quotes."""
-    text = _LINK.sub(r"\1", text)
-    text = _URL.sub("", text)
+    text = link_text(text, alt=True)
+    text = URL.sub("", WEB_AUTOLINK.sub("", text))
     text = _EMPHASIS.sub("", text)
     text = _LEAD.sub("", text)
     text = _TLDR.sub("", text)
-    text = _HASHTAG.sub("", text)
+    text = HASHTAG.sub("", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) not in ("So", "Cs", "Co")
                    and ch not in "\ufe0f\u200d")
     text = _DOUBLE_QUOTES.sub("'", text).replace("‘", "'").replace("’", "'")

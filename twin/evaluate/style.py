@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twin.markup import HASHTAG
+
 EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2190-\u21ff\u2b00-\u2bff]")
 SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 WORD = re.compile(r"[A-Za-z\u00c0-\u024f']+")
@@ -26,7 +28,7 @@ def features(text: str) -> dict[str, float]:
     return {
         "words_per_sentence": len(words) / max(len(sentences), 1),
         "emoji_per_100w": 100 * len(EMOJI.findall(text)) / n,
-        "hashtags_per_100w": 100 * len(re.findall(r"(?<!\w)#\w+", text)) / n,
+        "hashtags_per_100w": 100 * len(HASHTAG.findall(text)) / n,
         "breaks_per_100w": 100 * text.count("\n") / n,
         "questions_per_100w": 100 * text.count("?") / n,
         "first_person_per_100w": 100 * first / n,

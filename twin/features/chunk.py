@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from twin.domain import Kind
+from twin.markup import split_code
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])")
-_FENCE = re.compile(r"(```.*?```)", re.S)
 _FILE_HEADER = re.compile(r"^## File: (\S[^\n]*)$", re.M)  # see collect/repository.py
 _CODE_BOUNDARY = re.compile(
     r"^(\s{0,4}(async def |def |class |function |func |fn |pub fn |impl |interface |export |"
@@ -86,10 +86,12 @@ def chunk_prose(text: str, count: TokenCounter, sizes: ChunkSizes) -> list[str]:
     """Paragraph- and sentence-bounded chunks with sentence overlap; code fences kept whole."""
     units: list[str] = []
     breaks: list[bool] = []  # whether a unit starts a new paragraph
-    for block in _FENCE.split(text):
+    code_units: set[int] = set()  # indexes of the units that are code blocks
+    for block, code in split_code(text):
         if not block.strip():
             continue
-        if block.startswith("```"):
+        if code:
+            code_units.add(len(units))
             units.append(block.strip())
             breaks.append(True)
             continue
@@ -104,13 +106,13 @@ def chunk_prose(text: str, count: TokenCounter, sizes: ChunkSizes) -> list[str]:
     expanded: list[str] = []
     expanded_breaks: list[bool] = []
     expanded_counts: list[int] = []
-    for unit, brk, n in zip(units, breaks, counts, strict=True):
+    for index, (unit, brk, n) in enumerate(zip(units, breaks, counts, strict=True)):
         if n <= sizes.prose:
             expanded.append(unit)
             expanded_breaks.append(brk)
             expanded_counts.append(n)
             continue
-        splitter = _split_lines if unit.startswith("```") else _split_long
+        splitter = _split_lines if index in code_units else _split_long
         for k, piece in enumerate(splitter(unit, count, sizes.prose)):
             expanded.append(piece)
             expanded_breaks.append(brk and k == 0)

@@ -12,22 +12,18 @@ import unicodedata
 from html.parser import HTMLParser
 
 from twin.domain import Kind
+from twin.markup import HASHTAG, URL, link_text, split_code, without_scheme
 
 _INVISIBLE = re.compile("[\u200b\u200c\u2060\ufeff\u00ad]")  # keeps U+200D (emoji ZWJ)
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 _SPACE_RUNS = re.compile(r"[ \t\u00a0]+")
-_FENCE = re.compile(r"(```.*?```)", re.S)
-_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)")
-_URL = re.compile(r"https?://([^\s)>\]]+)")
 _EMPHASIS = re.compile(r"(\*\*|__|~~)")
 _BOILERPLATE = re.compile(
     r"^\s*(subscribe( now)?|share( this post)?|thanks for reading.*|originally published .*|"
     r"follow me (on|for) .*|sign up .*|leave a comment|like|comment|repost|send|"
     r"\d+ min read|listen|share this post|copy link|top|new|community)\s*[.!]?\s*$",
     re.I | re.M)
-_HASHTAG = re.compile(r"(?<!\w)#(\w+)")
 
 
 def fix_text(text: str) -> str:
@@ -53,13 +49,17 @@ def _is_emoji(ch: str) -> bool:
     return unicodedata.category(ch) == "So" or ch in "\u200d\ufe0f"
 
 
+def _bare_url(url: str) -> str:
+    """A URL as a search would use it: no scheme, no query (tracking) or trailing slash."""
+    return without_scheme(url).split("?", 1)[0].rstrip("/")
+
+
 def _clean_prose(text: str) -> str:
     text = _unstyle(text)
-    text = _MD_IMAGE.sub("", text)
-    text = _MD_LINK.sub(r"\1", text)
-    text = _URL.sub(lambda m: m.group(1).split("?", 1)[0].rstrip("/"), text)  # drop tracking
+    text = link_text(text)
+    text = URL.sub(lambda m: _bare_url(m.group(0)), text)
     text = _EMPHASIS.sub("", text)
-    text = _HASHTAG.sub(r"\1", text)
+    text = HASHTAG.sub(r"\1", text)
     text = "".join(" " if _is_emoji(ch) else ch for ch in text)
     text = _BOILERPLATE.sub("", text)
     lines = [_SPACE_RUNS.sub(" ", line).strip() for line in text.split("\n")]
@@ -71,9 +71,8 @@ def clean_for_retrieval(text: str, kind: Kind | str) -> str:
     text = clean_for_style(text)
     if Kind(kind) is Kind.REPOSITORY:
         return text
-    parts = _FENCE.split(text)
-    return "\n\n".join(p.strip() if p.startswith("```") else _clean_prose(p)
-                       for p in parts if p.strip()).strip()
+    return "\n\n".join(p.strip() if code else _clean_prose(p)
+                       for p, code in split_code(text) if p.strip()).strip()
 
 
 class _TextOnly(HTMLParser):

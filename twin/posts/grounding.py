@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from twin.domain.documents import canonical_url
-from twin.posts.text import LIST_ITEM, URL
+from twin.markup import URL, trim_url, urls_in
+from twin.posts.text import LIST_ITEM
 
-_TRAILING = ".,;:!?'\"”’)»]"
 _CAPITALISED = r"(?:[A-Z][a-z]+(?:['’-][A-Za-z]+)*|[A-Z]{2,}[a-z]?)"
 NAME = re.compile(rf"(?<![\w@#/.])(?:{_CAPITALISED})(?:[ \t]+(?:{_CAPITALISED}))+")
 HANDLE = re.compile(r"(?<![\w@.])@([A-Za-z0-9_][A-Za-z0-9_.-]*[A-Za-z0-9_])")
@@ -38,14 +38,9 @@ def _number_key(raw: str) -> str:
     return value.lstrip("0") or "0"
 
 
-def urls_in(text: str) -> list[str]:
-    """URLs of ``text`` as written (trailing punctuation left out)."""
-    return [m.group(0).rstrip(_TRAILING) for m in URL.finditer(text)]
-
-
 def url_key(url: str) -> str:
     """A URL's comparable form (canonical, scheme-less ``www.`` links read as https)."""
-    url = url.rstrip(_TRAILING)
+    url = trim_url(url)
     if url.lower().startswith("www."):
         url = "https://" + url
     try:

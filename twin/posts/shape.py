@@ -13,13 +13,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from twin.posts.grounding import Grounding, urls_in
-from twin.posts.profile import ChannelProfile
-from twin.posts.text import (
+from twin.markup import (
+    CITATION,
     CODE_BLOCK,
     FENCE,
     HASHTAG,
-    HEADING,
+    HEADING_MARK,
+    HTML_IMAGE,
+    IMAGE_FILE,
+    MARKDOWN_LINK,
+    REFERENCE_DEFINITION,
+    REFERENCE_LINK,
+    TAG,
+    WEB_AUTOLINK,
+    link_target,
+    urls_in,
+)
+from twin.posts.grounding import Grounding
+from twin.posts.profile import ChannelProfile
+from twin.posts.text import (
     LIST_ITEM,
     MARKUP,
     RULE,
@@ -41,16 +53,7 @@ from twin.posts.text import (
 )
 from twin.settings import PostSettings
 
-_IMAGE_EXT = r"\.(?:png|jpe?g|gif|svg|webp|bmp|ico)(?:[?#][^)\s]*)?"
-_MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
-_IMAGE_LINK = re.compile(rf"\[[^\]\n]*\]\([^)\s]*{_IMAGE_EXT}(?:\s+\"[^\"]*\")?\)", re.I)
-_MD_LINK = re.compile(r"\[([^\]\n]+)\]\((?:[^()\s]|\([^)\s]*\))*(?:\s+\"[^\"]*\")?\)")
-_REF_LINK = re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]")
-_REF_DEFINITION = re.compile(r"^ {0,3}\[[^\]\n]+\]:\s*\S+.*$", re.M)
-_CITATION = re.compile(r"\[\^?\d+\]")
-_AUTOLINK = re.compile(r"<((?:https?://|www\.)[^>\s]+)>", re.I)
-_HTML_IMAGE = re.compile(r"<img\b[^>]*>", re.I)
-_LINE_END_TAGS = re.compile(r"(?:[ \t]+#[A-Za-z][A-Za-z0-9_]*)+[ \t]*$")
+_LINE_END_TAGS = re.compile(rf"(?:[ \t]+#{TAG})+[ \t]*$")
 T = TypeVar("T")
 _CODE_MARK = "\u2063"  # invisible separator: marks a held-back code block (no word, no end)
 _SPACES = re.compile(r"[ \t]{2,}")
@@ -78,14 +81,19 @@ def strip_markdown_links(text: str) -> tuple[str, int]:
         count += n
         return value
 
-    text = sub(_MD_IMAGE, "", text)
-    text = sub(_HTML_IMAGE, "", text)
-    text = sub(_IMAGE_LINK, "", text)
-    text = sub(_MD_LINK, r"\1", text)
-    text = sub(_REF_LINK, r"\1", text)
-    text = sub(_REF_DEFINITION, "", text)
-    text = sub(_CITATION, "", text)
-    text = sub(_AUTOLINK, r"\1", text)
+    def link(match: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        if match.group("image") or IMAGE_FILE.search(link_target(match)):
+            return ""
+        return MARKDOWN_LINK.sub(link, match.group("text"))  # a badge image inside a link
+
+    text = sub(HTML_IMAGE, "", text)
+    text = MARKDOWN_LINK.sub(link, text)
+    text = sub(REFERENCE_LINK, r"\1", text)
+    text = sub(REFERENCE_DEFINITION, "", text)
+    text = sub(CITATION, "", text)
+    text = sub(WEB_AUTOLINK, r"\1", text)
     return text, count
 
 
@@ -146,7 +154,7 @@ def remove_headings(text: str) -> tuple[str, int]:
     for line in text.split("\n"):
         if FENCE.match(line):
             fenced = not fenced
-        if not fenced and (match := HEADING.match(line) or TITLE_LABEL.match(line)):
+        if not fenced and (match := HEADING_MARK.match(line) or TITLE_LABEL.match(line)):
             changed += 1
             rest = line[match.end():].rstrip().rstrip("#").strip()
             if rest and ends_sentence(rest):

@@ -10,16 +10,12 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-HASHTAG = re.compile(r"(?<![\w&#/])#([A-Za-z][A-Za-z0-9_]*)")
-HEADING = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+|$)")
+from twin.markup import CODE_BLOCK, FENCE, HASHTAG, HEADING_MARK, URL
+
 # "Title: ..." / "**Headline:** ..." lines: a heading by another name.
 TITLE_LABEL = re.compile(
     r"^\W{0,3}(?:title|headline|subject|linkedin post)\W{0,3}:\W{0,3}(?=\w|$)", re.I)
 RULE = re.compile(r"^ {0,3}([-=*_])(?:[ \t]*\1){2,}[ \t]*$")  # --- *** === (setext underline)
-FENCE = re.compile(r"^ {0,3}(```|~~~)")
-# A fenced code block; one the model never closed runs to the end of the text.
-CODE_BLOCK = re.compile(r"^ {0,3}(```|~~~)[^\n]*\n(?:.*?^ {0,3}\1[^\n]*$|.*\Z)", re.M | re.S)
-URL = re.compile(r"(?:https?://|www\.|mailto:)[^\s<>()\[\]\"'`]+", re.I)
 # Bold, underline-bold and inline code: markdown that LinkedIn shows as literal characters.
 MARKUP = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__|`([^`\n]+)`")
 # A signature closing a piece: "— Maya", "- Maya O." (a dash and at most three names).
@@ -139,7 +135,7 @@ def heading_lines(text: str) -> int:
     for line in text.split("\n"):
         if FENCE.match(line):
             fenced = not fenced
-        elif not fenced and (HEADING.match(line) or TITLE_LABEL.match(line)):
+        elif not fenced and (HEADING_MARK.match(line) or TITLE_LABEL.match(line)):
             count += 1
     return count
 

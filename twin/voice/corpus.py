@@ -17,7 +17,8 @@ from pathlib import Path
 
 import yaml
 
-_FENCED = re.compile(r"^ {0,3}(```|~~~).*?^ {0,3}\1[^\n]*$", re.S | re.M)
+from twin.markup import CLOSED_CODE_BLOCK
+
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 _WORD = re.compile(r"\w+")
 
@@ -48,7 +49,7 @@ def cut_pieces(text: str, max_words: int, min_words: int) -> list[str]:
     A paragraph longer than ``max_words`` is a piece of its own; pieces shorter than
     ``min_words`` (a lone heading, a sign-off) are not kept.
     """
-    prose = _FENCED.sub("", text)
+    prose = CLOSED_CODE_BLOCK.sub("", text)
     pieces: list[str] = []
     group: list[str] = []
     total = 0

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from twin.markup import HASHTAG
+
 _WORD = re.compile(r"[A-Za-z\u00c0-\u024f0-9']+")
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 _EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf\u2b00-\u2bff]")
 _ARROW = re.compile("[\u2190-\u21ff]|->|=>")
-_HASHTAG = re.compile(r"(?<!\w)#\w+")
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+", re.M)
 _CONTRACTION = re.compile(r"\b\w+['\u2019](?:t|s|re|ve|ll|d|m)\b", re.I)
 _NUMBER = re.compile(r"\b\d[\d,.:]*\b")
@@ -93,7 +94,7 @@ def measure(text: str) -> dict[str, float]:
         "arrows": len(_ARROW.findall(text)) * per100,
         "bullets": len(_BULLET.findall(text)) * per100,
         "emoji": len(_EMOJI.findall(text)) * per100,
-        "hashtags": len(_HASHTAG.findall(text)) * per100,
+        "hashtags": len(HASHTAG.findall(text)) * per100,
         "first_singular": sum(w in _FIRST_SINGULAR for w in lower) * per100,
         "first_plural": sum(w in _FIRST_PLURAL for w in lower) * per100,
         "second_person": sum(w in _SECOND for w in lower) * per100,
