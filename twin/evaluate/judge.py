@@ -26,7 +26,7 @@ import numpy as np
 
 from twin.datasets.build import load_split
 from twin.datasets.sentences import sentence_spans
-from twin.posts.text import HEADING
+from twin.markup import HEADING
 from twin.settings import Settings
 
 log = logging.getLogger(__name__)
