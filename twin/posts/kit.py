@@ -39,7 +39,13 @@ class AuthorKit:
         path = Path(folder) if folder else None
         profile = ChannelProfile.load(path) if path and (path / PROFILE_FILE).is_file() \
             else generic_profile(settings)
-        voice = VoiceModel.load(path) if path and (path / MODEL_FILE).is_file() else None
+        voice = None
+        if path and (path / MODEL_FILE).is_file():
+            try:
+                voice = VoiceModel.load(path)
+            except ValueError as exc:  # saved by an older release: drafts go unscored
+                log.warning("the voice model in %s cannot be used (%s): rebuild the dataset "
+                            "(twin dataset) and train to score drafts again", path, exc)
         return cls(author_id=author_id, profile=profile, voice=voice)
 
     def score(self, text: str) -> VoiceScore | None:

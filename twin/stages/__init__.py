@@ -33,11 +33,16 @@ STAGES: dict[str, Stage] = {stage.name: stage for stage in (
           idempotent=False),
     Stage("evaluate", EvaluateRequest, EvaluateResult, run_evaluate,
           "Does the twin sound like the author? Base model vs each twin version on held-out "
-          "text.\n\nSame prompts, chat template and greedy decoding for every model. Style: "
-          "distance from the author's stylometric habits, embedding similarity to what the "
-          "author wrote, with 95% bootstrap CIs; LLM-as-judge when evaluate.judge_base_url is "
-          "set; retrieval hit rate and MRR for each retrieval setting. Results are stored with "
-          "each version in the registry.",
+          "text.\n\nEvery model writes its drafts through the serving machinery (same "
+          "prompts with retrieved material, evaluate.candidates drafts, the first greedy, "
+          "shaped, checked and the best chosen); the newest twin version also writes one greedy "
+          "draft (twin-vN@1) so the gain of choosing shows. Measures, with 95% bootstrap CIs: "
+          "the voice score (the author's authorship model), the share of drafts passing the "
+          "checks, distance from the author's stylometric habits, embedding similarity to "
+          "what the author wrote; a blind forced choice and a rubric judge when "
+          "evaluate.judge_base_url is set; retrieval hit rate and MRR for each retrieval "
+          "setting. Results and the settings they choose are stored with each version in "
+          "the registry.",
           command="eval"),
 )}
 """Every stage, in pipeline order."""

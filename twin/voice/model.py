@@ -5,13 +5,19 @@ spelling, punctuation, emoji, line breaks) and the stylometric habits of ``twin.
 (standardised). With ``voice.mask_topic_words`` (the default) the word and character views see
 the text distorted (Stamatatos, "Authorship attribution using text distortion", 2017): every
 word that is not a common function word has its letters masked (``*``) and its digits (``#``),
-so the views measure how the author writes (function words, punctuation, word lengths, line
-rhythm), not what about: a draft on her topics in someone else's voice does not pass for hers.
+so the views measure how the author writes (function words, punctuation, word lengths), not
+what about: a draft on her topics in someone else's voice does not pass for hers. The two views
+also see the text without its layout (white space runs are one space) and without hashtags:
+line breaks and hashtags are what the shaping of a draft gives every post from the author's
+channel profile, so they cannot tell her drafts from anyone's; the habits view, which reads the
+text as written, still counts them, at its small weight.
 
 Logistic regression with balanced classes separates the author's texts from
 other people's; Platt scaling fitted on cross-validated scores turns its log-odds into a
 calibrated probability (0.5: as likely the author's as anyone else's, whatever the class
-sizes). Because the model is linear, each feature's share of the log-odds is exact, and the
+sizes). Platt's own targets, (N+ + 1)/(N+ + 2) and 1/(N- + 2), keep the calibration finite when
+the cross-validated scores separate the classes perfectly (a few dozen texts often do): with
+hard 0/1 targets the slope runs off and every score becomes 0 or 1. Because the model is linear, each feature's share of the log-odds is exact, and the
 largest shares are the evidence, written in words.
 
 Saved as JSON (vocabularies, settings, card) plus an ``.npz`` of float arrays, loaded
@@ -33,10 +39,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
+from twin.markup import HASHTAG
 from twin.settings import Settings, VoiceSettings
 from twin.voice import style
 
-FORMAT = 2
+FORMAT = 3
 MODEL_FILE = "voice.json"
 WEIGHTS_FILE = "voice_weights.npz"
 _WORD_PATTERN = r"(?u)\b[^\W\d_][^\W\d_'\u2019]*(?:['\u2019][^\W\d_]+)?\b"
@@ -51,6 +58,13 @@ _CONTRACTIONS = frozenset((
 FUNCTION_WORDS = frozenset(ENGLISH_STOP_WORDS) | _CONTRACTIONS
 """Words kept as they are when topic words are masked: scikit-learn's English stop words (318
 function words) and their common contractions."""
+
+
+def text_view(text: str, masked: bool = True) -> str:
+    """What the word and character views read of ``text``: hashtags taken out, topic words
+    masked (when ``masked``), every run of white space one space."""
+    text = HASHTAG.sub(" ", text)
+    return " ".join((mask_topic_words(text) if masked else text).split())
 
 
 def mask_topic_words(text: str) -> str:
@@ -132,7 +146,7 @@ class _Linear:
         """Word and character TF-IDF rows (of the masked texts) and the scaled habits of each
         text (of the texts as written)."""
         z = (style.matrix(texts) - self.style_mean) / self.style_std
-        seen = [mask_topic_words(t) for t in texts] if self.masked else texts
+        seen = [text_view(t, self.masked) for t in texts]
         return (self.words.transform(seen), self.chars.transform(seen),
                 np.clip(z, -_Z_CLIP, _Z_CLIP) * self.style_weight)
 
@@ -149,7 +163,7 @@ class _Linear:
 def _fit(texts: list[str], y: np.ndarray, v: VoiceSettings) -> _Linear:
     words = _word_vectorizer(None, v.max_word_features)
     chars = _char_vectorizer(tuple(v.char_ngrams), None, v.max_char_features)
-    seen = [mask_topic_words(t) for t in texts] if v.mask_topic_words else texts
+    seen = [text_view(t, v.mask_topic_words) for t in texts]
     w = words.fit_transform(seen)
     c = chars.fit_transform(seen)
     raw = style.matrix(texts)
@@ -167,8 +181,14 @@ def _fit(texts: list[str], y: np.ndarray, v: VoiceSettings) -> _Linear:
 
 def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """Slope and offset turning log-odds into calibrated probabilities (balanced classes)."""
+    positives, negatives = int((y == 1).sum()), int((y == 0).sum())
+    target = np.where(y == 1, (positives + 1) / (positives + 2), 1 / (negatives + 2))
+    # Soft targets as weights: each text once as the author's (weight t), once not (1 - t).
+    x = np.concatenate([scores, scores]).reshape(-1, 1)
+    labels = np.concatenate([np.ones(len(y)), np.zeros(len(y))])
+    weights = np.concatenate([target, 1 - target]) * np.tile(_balanced_weights(y), 2)
     platt = LogisticRegression(C=1e4, solver="lbfgs", max_iter=1000)
-    platt.fit(scores.reshape(-1, 1), y, sample_weight=_balanced_weights(y))
+    platt.fit(x, labels, sample_weight=weights)
     return float(platt.coef_[0, 0]), float(platt.intercept_[0])
 
 
@@ -275,7 +295,11 @@ class VoiceModel:
         logits = np.asarray(x @ self._linear.coef).ravel() + self._linear.intercept
         probs = 1.0 / (1.0 + np.exp(-(slope * logits + offset)))
         raw = style.matrix(texts)
+        # A text without a word (an empty draft, a lone emoji) is nobody's writing: no score
+        # of its features would mean anything, and the linear model's would be near its center.
         return [VoiceScore(float(p), self._evidence(x.getrow(i), raw[i]))
+                if _TOKEN.search(texts[i]) else
+                VoiceScore(0.0, [Evidence("unlike you: no words to go by", 0.0)])
                 for i, p in enumerate(probs)]
 
     def _evidence(self, x: sparse.csr_matrix, raw: np.ndarray) -> list[Evidence]:
