@@ -17,8 +17,9 @@ other people's; Platt scaling fitted on cross-validated scores turns its log-odd
 calibrated probability (0.5: as likely the author's as anyone else's, whatever the class
 sizes). Platt's own targets, (N+ + 1)/(N+ + 2) and 1/(N- + 2), keep the calibration finite when
 the cross-validated scores separate the classes perfectly (a few dozen texts often do): with
-hard 0/1 targets the slope runs off and every score becomes 0 or 1. Because the model is linear, each feature's share of the log-odds is exact, and the
-largest shares are the evidence, written in words.
+hard 0/1 targets the slope runs off and every score becomes 0 or 1. Because the model is
+linear, each feature's share of the log-odds is exact, and the largest shares are the
+evidence, written in words.
 
 Saved as JSON (vocabularies, settings, card) plus an ``.npz`` of float arrays, loaded
 without pickle: a model folder from anywhere can be opened safely, in milliseconds.
