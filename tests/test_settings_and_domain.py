@@ -48,6 +48,12 @@ def test_canonical_url_drops_tracking_and_fragments() -> None:
     assert a == b == "https://medium.com/@maya/post-abc123def456"
     assert canonical_url("http://example.org:80/a?utm_source=x&page=2") == \
         "http://example.org/a?page=2"
+    # A Hakyll site's feed links its posts as https://brianbuccola.com//./<slug>/.
+    assert canonical_url("https://brianbuccola.com//./surcharge-vs-discount/") == \
+        canonical_url("https://brianbuccola.com/surcharge-vs-discount") == \
+        "https://brianbuccola.com/surcharge-vs-discount"
+    assert canonical_url("https://x.org/a/b/../c/./") == "https://x.org/a/c"
+    assert canonical_url("https://x.org") == canonical_url("https://x.org//") == "https://x.org/"
 
 
 def test_document_keys_are_stable_and_content_hash_tracks_edits() -> None:

@@ -5,6 +5,7 @@ This is the fallback collector for links no platform collector claims.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 from urllib.parse import SplitResult, urljoin, urlsplit
 
@@ -73,8 +74,12 @@ class WebSpider(TwinSpider):
             feed = feed or response.css(f'link[rel="alternate"][type="{link_type}"]::attr(href)'
                                         ).get()
         # A home or section page (/, /blog/) that lists posts: read every post its feed lists.
-        listing = path in ("", "/") or (len([s for s in path.split("/") if s]) <= 1
-                                        and not _looks_like_article(response))
+        # One path segment is a section only when it is a word (blog, posts, writing): a slug
+        # (/the-semantics-of-unless/, /post.html) is one article, whether or not it is among
+        # the feed's latest entries and whether or not its page says it is an article.
+        segments = [s for s in path.split("/") if s]
+        listing = not segments or (len(segments) == 1 and not _SLUG.search(segments[0])
+                                   and not _looks_like_article(response))
         if feed and listing:
             yield Request(urljoin(response.url, feed), callback=self._follow_feed,
                           errback=self.fail_source)
@@ -133,6 +138,12 @@ class WebSpider(TwinSpider):
 def _site(url: str) -> str:
     """A site's host[:port] without a leading ``www.``, for same-site checks."""
     return urlsplit(url).netloc.lower().removeprefix("www.")
+
+
+_SLUG = re.compile(r"[-_.]")
+"""What a path segment that names one page has and a section's name (``blog``, ``posts``, a
+year's archive ``2019``) has not: a hyphen, underscore or dot (``the-semantics-of-unless``,
+``post.html``)."""
 
 
 def _looks_like_article(response: Response) -> bool:

@@ -73,7 +73,8 @@ def canonical_url(url: str) -> str:
     """Normalise a URL so the same page always gets the same key.
 
     Lowercases scheme and host, drops fragments, tracking parameters, default ports and a
-    trailing slash (except for the root path).
+    trailing slash (except for the root path); resolves ``.`` and ``..`` segments and repeated
+    slashes (a static site's feed writes ``https://example.com//./post/``).
     """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
@@ -81,9 +82,14 @@ def canonical_url(url: str) -> str:
     port = parts.port
     if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
         host = f"{host}:{port}"
-    path = parts.path or "/"
-    if len(path) > 1:
-        path = path.rstrip("/")
+    segments: list[str] = []
+    for segment in parts.path.split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+        elif segment not in ("", "."):
+            segments.append(segment)
+    path = "/" + "/".join(segments)
     query = urlencode(
         sorted((k, v) for k, v in parse_qsl(parts.query) if not _TRACKING_PARAMS.match(k))
     )
