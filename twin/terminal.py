@@ -78,13 +78,18 @@ class Waiting:
                                   transient=True, redirect_stdout=False, redirect_stderr=False)
         self._label = label
         self._task = self._progress.add_task(label, total=100)
+        # Piped to a file or a log there is nothing to redraw: a transient display would
+        # only leave an empty line behind.
+        self._shown = console.is_terminal
 
     def __enter__(self) -> Waiting:
-        self._progress.start()
+        if self._shown:
+            self._progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
+        if self._shown:
+            self._progress.stop()
 
     def update(self, done: float | None = None, doing: str | None = None) -> None:
         """Move the bar to ``done`` percent and say what runs now."""

@@ -89,9 +89,14 @@ def check_grounding(samples: list[dict[str, Any]], warehouse: Warehouse,
 
 def content_hash(samples: list[dict[str, Any]],
                  corpus: list[dict[str, str]] | None = None) -> str:
-    """Hash of the samples' ids, splits, instructions, word limits and material, and of the
-    pretraining corpus (what training would see)."""
+    """Hash of the samples' ids, splits, instructions, word limits and material, of the
+    pretraining corpus (what training would see), and of the voice model's format (a version
+    whose voice models an older release saved is rebuilt, not reused with models nothing can
+    load)."""
+    from twin.voice.model import FORMAT as VOICE_FORMAT
+
     digest = hashlib.sha256()
+    digest.update(f"voice-format\x1f{VOICE_FORMAT}\n".encode())
     if corpus:
         digest.update(f"corpus\x1f{corpus_hash(corpus)}\n".encode())
     for s in sorted(samples, key=lambda s: s["id"]):
