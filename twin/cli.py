@@ -311,6 +311,7 @@ def post(
     """Ask the served twin for a LinkedIn post; prints it with its sources."""
     import asyncio
 
+    from twin.report import draft_verdict
     from twin.serving.client import TwinAPI, TwinAPIError
 
     body = {"prompt": prompt, "links": link or [], "author_id": author,
@@ -324,6 +325,7 @@ def post(
         print(json.dumps(data, indent=2, ensure_ascii=False))
         return
     console.print(data["post"], markup=False, highlight=False)
+    console.print(Text(draft_verdict(data), style="dim"), highlight=False)
     table = Table("score", "platform", "title", "url", title=f"sources ({data['model_version']})")
     for source in data["sources"]:
         table.add_row(f"{source['score']:.3f}", source["platform"], source["title"],

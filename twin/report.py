@@ -264,3 +264,16 @@ def choice_lines(report: dict[str, Any]) -> list[str]:
     return [f"chosen for {label}: {line}" for label, chosen in
             (report.get("choices") or {}).items()
             for line in Choices.model_validate(chosen).lines()]
+
+
+def draft_verdict(post: dict[str, Any], whose: str = "you") -> str:
+    """One line on a served post (``POST /v1/posts``'s answer): its voice score, the checks it
+    passed (naming those it failed) and how many drafts it was chosen from."""
+    voice = post.get("voice")
+    checks = post.get("checks") or []
+    failed = [c["name"] for c in checks if not c.get("passed")]
+    drafts = len(post.get("candidates") or []) or 1
+    return (f"sounds like {whose}: " + (f"{voice['score']:.2f}" if voice else "no voice model")
+            + f"; checks passed {len(checks) - len(failed)}/{len(checks)}"
+            + (f" (not: {', '.join(failed)})" if failed else "")
+            + (f"; best of {drafts} drafts" if drafts > 1 else "; one draft"))

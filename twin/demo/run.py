@@ -88,6 +88,7 @@ def serve_and_ask(settings: Settings, console: Console) -> dict[str, Any]:
     """Deploy the Serve app on the demo's Ray head, ask for a post, print it with sources."""
     import asyncio
 
+    from twin.report import draft_verdict
     from twin.serving import runner
     from twin.serving.client import TwinAPI
 
@@ -105,12 +106,7 @@ def serve_and_ask(settings: Settings, console: Console) -> dict[str, Any]:
         if paragraph.strip():
             console.print(textwrap.fill(paragraph.strip(), width=width, initial_indent=INDENT,
                                         subsequent_indent=INDENT), markup=False)
-    voice = data.get("voice")
-    passed = sum(c["passed"] for c in data.get("checks", []))
-    _say(console, f"{INDENT}sounds like her: "
-                  + (f"{voice['score']:.2f}" if voice else "no voice model")
-                  + f"; checks passed {passed}/{len(data.get('checks', []))}; best of "
-                  f"{len(data.get('candidates', [])) or 1} drafts", markup=False)
+    _say(console, f"{INDENT}{draft_verdict(data, 'her')}", markup=False)
     _say(console, f"{INDENT}[dim]sources:[/]")
     for source in data["sources"]:
         _say(console, f"{INDENT}  {source['score']:.3f} {source['platform']:<9} "
