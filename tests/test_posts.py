@@ -345,3 +345,16 @@ def test_real_smollm2_drafts_come_out_as_posts(profile: ChannelProfile,
         assert result.choice.best.passed == max(c.passed for c in result.choice.candidates)
         assert result.choice.best.passed >= len(result.checks) - 2
     assert raw_endings <= 6 and raw_invented >= 1  # what shaping had to fix
+
+
+def test_the_verdict_line_names_the_score_the_failed_checks_and_the_drafts() -> None:
+    from twin.report import draft_verdict
+
+    answer = {"post": "…", "voice": {"score": 0.957, "evidence": []},
+              "checks": [{"name": "complete ending", "passed": True, "reason": ""},
+                         {"name": "grounding", "passed": False, "reason": "2017"}],
+              "candidates": [{}, {}, {}]}
+    assert draft_verdict(answer, "her") == (
+        "sounds like her: 0.96; checks passed 1/2 (not: grounding); best of 3 drafts")
+    assert draft_verdict({"post": "", "voice": None, "checks": []}) == (
+        "sounds like you: no voice model; checks passed 0/0; one draft")
