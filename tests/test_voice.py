@@ -296,3 +296,15 @@ def test_a_model_version_carries_the_voice_model_of_its_dataset(tmp_path: Path) 
     second = registry.register(dpo, {}, "abc", {"version": "v1-pairs",
                                                 "source": {"instruct_version": "v1-abc"}})
     assert registry.voice_model_dir(second, AUTHOR) is not None
+
+
+def test_a_short_text_is_too_short_to_tell(model: VoiceModel, split: dict[str, list[str]]) -> None:
+    # The n-gram vectors are length-normalised: without a length weight, a seven-word base
+    # model draft ("What's in it so far: One entry after.") scored 1.00 on the demo author.
+    hers = split["author_test"][0]
+    opening = " ".join(hers.split()[:7])  # 7 words, 8 word tokens ("cast-iron")
+    full, short = model.score(hers), model.score(opening)
+    assert full.score > 0.8
+    assert abs(short.score - 0.5) < abs(full.score - 0.5)
+    assert any("you: too short to tell (8 words" in e.text for e in short.evidence)
+    assert model.probabilities([opening])[0] == pytest.approx(short.score)

@@ -17,7 +17,9 @@ other people's; Platt scaling fitted on cross-validated scores turns its log-odd
 calibrated probability (0.5: as likely the author's as anyone else's, whatever the class
 sizes). Platt's own targets, (N+ + 1)/(N+ + 2) and 1/(N- + 2), keep the calibration finite when
 the cross-validated scores separate the classes perfectly (a few dozen texts often do): with
-hard 0/1 targets the slope runs off and every score becomes 0 or 1. Because the model is
+hard 0/1 targets the slope runs off and every score becomes 0 or 1. A text shorter than the
+pieces the model learned from (``voice.min_piece_words``) carries that fraction of the
+evidence: its calibrated log-odds are scaled by it, toward even odds. Because the model is
 linear, each feature's share of the log-odds is exact, and the largest shares are the
 evidence, written in words.
 
@@ -278,10 +280,19 @@ class VoiceModel:
         """The linear model's (uncalibrated) log-odds that each text is the author's."""
         return self._linear.decision(texts)
 
+    def _weights(self, texts: list[str]) -> np.ndarray:
+        """How much of a full text's evidence each text carries: its words over
+        ``voice.min_piece_words`` (at most 1). The n-gram vectors are length-normalised, so
+        without it a seven-word draft would be scored as confidently as a whole post."""
+        words = np.array([len(_TOKEN.findall(t)) for t in texts], dtype=float)
+        return np.minimum(1.0, words / max(1, self.settings.min_piece_words))
+
     def probabilities(self, texts: list[str]) -> np.ndarray:
-        """Calibrated probabilities that each text is the author's."""
+        """Calibrated probabilities that each text is the author's (a text shorter than
+        ``voice.min_piece_words`` is moved toward even odds, in proportion)."""
         a, b = self._calibration
-        return 1.0 / (1.0 + np.exp(-(a * self.log_odds(texts) + b)))
+        logit = (a * self.log_odds(texts) + b) * self._weights(texts)
+        return 1.0 / (1.0 + np.exp(-logit))
 
     def score(self, text: str) -> VoiceScore:
         """How much ``text`` sounds like the author, with the reasons."""
@@ -294,14 +305,27 @@ class VoiceModel:
         x = self._linear.features(texts)
         slope, offset = self._calibration
         logits = np.asarray(x @ self._linear.coef).ravel() + self._linear.intercept
-        probs = 1.0 / (1.0 + np.exp(-(slope * logits + offset)))
+        full = slope * logits + offset
+        weights = self._weights(texts)
+        probs = 1.0 / (1.0 + np.exp(-full * weights))
         raw = style.matrix(texts)
-        # A text without a word (an empty draft, a lone emoji) is nobody's writing: no score
-        # of its features would mean anything, and the linear model's would be near its center.
-        return [VoiceScore(float(p), self._evidence(x.getrow(i), raw[i]))
-                if _TOKEN.search(texts[i]) else
-                VoiceScore(0.0, [Evidence("unlike you: no words to go by", 0.0)])
-                for i, p in enumerate(probs)]
+        out = []
+        for i, p in enumerate(probs):
+            if weights[i] == 0:
+                # A text without a word (an empty draft, a lone emoji) is nobody's writing.
+                out.append(VoiceScore(0.0, [Evidence("unlike you: no words to go by", 0.0)]))
+                continue
+            evidence = self._evidence(x.getrow(i), raw[i])
+            if weights[i] < 1:
+                words = len(_TOKEN.findall(texts[i]))
+                weight = float(full[i] * (weights[i] - 1))
+                short = Evidence(f"{'unlike' if weight < 0 else 'like'} you: too short to "
+                                 f"tell ({words} words; a full text has "
+                                 f"{self.settings.min_piece_words})", weight)
+                evidence = sorted([short, *evidence[:self.settings.evidence_items - 1]],
+                                  key=lambda e: -abs(e.weight))
+            out.append(VoiceScore(float(p), evidence))
+        return out
 
     def _evidence(self, x: sparse.csr_matrix, raw: np.ndarray) -> list[Evidence]:
         """The features that moved this text's score most, in words, largest first.
