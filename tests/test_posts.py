@@ -257,11 +257,11 @@ def test_grounding_keeps_what_the_sources_hold(documents: list[Document]):
     assert numbers_in("1. Start\n2. We cut 412 alerts to 37 in 3 weeks.", 10) == ["412", "37"]
 
 
-def test_choose_prefers_checks_then_voice(profile: ChannelProfile, posts: list[Document],
-                                          documents: list[Document]):
+def test_choose_takes_the_passing_draft_that_sounds_most_like_her(
+        profile: ChannelProfile, posts: list[Document], documents: list[Document]):
     """Two of her held-out posts pass everything: the voice score (here the project's
     stylometric distance to her other posts, as a stand-in callable) decides between them;
-    the bad drafts lose on checks whatever their score."""
+    the bad drafts lose on their failed checks."""
     held = posts[:2]
     rest = [d for d in documents if d not in held]
     style = StyleProfile.of([d.text for d in rest if d.kind.value == "post"])
@@ -279,6 +279,24 @@ def test_choose_prefers_checks_then_voice(profile: ChannelProfile, posts: list[D
     better = max((1, 3), key=lambda i: rows[i]["voice"])
     assert choice.best.index == better
     assert choose(candidates, checker(own, SETTINGS)).best.index == 1  # no scorer: order
+
+
+def test_a_failed_soft_check_costs_less_than_sounding_like_someone_else(
+        profile: ChannelProfile, posts: list[Document]) -> None:
+    """Best-of-N weighs checks against the voice score: a draft of hers that misses one check
+    (its hashtags) beats a draft that passes every check but scores far lower on voice; a draft
+    failing many checks loses whatever its score; ``check_cost`` >= 1 puts checks first."""
+    body, _ = split_tags(posts[0].text)
+    whole = posts[0].text
+    drafts = [whole, body, ASSISTANT_DRAFT]
+    rules = checker(profile, SETTINGS)
+    passed = [sum(c.passed for c in rules(d)) for d in drafts]
+    assert passed[0] == len(rules(whole)) and passed[1] == passed[0] - 1 > passed[2]
+    voices = {whole: 0.30, body: 0.90, ASSISTANT_DRAFT: 1.0}
+    assert choose(drafts, rules, voices.__getitem__).best.index == 1
+    assert choose(drafts, rules, voices.__getitem__, check_cost=1.0).best.index == 0
+    close = {whole: 0.85, body: 0.90, ASSISTANT_DRAFT: 1.0}  # 0.05 apart: the check decides
+    assert choose(drafts, rules, close.__getitem__).best.index == 0
 
 
 def test_finish_returns_a_checked_post(profile: ChannelProfile, posts: list[Document],

@@ -58,8 +58,8 @@ def test_lora_sft_learns_and_saves_adapter_with_chat_template(tmp_home: Path) ->
                 or (adapter / "chat_template.jinja").read_text())
     assert "<|im_start|>" in template  # SmolLM2's own template, saved for serving
     config = json.loads((adapter / "adapter_config.json").read_text())
-    assert config["r"] == 8 and set(config["target_modules"]) == {"q_proj", "k_proj", "v_proj",
-                                                                 "o_proj"}
+    assert config["r"] == 8 and set(config["target_modules"]) == {
+        "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
     # Checkpoints and the final adapter are in Ray Train's storage path.
     run_dir = settings.home_dir / "train" / "tiny"
     checkpoints = sorted(c for c in run_dir.glob("checkpoint_*") if c.is_dir())

@@ -140,6 +140,8 @@ def test_a_text_without_words_is_nobodys(model: VoiceModel) -> None:
     for text in ("", "   \n\n", "🚀 — …"):
         voice = model.score(text)
         assert voice.score == 0.0 and "no words" in voice.evidence[0].text
+    # The probabilities best-of-N chooses by say the same: an empty draft is not even odds.
+    assert model.probabilities(["", "   \n\n", "🚀 — …"]).tolist() == [0.0, 0.0, 0.0]
 
 
 def test_the_calibration_stays_finite_when_the_classes_separate(

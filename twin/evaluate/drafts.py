@@ -1,8 +1,8 @@
 """Held-out answers finished the way the Serve app finishes a post: every candidate shaped for
-the author's channel and checked, the best kept by checks then voice score (the author's kit of
-the evaluated dataset, whose voice model never saw the test split), and the measures a reader
-cares about: does it sound like the author, does it pass the checks, does it end in a full
-sentence, does it link only to its sources."""
+the author's channel and checked, the best kept by voice score less ``posts.check_cost`` per
+failed check (the author's kit of the evaluated dataset, whose voice model never saw the test
+split), and the measures a reader cares about: does it sound like the author, does it pass the
+checks, does it end in a full sentence, does it link only to its sources."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
 """Answers to the held-out instructions from the base model and each twin version, batched with
-Ray Data (an actor loads one model once), with the same chat template and decoding for all.
+Ray Data (an actor loads one model once), with the same chat template and decoding for all. The
+models' pipelines run at the same time, one actor each, so every CPU the cluster has free works:
+on two cores the base model and the twin answer side by side instead of one after the other.
 
 Each held-out sample is asked the way serving asks: the one prompt builder
 (:func:`twin.prompting.sample_messages`) renders its instruction, word limit and the material
@@ -7,6 +9,7 @@ retrieved for it at dataset time, within the served window and ``rag.context_tok
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -21,12 +24,13 @@ class AnswerWriter:
 
     def __init__(self, model: str, cache_dir: str, adapter: str | None, max_new_tokens: int,
                  top_p: float, repetition_penalty: float, candidates: int = 1,
-                 temperature: float = 0.0, greedy_first: bool = False) -> None:
+                 temperature: float = 0.0, greedy_first: bool = False,
+                 threads: int = 1) -> None:
         import torch
 
         from twin.llm.models import load_causal_lm
 
-        torch.set_num_threads(1)
+        torch.set_num_threads(max(1, threads))
         load_causal_lm(model, cache_dir, adapter=adapter)  # once per actor
         self.args = {"name": model, "cache_dir": cache_dir, "adapter": adapter,
                      "max_new_tokens": max_new_tokens, "top_p": top_p,
@@ -76,8 +80,9 @@ def generate_answers(settings: Settings, samples: list[dict[str, Any]],
     base = resolve_base_model(settings.llm.base_model, settings.models_dir)  # convert once
     prompts = evaluation_prompts(settings, samples, AutoTokenizer.from_pretrained(base))
     frame = pd.DataFrame({"index": range(len(samples)), "prompt": prompts})
-    answers: dict[str, list[list[str]]] = {}
-    for label, (adapter, candidates) in models.items():
+    cpus = settings.evaluate.actor_num_cpus
+
+    def answer(adapter: str | None, candidates: int) -> list[list[str]]:
         rows = ray.data.from_pandas(frame).map_batches(
             AnswerWriter, fn_constructor_kwargs={
                 "model": settings.llm.base_model, "cache_dir": str(settings.models_dir),
@@ -86,9 +91,17 @@ def generate_answers(settings: Settings, samples: list[dict[str, Any]],
                 "repetition_penalty": settings.llm.repetition_penalty,
                 "candidates": candidates,
                 "temperature": settings.evaluate.temperature if candidates > 1 else 0.0,
-                "greedy_first": settings.llm.greedy_first},
+                "greedy_first": settings.llm.greedy_first, "threads": round(cpus)},
             compute=ray.data.ActorPoolStrategy(size=1), batch_size=settings.evaluate.batch_size,
-            batch_format="numpy", num_cpus=settings.evaluate.actor_num_cpus).take_all()
+            batch_format="numpy", num_cpus=cpus).take_all()
         rows.sort(key=lambda r: int(r["index"]))
-        answers[label] = [json.loads(str(r["output"])) for r in rows]
-    return answers
+        return [json.loads(str(r["output"])) for r in rows]
+
+    # One pipeline per model, as many at once as the free CPUs hold an actor each (a pipeline
+    # whose actor finds no CPU would wait, and Ray Data warns that it may hang); each thread
+    # only waits on its own pipeline.
+    free = ray.available_resources().get("CPU", cpus)
+    with ThreadPoolExecutor(max_workers=max(1, min(len(models), int(free // cpus)))) as pool:
+        futures = {label: pool.submit(answer, adapter, candidates)
+                   for label, (adapter, candidates) in models.items()}
+        return {label: future.result() for label, future in futures.items()}

@@ -1,5 +1,6 @@
-"""Best-of-N: of several candidate drafts, the one that passes most checks and, among those,
-sounds most like the author; with the table of every candidate for the evaluation."""
+"""Best-of-N: of several candidate drafts, the one that sounds most like the author once each
+failed check has cost it ``posts.check_cost`` of its voice score (without a voice scorer: the
+one that passes most checks); with the table of every candidate for the evaluation."""
 
 from __future__ import annotations
 
@@ -38,9 +39,11 @@ class Candidate:
         """The checks it failed."""
         return [c for c in self.checks if not c.passed]
 
-    def rank_key(self) -> tuple[int, float, int]:
-        """Sort key, best first: most checks passed, highest voice score, earliest."""
-        return (-self.passed, -(self.voice if self.voice is not None else 0.0), self.index)
+    def rank_key(self, check_cost: float) -> tuple[float, int, int]:
+        """Sort key, best first: the highest voice score less ``check_cost`` per failed check
+        (a voice score of 0 without a scorer), then most checks passed, then earliest."""
+        voice = self.voice if self.voice is not None else 0.0
+        return (-(voice - check_cost * len(self.failed)), -self.passed, self.index)
 
 
 @dataclass
@@ -59,16 +62,17 @@ class Choice:
 
 
 def choose(candidates: Sequence[str], checks: Checker,
-           voice_score: VoiceScorer | None = None) -> Choice:
-    """The best of ``candidates`` by (checks passed, voice score): ``checks`` gives the checks
-    of one text (e.g. :func:`checker`), ``voice_score`` its "sounds like the author" score in
-    [0, 1] (the voice model's; without one, checks alone decide, then order)."""
+           voice_score: VoiceScorer | None = None, check_cost: float = 0.1) -> Choice:
+    """The best of ``candidates``: ``checks`` gives the checks of one text (e.g.
+    :func:`checker`), ``voice_score`` its "sounds like the author" score in [0, 1] (the voice
+    model's), and each failed check costs ``check_cost`` of it (``posts.check_cost``); without a
+    scorer, checks alone decide, then order."""
     if not candidates:
         raise ValueError("no candidate drafts to choose from")
     rated = [Candidate(index=i, text=text, checks=list(checks(text)),
                        voice=float(voice_score(text)) if voice_score is not None else None)
              for i, text in enumerate(candidates)]
-    return Choice(best=min(rated, key=Candidate.rank_key), candidates=rated)
+    return Choice(best=min(rated, key=lambda c: c.rank_key(check_cost)), candidates=rated)
 
 
 def checker(profile: ChannelProfile, settings: PostSettings,
@@ -109,7 +113,7 @@ def finish(drafts: Sequence[str], profile: ChannelProfile, settings: PostSetting
     Serve app does with the candidates of one request (``max_words``: the request's cap)."""
     shaped = [shape(d, profile, settings, grounding, max_words) for d in drafts]
     choice = choose([s.text for s in shaped], checker(profile, settings, grounding, max_words),
-                    voice_score)
+                    voice_score, settings.check_cost)
     for candidate in choice.candidates:
         candidate.shaped = shaped[candidate.index]
     best = shaped[choice.best.index]

@@ -291,8 +291,9 @@ class VoiceModel:
         """Calibrated probabilities that each text is the author's (a text shorter than
         ``voice.min_piece_words`` is moved toward even odds, in proportion)."""
         a, b = self._calibration
-        logit = (a * self.log_odds(texts) + b) * self._weights(texts)
-        return 1.0 / (1.0 + np.exp(-logit))
+        weights = self._weights(texts)
+        probs = 1.0 / (1.0 + np.exp(-(a * self.log_odds(texts) + b) * weights))
+        return np.where(weights == 0, 0.0, probs)  # no words: nobody's writing (score_many)
 
     def score(self, text: str) -> VoiceScore:
         """How much ``text`` sounds like the author, with the reasons."""
