@@ -60,13 +60,15 @@ def evaluation_prompts(settings: Settings, samples: list[dict[str, Any]],
 
 
 def generate_answers(settings: Settings, samples: list[dict[str, Any]],
-                     models: dict[str, tuple[str | None, int]]) -> dict[str, list[list[str]]]:
+                     models: dict[str, tuple[str | None, int]],
+                     parallel: bool = True) -> dict[str, list[list[str]]]:
     """``{label: candidates per sample}`` for each model (``label -> (adapter folder or None
     for the base, candidates)``), ``evaluate.max_new_tokens`` long, in the samples' order.
 
     One candidate is greedy; of several, the first is greedy (``llm.greedy_first``) and the
     others are sampled at ``evaluate.temperature`` in one batch per prompt, as the Serve app
-    writes them."""
+    writes them. The models' pipelines run side by side on the free CPUs (``parallel``;
+    False: one after the other, the benchmark's baseline)."""
     import json
 
     import ray
@@ -101,7 +103,8 @@ def generate_answers(settings: Settings, samples: list[dict[str, Any]],
     # whose actor finds no CPU would wait, and Ray Data warns that it may hang); each thread
     # only waits on its own pipeline.
     free = ray.available_resources().get("CPU", cpus)
-    with ThreadPoolExecutor(max_workers=max(1, min(len(models), int(free // cpus)))) as pool:
+    at_once = max(1, min(len(models), int(free // cpus))) if parallel else 1
+    with ThreadPoolExecutor(max_workers=at_once) as pool:
         futures = {label: pool.submit(answer, adapter, candidates)
                    for label, (adapter, candidates) in models.items()}
         return {label: future.result() for label, future in futures.items()}
