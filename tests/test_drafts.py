@@ -56,10 +56,13 @@ def test_real_drafts_are_finished_into_posts_that_end_well_and_link_only_to_sour
         table = finished.choice.table()
         assert len(table) == len(request["drafts"]) and sum(r["chosen"] for r in table) == 1
         best = next(r for r in table if r["chosen"])
-        # Chosen: most checks passed, then the highest voice score among those.
-        assert best["passed"] == max(r["passed"] for r in table)
-        tied = [r for r in table if r["passed"] == best["passed"]]
-        assert best["voice"] == max(r["voice"] for r in tied)
+        # Chosen: one with a complete ending, and of those the highest voice score less
+        # posts.check_cost per other failed check.
+        assert "complete ending" not in best["failed"]
+        cost = SETTINGS.posts.check_cost
+        worth = [r["voice"] - cost * len(r["failed"]) for r in table
+                 if "complete ending" not in r["failed"]]
+        assert best["voice"] - cost * len(best["failed"]) == max(worth)
         assert 0.0 <= finished.voice <= 1.0
 
 

@@ -297,6 +297,11 @@ def test_a_failed_soft_check_costs_less_than_sounding_like_someone_else(
     assert choose(drafts, rules, voices.__getitem__, check_cost=1.0).best.index == 0
     close = {whole: 0.85, body: 0.90, ASSISTANT_DRAFT: 1.0}  # 0.05 apart: the check decides
     assert choose(drafts, rules, close.__getitem__).best.index == 0
+    # A complete ending is never traded for voice: her post cut mid-sentence loses.
+    cut = whole[: whole.index(" ", len(whole) // 2)]
+    ended = [c for c in rules(cut) if c.name == "complete ending"]
+    assert ended and not ended[0].passed
+    assert choose([cut, body], rules, {cut: 1.0, body: 0.2}.__getitem__).best.index == 1
 
 
 def test_finish_returns_a_checked_post(profile: ChannelProfile, posts: list[Document],

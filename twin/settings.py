@@ -628,7 +628,8 @@ class PostSettings(BaseModel):
         default=0.1, ge=0.0, description="What one failed check costs a candidate's voice "
         "score when the best of several drafts is chosen: 0.1 prefers a draft that sounds like "
         "the author and misses one soft check (length, rhythm, hashtags) to one that passes it "
-        "and sounds like someone else; 1 or more: checks first, then voice.")
+        "and sounds like someone else; 1 or more: checks first, then voice. A complete ending "
+        "is never traded for voice.")
     slack: float = Field(
         default=0.25, description="How far outside the author's range, as a share of its ends, "
         "a draft may go and still pass (the range widened by this on both sides).")

@@ -12,6 +12,10 @@ from twin.posts.shape import strip_markdown_links
 from twin.posts.text import Anatomy, ends_sentence, split_closing
 from twin.settings import PostSettings
 
+HARD_CHECKS = frozenset({"complete ending"})
+"""Checks best-of-N never trades for voice: a draft that passes them beats any that does not
+(a returned post ends in a full sentence whenever one of its candidates does)."""
+
 
 @dataclass(frozen=True)
 class Check:

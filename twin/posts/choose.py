@@ -1,6 +1,7 @@
-"""Best-of-N: of several candidate drafts, the one that sounds most like the author once each
-failed check has cost it ``posts.check_cost`` of its voice score (without a voice scorer: the
-one that passes most checks); with the table of every candidate for the evaluation."""
+"""Best-of-N: of several candidate drafts, one that passes the hard checks (a complete ending)
+and sounds most like the author once each other failed check has cost it ``posts.check_cost``
+of its voice score (without a voice scorer: the one that passes most checks); with the table of
+every candidate for the evaluation."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from twin.posts.checks import Check, check_draft
+from twin.posts.checks import HARD_CHECKS, Check, check_draft
 from twin.posts.grounding import Grounding
 from twin.posts.profile import ChannelProfile
 from twin.posts.shape import Shaped, shape
@@ -39,11 +40,14 @@ class Candidate:
         """The checks it failed."""
         return [c for c in self.checks if not c.passed]
 
-    def rank_key(self, check_cost: float) -> tuple[float, int, int]:
-        """Sort key, best first: the highest voice score less ``check_cost`` per failed check
-        (a voice score of 0 without a scorer), then most checks passed, then earliest."""
+    def rank_key(self, check_cost: float) -> tuple[int, float, int, int]:
+        """Sort key, best first: most hard checks passed (:data:`HARD_CHECKS`), then the
+        highest voice score less ``check_cost`` per other failed check (a voice score of 0
+        without a scorer), then most checks passed, then earliest."""
         voice = self.voice if self.voice is not None else 0.0
-        return (-(voice - check_cost * len(self.failed)), -self.passed, self.index)
+        hard = sum(c.name in HARD_CHECKS for c in self.failed)
+        return (hard, -(voice - check_cost * (len(self.failed) - hard)), -self.passed,
+                self.index)
 
 
 @dataclass
