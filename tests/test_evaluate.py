@@ -62,3 +62,26 @@ def test_retrieval_grid_comes_from_settings() -> None:
     assert grid == [{"search_mode": "dense", "expansion": "off", "reranker": "mmr"},
                     {"search_mode": "dense", "expansion": "off", "reranker": "rrf"}]
     assert len(retrieval_grid(Settings())) == 3 * 2 * 3
+
+
+def test_the_same_prompts_get_the_same_sampled_drafts(tmp_path) -> None:
+    """The gate and `twin eval` read the same candidates of the same version: sampling is
+    seeded by `evaluate.seed` and the batch, and a different seed draws other drafts."""
+    import numpy as np
+
+    from twin.evaluate.generation import AnswerWriter
+    from twin.settings import Settings
+
+    settings = Settings(home=tmp_path / "home")
+    batch = {"index": np.array([3, 4]),
+             "prompt": np.array(["Write a post about data contracts.",
+                                 "Write a post about on-call handoffs."], dtype=object)}
+
+    def drafts(seed: int) -> list[str]:
+        writer = AnswerWriter(settings.llm.base_model, str(settings.models_dir), None, 16, 0.9,
+                              1.1, candidates=3, temperature=0.9, greedy_first=True, seed=seed)
+        return writer(dict(batch))["output"].tolist()
+
+    first = drafts(42)
+    assert drafts(42) == first
+    assert drafts(7) != first

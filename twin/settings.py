@@ -384,7 +384,8 @@ class EvaluateSettings(BaseModel):
     actor_num_cpus: float = Field(
         default=1.0, description="CPUs per generation actor (one actor per model).")
     bootstrap: int = Field(default=2000, description="Bootstrap resamples for the 95% CIs.")
-    seed: int = Field(default=42, description="Seed of the held-out subset and of the bootstrap.")
+    seed: int = Field(default=42, description="Seed of the held-out subset, of the sampled "
+                      "drafts (with each batch's first prompt) and of the bootstrap.")
     search_modes: list[Literal["hybrid", "dense", "text"]] = Field(
         default_factory=lambda: ["hybrid", "dense", "text"],
         description="Search modes of the retrieval grid.")

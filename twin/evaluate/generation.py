@@ -25,7 +25,7 @@ class AnswerWriter:
     def __init__(self, model: str, cache_dir: str, adapter: str | None, max_new_tokens: int,
                  top_p: float, repetition_penalty: float, candidates: int = 1,
                  temperature: float = 0.0, greedy_first: bool = False,
-                 threads: int = 1) -> None:
+                 threads: int = 1, seed: int = 0) -> None:
         import torch
 
         from twin.llm.models import load_causal_lm
@@ -36,13 +36,19 @@ class AnswerWriter:
                      "max_new_tokens": max_new_tokens, "top_p": top_p,
                      "repetition_penalty": repetition_penalty, "candidates": candidates,
                      "temperature": temperature, "greedy_first": greedy_first}
+        self.seed = seed
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import json
 
+        import torch
+
         from twin.llm.models import generate
 
         n = self.args["candidates"]
+        # Seeded by the batch's first prompt: the same version asked the same prompts samples
+        # the same drafts, so the gate and `twin eval` read the same candidates.
+        torch.manual_seed(self.seed + int(batch["index"][0]))
         answers = generate([str(p) for p in batch["prompt"]], **self.args)
         # n candidates per prompt, in prompt order; one JSON list per row.
         batch["output"] = np.asarray([json.dumps(answers[i * n:(i + 1) * n])
@@ -93,7 +99,8 @@ def generate_answers(settings: Settings, samples: list[dict[str, Any]],
                 "repetition_penalty": settings.llm.repetition_penalty,
                 "candidates": candidates,
                 "temperature": settings.evaluate.temperature if candidates > 1 else 0.0,
-                "greedy_first": settings.llm.greedy_first, "threads": round(cpus)},
+                "greedy_first": settings.llm.greedy_first, "threads": round(cpus),
+                "seed": settings.evaluate.seed},
             compute=ray.data.ActorPoolStrategy(size=1), batch_size=settings.evaluate.batch_size,
             batch_format="numpy", num_cpus=cpus).take_all()
         rows.sort(key=lambda r: int(r["index"]))
