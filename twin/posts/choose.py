@@ -66,17 +66,18 @@ class Choice:
 
 
 def choose(candidates: Sequence[str], checks: Checker,
-           voice_score: VoiceScorer | None = None, check_cost: float = 0.1) -> Choice:
+           voice_score: VoiceScorer | None = None, check_cost: float | None = None) -> Choice:
     """The best of ``candidates``: ``checks`` gives the checks of one text (e.g.
     :func:`checker`), ``voice_score`` its "sounds like the author" score in [0, 1] (the voice
-    model's), and each failed check costs ``check_cost`` of it (``posts.check_cost``); without a
-    scorer, checks alone decide, then order."""
+    model's), and each failed check costs ``check_cost`` of it (None: ``posts.check_cost``'s
+    default); without a scorer, checks alone decide, then order."""
+    cost = PostSettings().check_cost if check_cost is None else check_cost
     if not candidates:
         raise ValueError("no candidate drafts to choose from")
     rated = [Candidate(index=i, text=text, checks=list(checks(text)),
                        voice=float(voice_score(text)) if voice_score is not None else None)
              for i, text in enumerate(candidates)]
-    return Choice(best=min(rated, key=lambda c: c.rank_key(check_cost)), candidates=rated)
+    return Choice(best=min(rated, key=lambda c: c.rank_key(cost)), candidates=rated)
 
 
 def checker(profile: ChannelProfile, settings: PostSettings,
